@@ -1,0 +1,27 @@
+"""Named starting estates. ``tutorial`` is seed 003's estate with its own names; ``vmss-natpool`` is seed 001's."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from armsim.engine import Engine
+
+# scenario name -> builder functions ("module:function"), applied in order; missing modules are an error.
+SCENARIOS: dict[str, list[str]] = {
+    "empty": [],
+    "tutorial": ["armsim.scenarios.tutorial:build_network", "armsim.scenarios.tutorial_compute:build_compute"],
+    "vmss-natpool": ["armsim.scenarios.vmss_natpool:build"],
+}
+
+
+def _resolve(ref: str) -> Callable[[Engine], None]:
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def build_scenario(name: str, engine: Engine) -> None:
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario '{name}'; choose one of: {', '.join(sorted(SCENARIOS))}")
+    for ref in SCENARIOS[name]:
+        _resolve(ref)(engine)

@@ -1,0 +1,414 @@
+"""The typed changes a plan consists of, and the :class:`Plan` that orders and groups them.
+
+Changes are data, not actions: the planner produces them, the executor turns them into ARM writes, a dry run prints
+them. Every change carries the binding it serves and a human reason, so a log line or a dry-run report explains
+itself. ``Report`` is the planner's way of refusing or flagging something without changing Azure.
+
+Ownership conventions (shared with the executor):
+
+* a NIC that poolkeeper put into a pool carries the tag ``poolkeeper.binding=<binding name>``
+  (:data:`OWNER_TAG`); :class:`JoinPool` sets it in the same NIC write, :class:`LeavePool` with
+  ``remove_owner_tag`` removes it;
+* NAT rules poolkeeper creates are named with the prefix ``pk-`` (:data:`RULE_PREFIX`); only such rules are ever
+  deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+OWNER_TAG = "poolkeeper.binding"
+IGNORE_TAG = "poolkeeper.ignore"
+RULE_PREFIX = "pk-"
+
+
+def _short(resource_id: str) -> str:
+    """Last two segments' name, for one-line descriptions (``myNic1``)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """Base of every change. ``target`` says which resource the executor writes: a load balancer, a NIC, a scale
+    set, or nothing (reports)."""
+
+    binding: str
+    reason: str
+
+    target_kind: ClassVar[str] = "none"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    @property
+    def target_id(self) -> str:
+        """The id of the resource this change writes (what the executor PUTs)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[_camel(f.name)] = list(value) if isinstance(value, tuple) else value
+        out["description"] = self.describe()
+        return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+# -- NIC writes ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinPool(Change):
+    """Ensure the ip configuration references the pool, and tag the NIC ``poolkeeper.binding=owner_tag``.
+
+    Idempotent: also emitted to re-tag a NIC already in the pool that moved to another binding.
+    """
+
+    nic_id: str
+    ip_configuration: str
+    pool_id: str
+    owner_tag: str
+    target_kind: ClassVar[str] = "networkInterface"
+
+    @property
+    def target_id(self) -> str:
+        return self.nic_id
+
+    def describe(self) -> str:
+        return (f"join {_short(self.nic_id)}/{self.ip_configuration} to pool {_short(self.pool_id)} "
+                f"(tag {OWNER_TAG}={self.owner_tag}): {self.reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeavePool(Change):
+    """Remove the pool from the ip configuration; with ``remove_owner_tag`` also drop the ownership tag."""
+
+    nic_id: str
+    ip_configuration: str
+    pool_id: str
+    remove_owner_tag: bool = True
+    target_kind: ClassVar[str] = "networkInterface"
+
+    @property
+    def target_id(self) -> str:
+        return self.nic_id
+
+    def describe(self) -> str:
+        return f"remove {_short(self.nic_id)}/{self.ip_configuration} from pool {_short(self.pool_id)}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignNatRule(Change):
+    """Add the NAT rule to the ip configuration's ``loadBalancerInboundNatRules``."""
+
+    nic_id: str
+    ip_configuration: str
+    rule_id: str
+    target_kind: ClassVar[str] = "networkInterface"
+
+    @property
+    def target_id(self) -> str:
+        return self.nic_id
+
+    def describe(self) -> str:
+        return f"assign NAT rule {_short(self.rule_id)} to {_short(self.nic_id)}/{self.ip_configuration}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnassignNatRule(Change):
+    """Remove the NAT rule from the ip configuration's ``loadBalancerInboundNatRules``."""
+
+    nic_id: str
+    ip_configuration: str
+    rule_id: str
+    target_kind: ClassVar[str] = "networkInterface"
+
+    @property
+    def target_id(self) -> str:
+        return self.nic_id
+
+    def describe(self) -> str:
+        return (f"unassign NAT rule {_short(self.rule_id)} from {_short(self.nic_id)}/{self.ip_configuration}: "
+                f"{self.reason}")
+
+
+# -- load balancer writes -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateNatRule(Change):
+    """Create (or replace, by name) a V1 inbound NAT rule on the load balancer."""
+
+    lb_id: str
+    rule_name: str
+    frontend_ip_configuration_id: str
+    protocol: str
+    frontend_port: int
+    backend_port: int
+    target_kind: ClassVar[str] = "loadBalancer"
+
+    @property
+    def target_id(self) -> str:
+        return self.lb_id
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
+
+    def describe(self) -> str:
+        return (f"create NAT rule {self.rule_name} on {_short(self.lb_id)}: {self.protocol} "
+                f"{_short(self.frontend_ip_configuration_id)}:{self.frontend_port} -> {self.backend_port}: "
+                f"{self.reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteNatRule(Change):
+    """Delete a ``pk-`` NAT rule from the load balancer."""
+
+    lb_id: str
+    rule_name: str
+    target_kind: ClassVar[str] = "loadBalancer"
+
+    @property
+    def target_id(self) -> str:
+        return self.lb_id
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
+
+    def describe(self) -> str:
+        return f"delete NAT rule {self.rule_name} from {_short(self.lb_id)}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsureNatRuleV2(Change):
+    """Create or update a NAT rule V2 (``backendAddressPool`` + frontend port range); Azure maps ports to members."""
+
+    lb_id: str
+    rule_name: str
+    frontend_ip_configuration_id: str
+    protocol: str
+    frontend_port_range_start: int
+    frontend_port_range_end: int
+    backend_port: int
+    pool_id: str
+    target_kind: ClassVar[str] = "loadBalancer"
+
+    @property
+    def target_id(self) -> str:
+        return self.lb_id
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
+
+    def describe(self) -> str:
+        return (f"ensure NAT rule V2 {self.rule_name} on {_short(self.lb_id)}: {self.protocol} "
+                f"{_short(self.frontend_ip_configuration_id)}:{self.frontend_port_range_start}-"
+                f"{self.frontend_port_range_end} -> pool {_short(self.pool_id)}:{self.backend_port}: {self.reason}")
+
+
+# -- scale-set writes ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetScaleSetModelPool(Change):
+    """Add the pool to the scale-set model's ip configuration (``virtualMachineProfile.networkProfile``)."""
+
+    scale_set_id: str
+    nic_config: str
+    ip_config: str
+    pool_id: str
+    target_kind: ClassVar[str] = "scaleSet"
+
+    @property
+    def target_id(self) -> str:
+        return self.scale_set_id
+
+    def describe(self) -> str:
+        return (f"add pool {_short(self.pool_id)} to scale set {_short(self.scale_set_id)} model "
+                f"{self.nic_config}/{self.ip_config}: {self.reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeInstances(Change):
+    """``manualUpgrade`` these instances so they pick up the model (one call per change, at most ``batch_size``)."""
+
+    scale_set_id: str
+    instance_ids: tuple[str, ...]
+    batch_size: int
+    target_kind: ClassVar[str] = "scaleSetInstances"
+
+    @property
+    def target_id(self) -> str:
+        return self.scale_set_id
+
+    def describe(self) -> str:
+        return (f"upgrade instances {', '.join(self.instance_ids)} of scale set {_short(self.scale_set_id)} "
+                f"to the latest model: {self.reason}")
+
+
+# -- reports ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report(Change):
+    """Something the planner refuses or only flags; the executor logs it and writes nothing.
+
+    ``code`` is a stable machine-readable tag (e.g. ``NatPoolPresent``) for alerting and tests.
+    """
+
+    subject_id: str
+    message: str
+    code: str = ""
+
+    @property
+    def target_id(self) -> str:
+        return self.subject_id
+
+    def describe(self) -> str:
+        return f"report [{self.code}] {_short(self.subject_id)}: {self.message}"
+
+
+CHANGE_TYPES: dict[str, type[Change]] = {
+    cls.__name__: cls for cls in (JoinPool, LeavePool, AssignNatRule, UnassignNatRule, CreateNatRule,
+                                  DeleteNatRule, EnsureNatRuleV2, SetScaleSetModelPool, UpgradeInstances, Report)
+}
+
+
+def change_from_dict(data: dict[str, Any]) -> Change:
+    """Inverse of :meth:`Change.to_dict` (the ``description`` key is ignored)."""
+    cls = CHANGE_TYPES.get(str(data.get("kind")))
+    if cls is None:
+        raise ValueError(f"unknown change kind {data.get('kind')!r}; known: {', '.join(sorted(CHANGE_TYPES))}")
+    names = {f.name for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        name = _snake(key)
+        if name in names:
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+# -- plan ---------------------------------------------------------------------------------------------------------
+
+# Execution stages. A NIC's releases run before the load-balancer write (so a rule is unreferenced before it is
+# deleted), load-balancer writes run before NIC joins (so a NAT rule exists before a NIC references it), the
+# scale-set model before the instance upgrades that apply it.
+STAGES: tuple[str, ...] = ("nic-release", "load-balancer", "nic-join", "scale-set-model", "scale-set-upgrade",
+                           "report")
+
+
+def stage_of(change: Change) -> str:
+    if isinstance(change, (LeavePool, UnassignNatRule)):
+        return "nic-release"
+    if isinstance(change, (CreateNatRule, DeleteNatRule, EnsureNatRuleV2)):
+        return "load-balancer"
+    if isinstance(change, (JoinPool, AssignNatRule)):
+        return "nic-join"
+    if isinstance(change, SetScaleSetModelPool):
+        return "scale-set-model"
+    if isinstance(change, UpgradeInstances):
+        return "scale-set-upgrade"
+    return "report"
+
+
+@dataclass(frozen=True)
+class WriteBatch:
+    """All changes of one stage to one resource: one ARM write (one PUT; upgrades: one call per change)."""
+
+    stage: str
+    target_kind: str
+    resource_id: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered, de-duplicated tuple of changes. Reports are part of the plan but do not make it non-empty."""
+
+    changes: tuple[Change, ...] = ()
+
+    @classmethod
+    def of(cls, changes: Iterable[Change]) -> Plan:
+        """Order by stage (stable within a stage) and drop exact duplicates."""
+        seen: set[Change] = set()
+        unique: list[Change] = []
+        for c in changes:
+            if c not in seen:
+                seen.add(c)
+                unique.append(c)
+        order = {s: i for i, s in enumerate(STAGES)}
+        return cls(tuple(sorted(unique, key=lambda c: order[stage_of(c)])))
+
+    @property
+    def actions(self) -> tuple[Change, ...]:
+        """Changes that write to Azure."""
+        return tuple(c for c in self.changes if not isinstance(c, Report))
+
+    @property
+    def reports(self) -> tuple[Report, ...]:
+        return tuple(c for c in self.changes if isinstance(c, Report))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing would be written (reports alone do not count)."""
+        return not self.actions
+
+    def group_by_resource(self) -> tuple[WriteBatch, ...]:
+        """Actions grouped into one batch per (stage, resource), in execution order.
+
+        A NIC that both leaves and joins appears in two batches (release stage, join stage) because the load
+        balancer write in between must see the release and precede the join.
+        """
+        batches: dict[tuple[str, str], list[Change]] = {}
+        for c in self.actions:
+            batches.setdefault((stage_of(c), c.target_id.lower()), []).append(c)
+        order = {s: i for i, s in enumerate(STAGES)}
+        out = [WriteBatch(stage=stage, target_kind=cs[0].target_kind, resource_id=cs[0].target_id, changes=tuple(cs))
+               for (stage, _), cs in batches.items()]
+        out.sort(key=lambda b: order[b.stage])  # stable: keeps first-seen order within a stage
+        return tuple(out)
+
+    def describe(self) -> str:
+        return "\n".join(c.describe() for c in self.changes) if self.changes else "nothing to do"
+
+    def to_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for c in self.changes:
+            counts[c.kind] = counts.get(c.kind, 0) + 1
+        return {"changes": [c.to_dict() for c in self.changes], "summary": counts, "empty": self.is_empty}
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(tuple(change_from_dict(c) for c in data.get("changes", [])))
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.from_dict(json.loads(text))
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.changes)

@@ -1,0 +1,128 @@
+"""Frontend port allocation for per-VM inbound NAT rules.
+
+Azure refuses two uses of the same frontend port on one frontend IP configuration and protocol, whether the other
+use is a NAT rule (V1 single port or V2 range), a NAT pool's range or a load-balancing rule. So "taken" is the union
+of all of them, and the lowest free port in the binding's range is chosen. Allocation is deterministic (lowest
+free), and existing rules are never renumbered: the planner reuses a VM's existing rule and only asks for ports for
+new rules. A :class:`PortAllocator` remembers what it handed out within one plan, so a batch gets distinct ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from poolkeeper.ids import id_key
+from poolkeeper.model import LoadBalancer
+
+ALL_PORTS = range(1, 65536)
+
+
+class PortRangeExhausted(Exception):
+    """No free frontend port left in the binding's range."""
+
+    def __init__(self, lb_id: str, frontend_id: str, protocol: str, port_range: tuple[int, int]) -> None:
+        self.lb_id = lb_id
+        self.frontend_id = frontend_id
+        self.protocol = protocol
+        self.port_range = port_range
+        lb_name = lb_id.rstrip("/").rsplit("/", 1)[-1]
+        frontend_name = frontend_id.rstrip("/").rsplit("/", 1)[-1]
+        super().__init__(
+            f"no free {protocol} frontend port on load balancer {lb_name} frontend {frontend_name}: every port of "
+            f"{port_range[0]}-{port_range[1]} is taken by NAT rules, NAT pools or load-balancing rules; widen "
+            f"natRule.frontendPortRange in the binding (load balancer id {lb_id})")
+
+
+def protocols_overlap(a: str, b: str) -> bool:
+    """``All`` covers both Tcp and Udp, so it collides with either."""
+    a, b = a.lower(), b.lower()
+    return a == b or a == "all" or b == "all"
+
+
+def taken_ports(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rule: str | None = None) -> set[int]:
+    """Every frontend port in use on this frontend for an overlapping protocol.
+
+    ``exclude_rule`` (a NAT rule name) leaves one rule out, for checking whether a rule may keep its own ports.
+    A load-balancing rule with frontend port 0 (HA ports) takes every port.
+    """
+    fe = id_key(frontend_id)
+    excluded = exclude_rule.lower() if exclude_rule else None
+    taken: set[int] = set()
+    for rule in lb.inbound_nat_rules:
+        if rule.name.lower() == excluded:
+            continue
+        if rule.frontend_ip_configuration_id and id_key(rule.frontend_ip_configuration_id) == fe \
+                and protocols_overlap(rule.protocol, protocol):
+            taken.update(rule.frontend_ports())
+    for pool in lb.inbound_nat_pools:
+        if pool.frontend_ip_configuration_id and id_key(pool.frontend_ip_configuration_id) == fe \
+                and protocols_overlap(pool.protocol, protocol):
+            taken.update(pool.frontend_ports())
+    for lbr in lb.load_balancing_rules:
+        if lbr.frontend_ip_configuration_id and id_key(lbr.frontend_ip_configuration_id) == fe \
+                and protocols_overlap(lbr.protocol, protocol) and lbr.frontend_port is not None:
+            if lbr.frontend_port == 0:
+                taken.update(ALL_PORTS)
+            else:
+                taken.add(lbr.frontend_port)
+    return taken
+
+
+def lowest_free(taken: Iterable[int], port_range: tuple[int, int]) -> int | None:
+    """The lowest port of the inclusive range not in ``taken``."""
+    used = set(taken)
+    for port in range(port_range[0], port_range[1] + 1):
+        if port not in used:
+            return port
+    return None
+
+
+def allocate_ports(lb: LoadBalancer, frontend_id: str, protocol: str, port_range: tuple[int, int], count: int,
+                   *, reserved: Iterable[int] = ()) -> tuple[int, ...]:
+    """``count`` distinct free ports, lowest first. Raises :class:`PortRangeExhausted` if there are not enough."""
+    used = taken_ports(lb, frontend_id, protocol) | set(reserved)
+    out: list[int] = []
+    for port in range(port_range[0], port_range[1] + 1):
+        if len(out) == count:
+            break
+        if port not in used:
+            out.append(port)
+    if len(out) < count:
+        raise PortRangeExhausted(lb.id, frontend_id, protocol, port_range)
+    return tuple(out)
+
+
+class PortAllocator:
+    """Hands out ports across one planning run, remembering what it has already given or reserved.
+
+    Reservations are keyed by (load balancer, frontend, protocol) and checked with protocol overlap, so a port
+    given for Tcp is not given again for All on the same frontend.
+    """
+
+    def __init__(self) -> None:
+        self._reserved: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
+
+    def _extra(self, lb_id: str, frontend_id: str, protocol: str) -> set[int]:
+        out: set[int] = set()
+        for proto, ports in self._reserved.get((id_key(lb_id), id_key(frontend_id)), []):
+            if protocols_overlap(proto, protocol):
+                out |= ports
+        return out
+
+    def reserve(self, lb_id: str, frontend_id: str, protocol: str, ports: Iterable[int]) -> None:
+        """Mark ports as used by something this plan creates (a new rule or V2 range)."""
+        self._reserved.setdefault((id_key(lb_id), id_key(frontend_id)), []).append((protocol, set(ports)))
+
+    def taken(self, lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rule: str | None = None
+              ) -> set[int]:
+        """Ports in use on the load balancer plus those reserved earlier in this plan."""
+        return taken_ports(lb, frontend_id, protocol, exclude_rule=exclude_rule) | self._extra(
+            lb.id, frontend_id, protocol)
+
+    def allocate(self, lb: LoadBalancer, frontend_id: str, protocol: str, port_range: tuple[int, int]) -> int:
+        """The lowest free port in range, now reserved. Raises :class:`PortRangeExhausted`."""
+        port = lowest_free(self.taken(lb, frontend_id, protocol), port_range)
+        if port is None:
+            raise PortRangeExhausted(lb.id, frontend_id, protocol, port_range)
+        self.reserve(lb.id, frontend_id, protocol, [port])
+        return port
