@@ -168,9 +168,22 @@ class Engine:
         self.ops[op.id] = op
         if duration <= 0:
             self._complete(op)
-        else:
+        elif duration != float("inf"):
             heapq.heappush(self._due, (op.due, next(self._seq), op.id))
         return op
+
+    def finish_operation(self, op_id: str, error: dict[str, Any] | None = None) -> None:
+        """Complete an operation started with ``duration=math.inf`` (its end depends on something outside time,
+        e.g. Event Grid's webhook validation handshake). ``error`` ({code, message}) makes it fail."""
+        op = self.ops.get(op_id)
+        if op is None or op.status != "InProgress":
+            return
+        if error is not None:
+            op.fail = True
+            self._complete(op)
+            op.error = error
+        else:
+            self._complete(op)
 
     def is_busy(self, resource_id: str) -> Operation | None:
         """The running operation on a resource, if any."""

@@ -16,7 +16,7 @@ Ownership conventions (shared with the executor):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -26,7 +26,7 @@ RULE_PREFIX = "pk-"
 
 
 def _short(resource_id: str) -> str:
-    """Last two segments' name, for one-line descriptions (``myNic1``)."""
+    """The last segment of an id, for one-line descriptions (``myNic1``)."""
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -51,6 +51,11 @@ class Change:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What the change does, without why: two changes with the same identity are the same write."""
+        return (self.kind, *(getattr(self, f.name) for f in fields(self) if f.name not in ("binding", "reason")))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -348,12 +353,12 @@ class Plan:
 
     @classmethod
     def of(cls, changes: Iterable[Change]) -> Plan:
-        """Order by stage (stable within a stage) and drop exact duplicates."""
-        seen: set[Change] = set()
+        """Order by stage (stable within a stage) and drop duplicates (same write, first reason kept)."""
+        seen: set[tuple[Any, ...]] = set()
         unique: list[Change] = []
         for c in changes:
-            if c not in seen:
-                seen.add(c)
+            if c.identity not in seen:
+                seen.add(c.identity)
                 unique.append(c)
         order = {s: i for i, s in enumerate(STAGES)}
         return cls(tuple(sorted(unique, key=lambda c: order[stage_of(c)])))
@@ -410,5 +415,5 @@ class Plan:
     def __len__(self) -> int:
         return len(self.changes)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Change]:
         return iter(self.changes)

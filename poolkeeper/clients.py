@@ -1,0 +1,56 @@
+"""Construction of the official Azure SDK clients, pointed at the configured ARM endpoint.
+
+Production uses https://management.azure.com (or a sovereign cloud); tests and the demo use armsim. Only the
+endpoint and the CA bundle (REQUESTS_CA_BUNDLE) differ — the clients and the credential are the real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.identity import DefaultAzureCredential
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.network import NetworkManagementClient
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+
+
+def arm_scope(arm_endpoint: str) -> str:
+    """The token scope for an ARM endpoint: ``{endpoint}/.default``."""
+    return arm_endpoint.rstrip("/") + "/.default"
+
+
+def default_credential() -> TokenCredential:
+    """Managed identity in Azure (and against armsim), the developer's own login elsewhere."""
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+@dataclass
+class ArmClients:
+    network: NetworkManagementClient
+    compute: ComputeManagementClient
+    subscription_id: str
+    arm_endpoint: str
+
+    def close(self) -> None:
+        self.network.close()
+        self.compute.close()
+
+
+def make_clients(
+    subscription_id: str,
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT,
+    credential: TokenCredential | None = None,
+    **client_kwargs: Any,
+) -> ArmClients:
+    cred = credential or default_credential()
+    base = arm_endpoint.rstrip("/") + "/"
+    scopes = [arm_scope(arm_endpoint)]
+    return ArmClients(
+        network=NetworkManagementClient(cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs),
+        compute=ComputeManagementClient(cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs),
+        subscription_id=subscription_id,
+        arm_endpoint=arm_endpoint,
+    )
