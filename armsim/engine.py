@@ -98,6 +98,8 @@ class Engine:
         self.token_verifier: Callable[[str], dict[str, Any] | None] = lambda token: None
         self.on_change: Callable[[], None] = lambda: None
         self.locations_of_subscription = ["westus", "eastus", "westeurope"]
+        # called with (method, path, response) after every ARM request; providers add headers of their own here
+        self.response_hooks: list[Callable[[str, str, Response], None]] = []
 
     # ------------------------------------------------------------------------------------------------ registry
     def register(self, provider: Provider) -> None:
@@ -309,6 +311,9 @@ class Engine:
                     resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(
                         entry.get("remaining", int(self.config.buckets[bucket][0]))
                     )
+        if principal is not None:
+            for hook in self.response_hooks:
+                hook(method, path, resp)
         entry["status"] = resp.status
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         if isinstance(resp.body, dict) and "error" in resp.body and resp.status >= 400:
@@ -622,6 +627,9 @@ class Engine:
                     if ids.key(ids.parent_id(r.id)) == ids.key(parent)]
         else:
             recs = self.store.of_type(provider.type, p.subscription, p.resource_group)
+        # a record may live under another type's path (a scale-set instance NIC is a networkInterfaces record under
+        # Microsoft.Compute/virtualMachineScaleSets/...): ARM lists it only under its own path
+        recs = [r for r in recs if (rp := ids.parse(r.id)) is not None and rp.type_key == p.type_key]
         path = "/".join(seg for seg in self._collection_path(p).split("/") if seg)
         return self._page([self.render(ctx, r) for r in recs], query, path)
 
@@ -775,7 +783,7 @@ class Engine:
         hdrs = self._etag_headers(out)
         if use_lro:
             hdrs.update(self._lro_headers(ctx, op, location=False))
-        return Response(200 if rec else 201, out, hdrs)
+        return Response(200 if rec else provider.create_status, out, hdrs)
 
     def delete(self, ctx: Ctx, rec: Record, *, event_for: str | None = None) -> Response:
         """Delete a whole resource: refuse if Azure would, else remove it now and finish the operation later."""

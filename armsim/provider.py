@@ -62,6 +62,7 @@ class Provider:
     put_duration_kind: str = "network.put"
     delete_duration_kind: str = "network.delete"
     requires_location: bool = True
+    create_status: int = 201  # status of a PUT that creates the resource (some compute types answer 200)
     # child collections exposed as ARM child endpoints: path segment -> property name under "properties"
     children: dict[str, str] = {}
     # child collections that can be read but not written through child endpoints

@@ -322,11 +322,11 @@ STAGES: tuple[str, ...] = ("nic-release", "load-balancer", "nic-join", "scale-se
 
 
 def stage_of(change: Change) -> str:
-    if isinstance(change, (LeavePool, UnassignNatRule)):
+    if isinstance(change, LeavePool | UnassignNatRule):
         return "nic-release"
-    if isinstance(change, (CreateNatRule, DeleteNatRule, EnsureNatRuleV2)):
+    if isinstance(change, CreateNatRule | DeleteNatRule | EnsureNatRuleV2):
         return "load-balancer"
-    if isinstance(change, (JoinPool, AssignNatRule)):
+    if isinstance(change, JoinPool | AssignNatRule):
         return "nic-join"
     if isinstance(change, SetScaleSetModelPool):
         return "scale-set-model"
@@ -361,7 +361,9 @@ class Plan:
                 seen.add(c.identity)
                 unique.append(c)
         order = {s: i for i, s in enumerate(STAGES)}
-        return cls(tuple(sorted(unique, key=lambda c: order[stage_of(c)])))
+        # Within the load-balancer stage deletions go first: a port freed by a deleted rule may be reused by a
+        # rule created in the same plan.
+        return cls(tuple(sorted(unique, key=lambda c: (order[stage_of(c)], not isinstance(c, DeleteNatRule)))))
 
     @property
     def actions(self) -> tuple[Change, ...]:

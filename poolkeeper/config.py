@@ -397,7 +397,7 @@ def _kind(value: object) -> str:
         return "nothing (null or missing)"
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return f"number {value}"
     if isinstance(value, str):
         return f"string {value!r}"

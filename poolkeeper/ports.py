@@ -39,17 +39,19 @@ def protocols_overlap(a: str, b: str) -> bool:
     return a == b or a == "all" or b == "all"
 
 
-def taken_ports(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rule: str | None = None) -> set[int]:
+def taken_ports(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
+                ) -> set[int]:
     """Every frontend port in use on this frontend for an overlapping protocol.
 
-    ``exclude_rule`` (a NAT rule name) leaves one rule out, for checking whether a rule may keep its own ports.
-    A load-balancing rule with frontend port 0 (HA ports) takes every port.
+    ``exclude_rules`` (NAT rule names) leaves rules out: a rule being replaced may keep its own port, and a rule
+    being deleted in the same load-balancer write frees its port. A load-balancing rule with frontend port 0
+    (HA ports) takes every port.
     """
     fe = id_key(frontend_id)
-    excluded = exclude_rule.lower() if exclude_rule else None
+    excluded = {r.lower() for r in exclude_rules}
     taken: set[int] = set()
     for rule in lb.inbound_nat_rules:
-        if rule.name.lower() == excluded:
+        if rule.name.lower() in excluded:
             continue
         if rule.frontend_ip_configuration_id and id_key(rule.frontend_ip_configuration_id) == fe \
                 and protocols_overlap(rule.protocol, protocol):
@@ -101,6 +103,11 @@ class PortAllocator:
 
     def __init__(self) -> None:
         self._reserved: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
+        self._freed: dict[str, set[str]] = {}
+
+    def free_rule(self, lb_id: str, rule_name: str) -> None:
+        """The plan deletes this rule (in the same load-balancer write), so its ports may be handed out again."""
+        self._freed.setdefault(id_key(lb_id), set()).add(rule_name.lower())
 
     def _extra(self, lb_id: str, frontend_id: str, protocol: str) -> set[int]:
         out: set[int] = set()
@@ -113,11 +120,12 @@ class PortAllocator:
         """Mark ports as used by something this plan creates (a new rule or V2 range)."""
         self._reserved.setdefault((id_key(lb_id), id_key(frontend_id)), []).append((protocol, set(ports)))
 
-    def taken(self, lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rule: str | None = None
+    def taken(self, lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
               ) -> set[int]:
-        """Ports in use on the load balancer plus those reserved earlier in this plan."""
-        return taken_ports(lb, frontend_id, protocol, exclude_rule=exclude_rule) | self._extra(
-            lb.id, frontend_id, protocol)
+        """Ports in use on the load balancer (minus freed rules) plus those reserved earlier in this plan."""
+        excluded = {*exclude_rules, *self._freed.get(lb.key, set())}
+        return taken_ports(lb, frontend_id, protocol, exclude_rules=excluded) | self._extra(lb.id, frontend_id,
+                                                                                             protocol)
 
     def allocate(self, lb: LoadBalancer, frontend_id: str, protocol: str, port_range: tuple[int, int]) -> int:
         """The lowest free port in range, now reserved. Raises :class:`PortRangeExhausted`."""

@@ -26,7 +26,7 @@ param functionAppName string
 ])
 param pythonVersion string = '3.11'
 
-@description('Upper bound on Flex Consumption instances. poolkeeper serialises writes per load balancer with ETags, so a low bound mostly saves money and ARM throttling budget.')
+@description('Upper bound on Flex Consumption instances. A low bound limits concurrent ARM writes to the same load balancers and spends less of the subscription\'s ARM throttling budget.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 10

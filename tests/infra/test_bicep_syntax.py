@@ -55,7 +55,7 @@ def bicep_syntax_errors(paths: Iterable[Path]) -> dict[Path, str]:
     for path in paths:
         try:
             _PARSER.parse(file_path=path)
-        except Exception as exc:  # noqa: BLE001 - every failure to parse is a finding, whatever its type
+        except Exception as exc:  # every failure to parse is a finding, whatever its type
             errors[path] = f"{type(exc).__name__}: {exc}"
     return errors
 
@@ -154,7 +154,9 @@ def run_checkov(directory: Path) -> CheckovReport:
     try:
         return parse_checkov_json(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"checkov printed no JSON report ({exc}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise AssertionError(
+            f"checkov printed no JSON report ({exc}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_checkov_gate_reports_failed_checks_and_parse_errors(tmp_path: Path) -> 
 
 
 def test_checkov_report_reader_handles_an_empty_scan() -> None:
-    """Checkov prints a bare summary when it finds nothing; that must read as zero resources, not pass silently."""
+    """Checkov prints a bare summary when it finds nothing; it must read as zero resources (which the gate rejects)."""
     bare = '{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}'
     report = parse_checkov_json(bare)
     assert report.resource_count == 0 and report.problems() == []

@@ -97,9 +97,20 @@ def import_executor_modules(names: Iterable[str] = EXECUTOR_MODULES) -> list[str
             continue
         try:
             importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - report any import failure with the module it came from
+        except Exception as exc:  # report any import failure with the module it came from
             problems.append(f"{name} exists but failed to import: {type(exc).__name__}: {exc}")
     return problems
+
+
+def json_loads_by_variable(template: dict[str, Any]) -> dict[str, str]:
+    """Variables of a parsed template assigned ``loadJsonContent('<file>')``, mapped to the file name."""
+    out: dict[str, str] = {}
+    for name, var in (template.get("variables") or {}).items():
+        value = var.get("value")
+        function = value.get("function") if isinstance(value, dict) else None
+        if isinstance(function, dict) and function.get("type") == "load_json_content":
+            out[name] = function["parameters"]["file_path"]
+    return out
 
 
 def test_role_actions_file_is_well_formed() -> None:
@@ -116,16 +127,9 @@ def test_role_actions_file_is_well_formed() -> None:
 def test_main_bicep_builds_the_role_from_the_shared_file() -> None:
     """main.bicep must load role-actions.json and put exactly that list in the role, assignable per resource group."""
     template = BicepParser().parse(file_path=MAIN_BICEP)
-    loaders = [
-        name
-        for name, var in (template.get("variables") or {}).items()
-        if (var.get("value") or {}).get("function", {}).get("type") == "load_json_content"
-        and var["value"]["function"]["parameters"]["file_path"] == ROLE_ACTIONS_FILE.name
-    ]
+    loaders = [name for name, file in json_loads_by_variable(template).items() if file == ROLE_ACTIONS_FILE.name]
     assert len(loaders) == 1, f"main.bicep must load {ROLE_ACTIONS_FILE.name} into exactly one variable: {loaders}"
-    roles = [
-        res for res in template["resources"].values() if res["type"] == "Microsoft.Authorization/roleDefinitions"
-    ]
+    roles = [res for res in template["resources"].values() if res["type"] == "Microsoft.Authorization/roleDefinitions"]
     assert len(roles) == 1, "main.bicep must define exactly one custom role"
     permissions = roles[0]["config"]["properties"]["permissions"]
     assert [p["actions"] for p in permissions] == [loaders[0]], "the role's actions must be the loaded list, only"
@@ -176,7 +180,7 @@ def test_comparison_reports_a_removed_action_as_missing() -> None:
 
 def test_comparison_reports_an_extra_action_as_unused() -> None:
     """An action nobody registered is excess privilege and must be reported too."""
-    granted = load_role_actions() + ["Microsoft.Network/loadBalancers/delete"]
+    granted = [*load_role_actions(), "Microsoft.Network/loadBalancers/delete"]
     diff = compare_actions(set(load_role_actions()), granted)
     assert diff.unused == {"Microsoft.Network/loadBalancers/delete"} and not diff.missing
 

@@ -1,0 +1,35 @@
+"""The process-wide reconciler the handlers share, built once from the app settings.
+
+Invalid configuration fails here, at the first invocation, with a message naming the field (the Functions host
+then shows it in the function's logs); nothing is changed in Azure.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from poolkeeper.settings import load_settings
+from poolkeeper.logs import configure
+from poolkeeper.reconciler import Reconciler
+
+_lock = threading.Lock()
+_reconciler: Reconciler | None = None
+
+
+def reconciler() -> Reconciler:
+    global _reconciler
+    with _lock:
+        if _reconciler is None:
+            configure(os.environ.get("POOLKEEPER_LOG_LEVEL", "INFO"))
+            _reconciler = Reconciler(load_settings())
+        return _reconciler
+
+
+def reset() -> None:
+    """Forget the reconciler (tests and the local host reload configuration this way)."""
+    global _reconciler
+    with _lock:
+        if _reconciler is not None:
+            _reconciler.close()
+        _reconciler = None

@@ -1,0 +1,15 @@
+"""Timers: the scheduled compliance sweep that finds and repairs drift events missed."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from handlers.runtime import reconciler
+from poolkeeper.service import compliance_sweep as run_sweep
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(schedule="0 */15 * * * *", arg_name="timer", run_on_startup=False)
+def compliance_sweep(timer: func.TimerRequest) -> None:
+    run_sweep(reconciler())

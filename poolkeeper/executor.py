@@ -1,0 +1,107 @@
+"""The executor: applies a plan to Azure, one read-modify-write per resource, under ETags.
+
+For each write batch (all NAT rules of one load balancer, all pool/rule memberships of one NIC, the model of one
+scale set) it reads the resource, applies the batch's changes to the fresh body (``mutations``), skips the write if
+nothing changed, and PUTs with ``If-Match``. A lost ETag race (412) or a change that no longer fits raises
+``Replan``; the reconciler then reads a new snapshot and plans again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
+from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
+from poolkeeper.logs import get_logger
+from poolkeeper.mutations import StaleChange, edit_load_balancer, edit_nic, edit_scale_set
+
+log = get_logger("executor")
+
+
+class Replan(Exception):
+    """The world moved under the plan (ETag race or stale change): read again and plan again."""
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Change] = field(default_factory=list)
+    writes: int = 0
+    skipped: int = 0  # batches whose fresh resource already had the changes (nothing to write)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applied": [c.to_dict() for c in self.applied],
+            "writes": self.writes,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+class Executor:
+    def __init__(self, gateway: ArmGateway) -> None:
+        self.gateway = gateway
+
+    def apply(self, plan: Plan, *, result: ApplyResult | None = None) -> ApplyResult:
+        """Apply every write batch in stage order.
+
+        A batch Azure refuses is recorded with Azure's code and message and the other batches still run: they
+        touch other resources, and one refused NIC must not leave every other new VM unwired.
+        """
+        result = result or ApplyResult()
+        for batch in plan.group_by_resource():
+            try:
+                self._apply_batch(batch, result)
+            except (PreconditionFailed, StaleChange) as err:
+                log.info("replanning", extra={"reason": str(err), "correlation_id": self.gateway.correlation_id})
+                raise Replan(str(err)) from err
+            except ArmRefused as err:
+                log.warning(
+                    "azure refused a change",
+                    extra={"resource": err.resource_id, "code": err.code, "azure_message": err.azure_message,
+                           "correlation_id": self.gateway.correlation_id},
+                )
+                result.failed.append(
+                    {"resource": err.resource_id, "code": err.code, "message": err.azure_message,
+                     "changes": [c.describe() for c in batch.changes]}
+                )
+        return result
+
+    def _apply_batch(self, batch: WriteBatch, result: ApplyResult) -> None:
+        gw = self.gateway
+        rid = batch.resource_id
+        if batch.stage == "scale-set-upgrade":
+            for change in batch.changes:
+                assert isinstance(change, UpgradeInstances)
+                ids = list(change.instance_ids)
+                size = max(1, change.batch_size)
+                for start in range(0, len(ids), size):
+                    gw.manual_upgrade(change.scale_set_id, ids[start : start + size])
+                    result.writes += 1
+                result.applied.append(change)
+            return
+        if batch.target_kind == "loadBalancer":
+            read, edit, write = gw.get_load_balancer, edit_load_balancer, gw.put_load_balancer
+        elif batch.target_kind == "networkInterface":
+            read, edit, write = gw.get_nic, edit_nic, gw.put_nic
+        elif batch.target_kind == "scaleSet":
+            read, edit, write = gw.get_scale_set, edit_scale_set, gw.put_scale_set
+        else:
+            raise TypeError(f"no executor for {batch.target_kind}")
+        current = read(rid)
+        if current is None:
+            raise StaleChange(f"{rid} no longer exists")
+        wanted = edit(current, batch.changes)
+        if wanted == current:
+            result.skipped += 1
+            result.applied.extend(batch.changes)
+            return
+        write(rid, wanted, current.get("etag"))
+        result.writes += 1
+        result.applied.extend(batch.changes)
+        log.info(
+            "applied",
+            extra={"resource": rid, "changes": [c.describe() for c in batch.changes],
+                   "correlation_id": gw.correlation_id},
+        )

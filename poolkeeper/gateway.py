@@ -1,0 +1,402 @@
+"""The one door to Azure Resource Manager: every read and write poolkeeper makes goes through ``ArmGateway``.
+
+Why one door: so that every call is retried the same way (tenacity, bounded, honouring ``Retry-After``), carries
+the run's correlation id, is counted and logged, and declares the RBAC actions it needs (``needs_actions``), from
+which the deployment's custom role is checked.
+
+Bodies are raw ARM JSON (the SDK's models are REST-shaped mappings), so the pure planner sees exactly what ARM
+returns and a read-modify-write sends back everything it read — nobody else's change is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from poolkeeper.armcalls import needs_actions
+from poolkeeper.clients import ArmClients
+from poolkeeper.ids import ResourceId
+from poolkeeper.logs import get_logger
+
+T = TypeVar("T")
+log = get_logger("arm")
+
+TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
+
+
+class PreconditionFailed(Exception):
+    """A write lost an ETag race (412): someone changed the resource since we read it. Re-read and re-plan."""
+
+    def __init__(self, resource_id: str) -> None:
+        super().__init__(
+            f"{resource_id} changed since it was read (412 PreconditionFailed); re-reading and re-planning"
+        )
+        self.resource_id = resource_id
+
+
+class ArmRefused(Exception):
+    """ARM refused a request for a reason retrying will not fix (a 4xx with Azure's error code)."""
+
+    def __init__(self, resource_id: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"Azure refused the change to {resource_id}: {status} {code}: {message}")
+        self.resource_id = resource_id
+        self.status = status
+        self.code = code
+        self.azure_message = message
+
+
+def _status(err: BaseException) -> int | None:
+    return getattr(err, "status_code", None) if isinstance(err, HttpResponseError) else None
+
+
+def _code(err: HttpResponseError) -> str:
+    error = getattr(err, "error", None)
+    return str(getattr(error, "code", "") or "")
+
+
+def is_transient(err: BaseException) -> bool:
+    """Worth retrying: throttling, a busy resource, server errors, a dropped connection."""
+    if isinstance(err, ServiceRequestError | ServiceResponseError):
+        return True
+    status = _status(err)
+    if status == 409:
+        # 409 is also "this conflicts with the resource's state" (not transient); retry only the busy kind
+        return _code(err) in ("AnotherOperationInProgress", "Conflict", "OperationNotAllowed", "RetryableError", "")
+    return status in TRANSIENT_STATUS
+
+
+def retry_after_seconds(err: BaseException | None) -> float | None:
+    """The server's retry hint: ``retry-after-ms``/``x-ms-retry-after-ms`` (precise) or ``Retry-After`` seconds."""
+    response = getattr(err, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
+
+
+class _WaitRetryAfter:
+    """tenacity wait: the server's Retry-After when it gives one, else exponential backoff with jitter."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+        self.fallback = wait_exponential_jitter(initial=0.2, max=max_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        err = state.outcome.exception() if state.outcome else None
+        hinted = retry_after_seconds(err)
+        if hinted is not None:
+            return min(hinted, self.max_wait)
+        return self.fallback(state)
+
+
+def _rg_name(resource_id: str) -> tuple[str, str]:
+    rid = ResourceId.parse(resource_id)
+    return rid.resource_group or "", rid.names[-1]
+
+
+class ArmGateway:
+    """Typed ARM operations over the official SDK clients, with retries, counting and correlation ids."""
+
+    def __init__(
+        self,
+        clients: ArmClients,
+        *,
+        correlation_id: str | None = None,
+        max_attempts: int = 8,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.clients = clients
+        self.correlation_id = correlation_id or str(uuid.uuid4())
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.calls: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------------------------------------ plumbing
+    def _call(self, kind: str, what: str, resource_id: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        headers = {"x-ms-correlation-request-id": self.correlation_id, **kwargs.pop("headers", {})}
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            wait=_WaitRetryAfter(self.max_wait),
+            stop=stop_after_attempt(self.max_attempts),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                self.calls[kind] += 1
+                started = time.perf_counter()
+                try:
+                    result = fn(*args, headers=headers, **kwargs)
+                except HttpResponseError as err:
+                    log.info(
+                        "arm call failed",
+                        extra={"op": what, "resource": resource_id, "status": err.status_code, "code": _code(err),
+                               "attempt": attempt.retry_state.attempt_number, "correlation_id": self.correlation_id},
+                    )
+                    raise
+                log.debug(
+                    "arm call",
+                    extra={"op": what, "resource": resource_id, "ms": round((time.perf_counter() - started) * 1000, 1),
+                           "correlation_id": self.correlation_id},
+                )
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(
+        self, what: str, resource_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        try:
+            model = self._call("read", what, resource_id, fn, *args, **kwargs)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as err:
+            if err.status_code == 404:
+                return None
+            raise self._refused(resource_id, err) from err
+        return _raw(model)
+
+    def _list(self, what: str, scope: str, fn: Callable[..., Any], *args: Any) -> list[dict[str, Any]]:
+        def fetch(headers: dict[str, str]) -> list[dict[str, Any]]:
+            return [_raw(item) for item in fn(*args, headers=headers)]
+
+        return self._call("read", what, scope, lambda headers: fetch(headers))
+
+    def _refused(self, resource_id: str, err: HttpResponseError) -> Exception:
+        if err.status_code == 412:
+            return PreconditionFailed(resource_id)
+        message = str(getattr(getattr(err, "error", None), "message", "") or err.message)
+        return ArmRefused(resource_id, err.status_code or 0, _code(err) or "Unknown", message)
+
+    def _write_lro(
+        self, what: str, resource_id: str, begin: Callable[..., Any], get: Callable[[], dict[str, Any] | None],
+        *args: Any, **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """Start a long-running write and wait for it to finish.
+
+        If polling itself fails transiently (throttled, dropped), the write was already accepted, so we do not
+        repeat it: we watch the resource's provisioningState until it is terminal instead.
+        """
+        try:
+            poller = self._call("write", what, resource_id, begin, *args, **kwargs)
+        except HttpResponseError as err:
+            raise self._refused(resource_id, err) from err
+        try:
+            result = poller.result()
+            return _raw(result) if result is not None else None
+        except HttpResponseError as err:
+            if not is_transient(err):
+                raise self._refused(resource_id, err) from err
+        except (ServiceRequestError, ServiceResponseError):
+            pass
+        return self._wait_terminal(resource_id, get)
+
+    def _wait_terminal(self, resource_id: str, get: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+        delay = 0.05
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            body = get()
+            state = str(((body or {}).get("properties") or {}).get("provisioningState", "Succeeded")).lower()
+            if body is None or state in TERMINAL_STATES:
+                return body
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise TimeoutError(f"{resource_id} did not reach a terminal provisioningState within 10 minutes")
+
+    # ------------------------------------------------------------------------------------------------ reads
+    @needs_actions("Microsoft.Compute/virtualMachines/read")
+    def list_vms(self, scope: ResourceId) -> list[dict[str, Any]]:
+        vms = self.clients.compute.virtual_machines
+        if scope.resource_group:
+            return self._list("list VMs", str(scope), vms.list, scope.resource_group)
+        return self._list("list VMs", str(scope), vms.list_all)
+
+    @needs_actions("Microsoft.Compute/virtualMachines/read")
+    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+        rg, name = _rg_name(vm_id)
+        return self._read("get VM", vm_id, self.clients.compute.virtual_machines.get, rg, name)
+
+    @needs_actions("Microsoft.Network/networkInterfaces/read")
+    def list_nics(self, scope: ResourceId) -> list[dict[str, Any]]:
+        nics = self.clients.network.network_interfaces
+        if scope.resource_group:
+            return self._list("list NICs", str(scope), nics.list, scope.resource_group)
+        return self._list("list NICs", str(scope), nics.list_all)
+
+    @needs_actions("Microsoft.Network/networkInterfaces/read")
+    def get_nic(self, nic_id: str) -> dict[str, Any] | None:
+        rid = ResourceId.parse(nic_id)
+        if rid.namespace and rid.namespace.lower() == "microsoft.compute":  # a Uniform scale-set instance NIC
+            vmss, instance, nic = rid.names[0], rid.names[1], rid.names[2]
+            return self._read(
+                "get scale-set NIC", nic_id,
+                self.clients.network.network_interfaces.get_virtual_machine_scale_set_network_interface,
+                rid.resource_group, vmss, instance, nic,
+            )
+        return self._read("get NIC", nic_id, self.clients.network.network_interfaces.get, rid.resource_group, rid.name)
+
+    @needs_actions("Microsoft.Network/loadBalancers/read")
+    def list_load_balancers(self, scope: ResourceId) -> list[dict[str, Any]]:
+        lbs = self.clients.network.load_balancers
+        if scope.resource_group:
+            return self._list("list load balancers", str(scope), lbs.list, scope.resource_group)
+        return self._list("list load balancers", str(scope), lbs.list_all)
+
+    @needs_actions("Microsoft.Network/loadBalancers/read")
+    def get_load_balancer(self, lb_id: str) -> dict[str, Any] | None:
+        rg, name = _rg_name(lb_id)
+        return self._read("get load balancer", lb_id, self.clients.network.load_balancers.get, rg, name)
+
+    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/read")
+    def list_scale_sets(self, scope: ResourceId) -> list[dict[str, Any]]:
+        sets = self.clients.compute.virtual_machine_scale_sets
+        if scope.resource_group:
+            return self._list("list scale sets", str(scope), sets.list, scope.resource_group)
+        return self._list("list scale sets", str(scope), sets.list_all)
+
+    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/read")
+    def get_scale_set(self, vmss_id: str) -> dict[str, Any] | None:
+        rg, name = _rg_name(vmss_id)
+        return self._read("get scale set", vmss_id, self.clients.compute.virtual_machine_scale_sets.get, rg, name)
+
+    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read")
+    def list_scale_set_instances(self, vmss_id: str) -> list[dict[str, Any]]:
+        rg, name = _rg_name(vmss_id)
+        return self._list(
+            "list scale-set instances", vmss_id, self.clients.compute.virtual_machine_scale_set_vms.list, rg, name
+        )
+
+    # ------------------------------------------------------------------------------------------------ writes
+    @needs_actions(
+        "Microsoft.Network/networkInterfaces/write",
+        "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+        "Microsoft.Network/loadBalancers/inboundNatRules/join/action",
+        "Microsoft.Network/virtualNetworks/subnets/join/action",
+        "Microsoft.Network/networkSecurityGroups/join/action",
+        "Microsoft.Network/publicIPAddresses/join/action",
+    )
+    def put_nic(self, nic_id: str, body: dict[str, Any], etag: str | None) -> dict[str, Any] | None:
+        """Replace a NIC under If-Match (a NIC PUT re-asserts every join: subnet, NSG, public IP, pools, rules)."""
+        rg, name = _rg_name(nic_id)
+        return self._write_lro(
+            "put NIC", nic_id, self.clients.network.network_interfaces.begin_create_or_update,
+            lambda: self.get_nic(nic_id), rg, name, body, **_if_match(etag),
+        )
+
+    @needs_actions(
+        "Microsoft.Network/loadBalancers/write",
+        "Microsoft.Network/publicIPAddresses/join/action",
+        "Microsoft.Network/virtualNetworks/subnets/join/action",
+    )
+    def put_load_balancer(self, lb_id: str, body: dict[str, Any], etag: str | None) -> dict[str, Any] | None:
+        """Replace a load balancer under If-Match (its frontends re-assert their public IP / subnet joins)."""
+        rg, name = _rg_name(lb_id)
+        return self._write_lro(
+            "put load balancer", lb_id, self.clients.network.load_balancers.begin_create_or_update,
+            lambda: self.get_load_balancer(lb_id), rg, name, body, **_if_match(etag),
+        )
+
+    @needs_actions(
+        "Microsoft.Compute/virtualMachineScaleSets/write",
+        "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+        "Microsoft.Network/loadBalancers/inboundNatPools/join/action",
+        "Microsoft.Network/loadBalancers/probes/join/action",
+        "Microsoft.Network/virtualNetworks/subnets/join/action",
+        "Microsoft.Network/networkSecurityGroups/join/action",
+    )
+    def put_scale_set(self, vmss_id: str, body: dict[str, Any], etag: str | None) -> dict[str, Any] | None:
+        """Replace a scale set's model under If-Match (compute ETags are ``"n"``)."""
+        rg, name = _rg_name(vmss_id)
+        kwargs: dict[str, Any] = {}
+        if etag:
+            from azure.core import MatchConditions
+
+            kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        return self._write_lro(
+            "put scale set", vmss_id, self.clients.compute.virtual_machine_scale_sets.begin_create_or_update,
+            lambda: self.get_scale_set(vmss_id), rg, name, _writable_scale_set(body), **kwargs,
+        )
+
+    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/manualUpgrade/action")
+    def manual_upgrade(self, vmss_id: str, instance_ids: list[str]) -> None:
+        """Apply the scale set's model to these instances (``update-instances``) and wait for it."""
+        rg, name = _rg_name(vmss_id)
+        compute = self.clients.compute.virtual_machine_scale_sets
+        try:
+            poller = self._call(
+                "action", "manual upgrade", vmss_id, compute.begin_update_instances, rg, name,
+                {"instanceIds": list(instance_ids)},
+            )
+        except HttpResponseError as err:
+            raise self._refused(vmss_id, err) from err
+        try:
+            poller.result()
+        except HttpResponseError as err:
+            if not is_transient(err):
+                raise self._refused(vmss_id, err) from err
+            self._wait_instances(vmss_id, instance_ids)
+        except (ServiceRequestError, ServiceResponseError):
+            self._wait_instances(vmss_id, instance_ids)
+
+    def _wait_instances(self, vmss_id: str, instance_ids: list[str]) -> None:
+        wanted = {i.lower() for i in instance_ids}
+        delay = 0.05
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            instances = self.list_scale_set_instances(vmss_id)
+            pending = [
+                i for i in instances
+                if str(i.get("instanceId", "")).lower() in wanted
+                and not (i.get("properties") or {}).get("latestModelApplied", True)
+            ]
+            if not pending:
+                return
+            self.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        raise TimeoutError(f"instances {sorted(wanted)} of {vmss_id} did not reach the latest model in 30 minutes")
+
+
+def _if_match(etag: str | None) -> dict[str, Any]:
+    return {"headers": {"If-Match": etag}} if etag else {}
+
+
+def _raw(model: Any) -> dict[str, Any]:
+    """The REST JSON of an SDK model (hybrid models are REST-shaped mappings)."""
+    if model is None:
+        return {}
+    if isinstance(model, dict):
+        return model
+    as_dict = getattr(model, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    return dict(model)
+
+
+def _writable_scale_set(body: dict[str, Any]) -> dict[str, Any]:
+    """A scale set body fit to PUT back: drop what ARM computes (the SDK would send it and ARM would refuse some)."""
+    out = {k: v for k, v in body.items() if k not in ("etag",)}
+    props = dict(out.get("properties") or {})
+    for key in ("provisioningState", "uniqueId", "timeCreated"):
+        props.pop(key, None)
+    out["properties"] = props
+    return out

@@ -1,0 +1,303 @@
+"""``python -m poolkeeper serve``: a small local stand-in for the Azure Functions host.
+
+Core Tools (``func start``) cannot be installed everywhere, so this host indexes ``function_app.app`` exactly as the
+real host does (every function, its trigger and binding names) and serves the same URLs:
+
+- HTTP functions at ``/api/<route>`` (route templates such as ``operations/{id}`` included);
+- Event Grid functions at ``/runtime/webhooks/eventgrid?functionName=<name>``, with the subscription validation
+  handshake (Event Grid schema) and the OPTIONS abuse-protection handshake (CloudEvents);
+- timers on their NCRONTAB schedules (unless ``--no-timers``).
+
+Like Core Tools it checks no function keys unless started with ``--function-key``; then every non-anonymous route
+(and the Event Grid webhook) needs it as ``x-functions-key`` or ``?code=``. It refuses to listen on a non-loopback
+address without a key. Errors are JSON, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import json
+import re
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import azure.functions as func
+
+from poolkeeper.logs import get_logger
+
+log = get_logger("host")
+
+
+@dataclass
+class HttpFunction:
+    name: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    anonymous: bool
+    arg: str
+    call: Callable[..., Any]
+
+
+@dataclass
+class EventGridFunction:
+    name: str
+    arg: str
+    call: Callable[..., Any]
+
+
+@dataclass
+class TimerFunction:
+    name: str
+    schedule: str
+    run_on_startup: bool
+    arg: str
+    call: Callable[..., Any]
+
+
+def _route_regex(route: str) -> re.Pattern[str]:
+    """``operations/{id}`` → ``^operations/(?P<id>[^/]+)$`` (constraints like ``{id:int}`` are accepted)."""
+    out = ""
+    for part in re.split(r"(\{[^}]+\})", route.strip("/")):
+        if part.startswith("{"):
+            name = part[1:-1].split(":")[0].rstrip("?")
+            out += f"(?P<{name}>[^/]+)"
+        else:
+            out += re.escape(part)
+    return re.compile(f"^{out}$", re.IGNORECASE)
+
+
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x))
+
+
+class FunctionIndex:
+    """The app's functions as the host indexes them."""
+
+    def __init__(self, app: func.FunctionApp) -> None:
+        self.http: list[HttpFunction] = []
+        self.eventgrid: dict[str, EventGridFunction] = {}
+        self.timers: list[TimerFunction] = []
+        for fn in app.get_functions():
+            trigger = fn.get_trigger()
+            spec = trigger.get_dict_repr()
+            name = fn.get_function_name()
+            call = fn.get_user_function()
+            kind = spec["type"]
+            if kind == "httpTrigger":
+                route = spec.get("route") or name
+                methods = frozenset(_value(m).upper() for m in (spec.get("methods") or ["GET", "POST"]))
+                anonymous = _value(spec.get("authLevel", "function")).lower() == "anonymous"
+                self.http.append(HttpFunction(name, _route_regex(route), methods, anonymous, spec["name"], call))
+            elif kind == "eventGridTrigger":
+                self.eventgrid[name.lower()] = EventGridFunction(name, spec["name"], call)
+            elif kind == "timerTrigger":
+                self.timers.append(
+                    TimerFunction(name, spec["schedule"], bool(spec.get("runOnStartup")), spec["name"], call)
+                )
+
+
+def _event_from_json(raw: dict[str, Any]) -> func.EventGridEvent:
+    """An EventGridEvent binding value from Event Grid schema or CloudEvents JSON (as the extension binds it)."""
+    cloud = "specversion" in raw or "specVersion" in raw
+    when = raw.get("time" if cloud else "eventTime")
+    try:
+        event_time = dt.datetime.fromisoformat(str(when).replace("Z", "+00:00")) if when else None
+    except ValueError:
+        event_time = None
+    return func.EventGridEvent(
+        id=str(raw.get("id", "")),
+        data=raw.get("data") if isinstance(raw.get("data"), dict) else {},
+        topic=str(raw.get("source" if cloud else "topic", "")),
+        subject=str(raw.get("subject", "")),
+        event_type=str(raw.get("type" if cloud else "eventType", "")),
+        event_time=event_time,
+        data_version=str(raw.get("dataversion" if cloud else "dataVersion", "")),
+    )
+
+
+class LocalHost:
+    def __init__(self, app: func.FunctionApp, *, host: str = "127.0.0.1", port: int = 7071,
+                 function_key: str | None = None, timers: bool = True) -> None:
+        if not _is_loopback(host) and not function_key:
+            raise ValueError(
+                f"refusing to listen on {host} without a function key: anyone on the network could call the "
+                "functions. Pass --function-key KEY, or bind 127.0.0.1"
+            )
+        self.index = FunctionIndex(app)
+        self.function_key = function_key
+        self.timers_enabled = timers
+        self._stop = threading.Event()
+        self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.host = host
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def base_url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    def eventgrid_url(self, function_name: str) -> str:
+        url = f"{self.base_url}/runtime/webhooks/eventgrid?functionName={function_name}"
+        return url + (f"&code={self.function_key}" if self.function_key else "")
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalHost:
+        t = threading.Thread(target=self.server.serve_forever, name="poolkeeper-host", daemon=True)
+        t.start()
+        self._threads.append(t)
+        if self.timers_enabled:
+            for timer in self.index.timers:
+                tt = threading.Thread(target=self._run_timer, args=(timer,), name=f"timer-{timer.name}", daemon=True)
+                tt.start()
+                self._threads.append(tt)
+        log.info("host started", extra={"url": self.base_url, "functions": self.function_names()})
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def function_names(self) -> list[str]:
+        return sorted([f.name for f in self.index.http] + [f.name for f in self.index.eventgrid.values()]
+                      + [t.name for t in self.index.timers])
+
+    def _run_timer(self, timer: TimerFunction) -> None:
+        from croniter import croniter
+
+        first = True
+        itr = croniter(timer.schedule, dt.datetime.now(), second_at_beginning=True)
+        while not self._stop.is_set():
+            if not (first and timer.run_on_startup):
+                wait = (itr.get_next(dt.datetime) - dt.datetime.now()).total_seconds()
+                if self._stop.wait(max(0.0, wait)):
+                    return
+            first = False
+            try:
+                timer.call(**{timer.arg: func.TimerRequest(past_due=False)})
+            except Exception:  # noqa: BLE001 - a failed run is logged; the next one comes on schedule
+                log.exception("timer failed", extra={"function": timer.name})
+
+    # ------------------------------------------------------------------------------------------------ HTTP
+    def _authorised(self, headers: Any, query: dict[str, list[str]]) -> bool:
+        if not self.function_key:
+            return True
+        given = headers.get("x-functions-key") or (query.get("code") or [""])[0]
+        return hmac.compare_digest(str(given), self.function_key)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "poolkeeper-localhost"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                log.debug("http", extra={"line": fmt % args})
+
+            def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
+                      raw: bytes | None = None, content_type: str = "application/json") -> None:
+                data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                if data:
+                    self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if data and self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def _dispatch(self) -> None:
+                try:
+                    host._serve(self)
+                except Exception as err:  # noqa: BLE001 - answer JSON, log the trace, never leak it
+                    error_id = str(uuid.uuid4())
+                    log.error("unhandled error", extra={"error_id": error_id, "error": repr(err),
+                                                        "trace": traceback.format_exc()})
+                    self._send(500, {"error": f"internal error ({type(err).__name__}); see the host log for "
+                                              f"error id {error_id}"})
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+        return Handler
+
+    def _serve(self, h: Any) -> None:
+        url = urlsplit(h.path)
+        query = parse_qs(url.query)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        path = url.path
+        if path.lower() == "/runtime/webhooks/eventgrid":
+            return self._eventgrid(h, query, body)
+        if not path.lower().startswith("/api/"):
+            return h._send(404, {"error": f"no function at {path}; HTTP functions live under /api/"})
+        route = path[len("/api/"):].strip("/")
+        for fn in self.index.http:
+            m = fn.pattern.match(route)
+            if not m:
+                continue
+            if h.command not in fn.methods:
+                return h._send(405, {"error": f"{h.command} is not allowed on /api/{route}; use {sorted(fn.methods)}"})
+            if not fn.anonymous and not self._authorised(h.headers, query):
+                return h._send(401, {"error": "missing or wrong function key: send x-functions-key or ?code="})
+            req = func.HttpRequest(
+                h.command, f"{self.base_url}{h.path}", headers=dict(h.headers.items()),
+                params={k: v[0] for k, v in query.items()}, route_params=m.groupdict(), body=body,
+            )
+            resp = fn.call(**{fn.arg: req})
+            headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
+            return h._send(resp.status_code, headers=headers, raw=resp.get_body(),
+                           content_type=resp.mimetype or "application/json")
+        return h._send(404, {"error": f"no function at /api/{route}"})
+
+    def _eventgrid(self, h: Any, query: dict[str, list[str]], body: bytes) -> None:
+        name = (query.get("functionName") or [""])[0]
+        fn = self.index.eventgrid.get(name.lower())
+        if fn is None:
+            known = sorted(f.name for f in self.index.eventgrid.values())
+            return h._send(404, {"error": f"no Event Grid function named {name!r}; known: {known}"})
+        if not self._authorised(h.headers, query):
+            return h._send(401, {"error": "missing or wrong key: append ?code=<key> to the webhook URL"})
+        if h.command == "OPTIONS":  # CloudEvents abuse protection (webhook validation for CloudEvents schema)
+            origin = h.headers.get("WebHook-Request-Origin", "*")
+            return h._send(200, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", "Allow": "POST"})
+        if h.command != "POST":
+            return h._send(405, {"error": "Event Grid delivers with POST"})
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError as err:
+            return h._send(400, {"error": f"the body is not JSON ({err})"})
+        events = payload if isinstance(payload, list) else [payload]
+        kind = (h.headers.get("aeg-event-type") or "").lower()
+        if kind == "subscriptionvalidation":
+            first = events[0] if events and isinstance(events[0], dict) else {}
+            code = (first.get("data") or {}).get("validationCode")
+            if not code:
+                return h._send(400, {"error": "validation event without data.validationCode"})
+            return h._send(200, {"validationResponse": code})
+        for raw in events:
+            if not isinstance(raw, dict):
+                log.warning("malformed event dropped", extra={"error": "an event is not a JSON object"})
+                continue
+            fn.call(**{fn.arg: _event_from_json(raw)})
+        return h._send(200, None)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,156 @@
+"""The reconcile workflow: snapshot → plan → apply, repeated when the world moves underneath.
+
+Level-triggered: whatever asked for the run (an event, a sweep, a pipeline), the run reads Azure as it is, plans the
+difference to the bindings and applies it. A lost ETag race or a stale change makes it read and plan again (bounded),
+so concurrent workers converge instead of overwriting each other.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+
+from poolkeeper.changes import Plan
+from poolkeeper.clients import ArmClients, arm_scope, default_credential, make_clients
+from poolkeeper.config import Config
+from poolkeeper.executor import ApplyResult, Executor, Replan
+from poolkeeper.gateway import ArmGateway
+from poolkeeper.logs import get_logger
+from poolkeeper.planner import plan as make_plan
+from poolkeeper.reader import read_snapshot, scopes_for_run
+
+log = get_logger("reconciler")
+
+
+class ReplanLimitReached(Exception):
+    pass
+
+
+@dataclass
+class ReconcileOutcome:
+    subscription_id: str
+    correlation_id: str
+    dry_run: bool
+    plan: Plan
+    result: ApplyResult | None = None
+    rounds: int = 1
+    arm_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is None or not self.result.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subscriptionId": self.subscription_id,
+            "correlationId": self.correlation_id,
+            "dryRun": self.dry_run,
+            "plan": self.plan.to_dict(),
+            "result": self.result.to_dict() if self.result else None,
+            "rounds": self.rounds,
+            "armCalls": self.arm_calls,
+            "ok": self.ok,
+        }
+
+
+class Reconciler:
+    """Holds the configuration and one set of SDK clients per subscription (reused across runs)."""
+
+    def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6) -> None:
+        self.config = config
+        self.credential = credential or default_credential()
+        self.max_rounds = max_rounds
+        self._clients: dict[str, ArmClients] = {}
+        self._lock = threading.Lock()
+        self._own_object_id: str | None = None
+
+    def clients(self, subscription_id: str) -> ArmClients:
+        with self._lock:
+            key = subscription_id.lower()
+            if key not in self._clients:
+                # SDK-level retries off: the gateway retries with tenacity so every attempt is counted and logged
+                self._clients[key] = make_clients(
+                    subscription_id, self.config.arm_endpoint, self.credential, retry_total=0
+                )
+            return self._clients[key]
+
+    def gateway(self, subscription_id: str, correlation_id: str | None = None) -> ArmGateway:
+        return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id)
+
+    def subscriptions(self) -> list[str]:
+        seen: dict[str, str] = {}
+        for scope in self.config.scopes:
+            sub = scope.split("/")[2]
+            seen.setdefault(sub.lower(), sub)
+        return list(seen.values())
+
+    def own_object_id(self) -> str | None:
+        """The object id of poolkeeper's own identity, read from its ARM token (to recognise its own events)."""
+        if self._own_object_id is None:
+            token = self.credential.get_token(arm_scope(self.config.arm_endpoint)).token
+            try:
+                payload = token.split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                self._own_object_id = str(claims.get("oid") or "") or None
+            except (IndexError, ValueError):
+                self._own_object_id = None
+        return self._own_object_id
+
+    def reconcile(
+        self,
+        subscription_id: str,
+        *,
+        resource_group: str | None = None,
+        only: set[str] | None = None,
+        binding: str | None = None,
+        dry_run: bool | None = None,
+        correlation_id: str | None = None,
+    ) -> ReconcileOutcome:
+        """Bring one subscription's scopes (or one resource group of them) to the bindings' intent."""
+        dry = self.config.dry_run if dry_run is None else dry_run
+        gw = self.gateway(subscription_id, correlation_id or str(uuid.uuid4()))
+        scopes = scopes_for_run(self.config, subscription_id, resource_group)
+        result = ApplyResult()
+        for round_no in range(1, self.max_rounds + 1):
+            snapshot = read_snapshot(gw, self.config, scopes)
+            plan = make_plan(self.config, snapshot, only=only)
+            if binding is not None:
+                plan = Plan.of(c for c in plan.changes if c.binding == binding)
+            outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls))
+            if dry or plan.is_empty:
+                outcome.result = None if dry else result
+                log.info(
+                    "planned" if dry else "nothing to do",
+                    extra={"changes": len(plan.actions), "reports": len(plan.reports), "dry_run": dry,
+                           "correlation_id": gw.correlation_id},
+                )
+                return outcome
+            try:
+                Executor(gw).apply(plan, result=result)
+            except Replan:
+                continue
+            outcome.result = result
+            outcome.arm_calls = dict(gw.calls)
+            log.info(
+                "reconciled",
+                extra={"writes": result.writes, "failed": len(result.failed), "round": round_no,
+                       "arm_calls": dict(gw.calls), "correlation_id": gw.correlation_id},
+            )
+            return outcome
+        raise ReplanLimitReached(
+            f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
+            f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
+        )
+
+    def reconcile_all(self, *, dry_run: bool | None = None) -> list[ReconcileOutcome]:
+        return [self.reconcile(sub, dry_run=dry_run) for sub in self.subscriptions()]
+
+    def close(self) -> None:
+        for clients in self._clients.values():
+            clients.close()

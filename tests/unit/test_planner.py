@@ -1,0 +1,547 @@
+"""Planner rules, on the tutorial estate (seed 003) and the per-VM NAT layout of seed 000."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from poolkeeper.changes import (
+    AssignNatRule,
+    Change,
+    CreateNatRule,
+    DeleteNatRule,
+    EnsureNatRuleV2,
+    JoinPool,
+    LeavePool,
+    Plan,
+    Report,
+    SetScaleSetModelPool,
+    UnassignNatRule,
+    UpgradeInstances,
+    stage_of,
+)
+from poolkeeper.config import Config
+from poolkeeper.model import Snapshot
+from poolkeeper.planner import plan
+
+from . import builders as B
+from .simulate import apply_plan_to_snapshot
+
+VM1 = B.compute_id("virtualMachines", "myVM1")
+NIC1 = B.net_id("networkInterfaces", "myNic1")
+
+
+def kinds(p: Plan, kind: type[Change]) -> list[Any]:
+    return [c for c in p.changes if isinstance(c, kind)]
+
+
+def codes(p: Plan) -> list[str]:
+    return [r.code for r in p.reports]
+
+
+def converge(cfg: Config, snap: Snapshot, **kw: Any) -> tuple[Plan, Snapshot]:
+    """Plan, apply, and check a second plan is empty and identical planning is deterministic."""
+    p = plan(cfg, snap, **kw)
+    assert plan(cfg, snap, **kw) == p
+    after = apply_plan_to_snapshot(snap, p)
+    again = plan(cfg, after, **kw)
+    assert again.is_empty, again.describe()
+    return p, after
+
+
+def rule_ports(snap: Snapshot) -> dict[str, int | None]:
+    lb = snap.load_balancer(B.LB_ID)
+    assert lb is not None
+    return {r.name: r.frontend_port for r in lb.inbound_nat_rules}
+
+
+# -- joins and per-VM NAT rules ------------------------------------------------------------------------------------
+
+
+def test_tutorial_joins_all_three_with_nat_rules() -> None:
+    cfg = B.config(B.binding(nat=B.ssh()))
+    p, after = converge(cfg, B.snapshot(**B.tutorial()))
+    joins = kinds(p, JoinPool)
+    assert [j.nic_id.rsplit("/", 1)[-1] for j in joins] == ["myNic1", "myNic2", "myNic3"]
+    assert all(j.owner_tag == "web" and j.ip_configuration == "ipConfig1" and j.pool_id == B.POOL_ID for j in joins)
+    creates = kinds(p, CreateNatRule)
+    assert [(c.rule_name, c.frontend_port, c.backend_port, c.protocol) for c in creates] == [
+        ("pk-myVM1-22", 50001, 22, "Tcp"), ("pk-myVM2-22", 50002, 22, "Tcp"), ("pk-myVM3-22", 50003, 22, "Tcp")]
+    assert len(kinds(p, AssignNatRule)) == 3 and not p.reports
+    # LB writes before the NIC writes that reference them
+    stages = [stage_of(c) for c in p.changes]
+    assert stages == sorted(stages, key=["nic-release", "load-balancer", "nic-join"].index)
+    nic = after.nic(NIC1)
+    assert nic is not None and nic.tags["poolkeeper.binding"] == "web"
+    assert rule_ports(after) == {"pk-myVM1-22": 50001, "pk-myVM2-22": 50002, "pk-myVM3-22": 50003}
+
+
+def test_rdp_ports_like_the_reference_architecture() -> None:
+    nat = {**B.ssh(), "backendPort": 3389}
+    p = plan(B.config(B.binding(nat=nat)), B.snapshot(**B.tutorial(2)))
+    assert [(c.rule_name, c.frontend_port) for c in kinds(p, CreateNatRule)] == [("pk-myVM1-3389", 50001),
+                                                                               ("pk-myVM2-3389", 50002)]
+
+
+def test_without_nat_rule_only_pool_membership() -> None:
+    p, _ = converge(B.config(B.binding()), B.snapshot(**B.tutorial()))
+    assert [c.kind for c in p.changes] == ["JoinPool"] * 3
+
+
+def test_untagged_existing_members_are_not_adopted() -> None:
+    p = plan(B.config(B.binding()), B.snapshot(**B.tutorial(joined=True)))
+    assert p.changes == ()
+
+
+def test_existing_rule_keeps_its_port_and_new_ones_fill_gaps() -> None:
+    estate = B.tutorial()
+    ip1 = B.ipconfig_id("myNic1")
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("pk-myVM1-22", 50007, backend_ip_configuration=ip1),
+        B.nat_rule("legacy-rdp", 50001, backend_port=3389)])]
+    estate["nics"][0] = B.nic("myNic1", vm=VM1, pools=(B.POOL_ID,),
+                              nat_rules=(f"{B.LB_ID}/inboundNatRules/pk-myVM1-22",), tags={"poolkeeper.binding": "web"})
+    p, after = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    assert [(c.rule_name, c.frontend_port) for c in kinds(p, CreateNatRule)] == [("pk-myVM2-22", 50002),
+                                                                               ("pk-myVM3-22", 50003)]
+    assert not kinds(p, DeleteNatRule)  # the legacy rule is not poolkeeper's
+    assert rule_ports(after)["pk-myVM1-22"] == 50007 and rule_ports(after)["legacy-rdp"] == 50001
+
+
+def test_port_range_exhausted_is_reported_not_planned() -> None:
+    cfg = B.config(B.binding(nat=B.ssh(start=50001, end=50002)))
+    p = plan(cfg, B.snapshot(**B.tutorial()))
+    assert len(kinds(p, CreateNatRule)) == 2
+    (r,) = p.reports
+    assert r.code == "PortRangeExhausted" and r.subject_id == B.compute_id("virtualMachines", "myVM3")
+    assert "widen natRule.frontendPortRange" in r.message
+    assert len(kinds(p, JoinPool)) == 3  # membership does not depend on a NAT port
+
+
+def test_backend_port_change_replaces_owned_rule() -> None:
+    cfg = B.config(B.binding(nat=B.ssh()))
+    _, after = converge(cfg, B.snapshot(**B.tutorial(1)))
+    cfg2 = B.config(B.binding(nat={**B.ssh(), "backendPort": 2222}))
+    p, after2 = converge(cfg2, after)
+    assert [c.rule_name for c in kinds(p, DeleteNatRule)] == ["pk-myVM1-22"]
+    assert [c.rule_id.rsplit("/", 1)[-1] for c in kinds(p, UnassignNatRule)] == ["pk-myVM1-22"]
+    # the old rule is deleted in the same load-balancer write, so its port is free again
+    assert [(c.rule_name, c.frontend_port) for c in kinds(p, CreateNatRule)] == [("pk-myVM1-2222", 50001)]
+    assert [c.kind for c in p.changes if c.kind in ("DeleteNatRule", "CreateNatRule")] == ["DeleteNatRule",
+                                                                                          "CreateNatRule"]
+    assert set(rule_ports(after2)) == {"pk-myVM1-2222"}
+
+
+def test_frontend_change_keeps_the_port_number() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(frontends=("myFrontEndPool", "fe2"))]
+    _, after = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    cfg2 = B.config(B.binding(nat={**B.ssh(), "frontendIpConfiguration": "fe2"}))
+    p, after2 = converge(cfg2, after)
+    (c,) = kinds(p, CreateNatRule)
+    assert c.frontend_port == 50001 and c.frontend_ip_configuration_id.endswith("/fe2")
+    assert not kinds(p, DeleteNatRule) and rule_ports(after2) == {"pk-myVM1-22": 50001}
+
+
+# -- selection ------------------------------------------------------------------------------------------------------
+
+
+def test_ignore_tag_skips_the_vm() -> None:
+    estate = B.tutorial()
+    estate["vms"][0] = B.vm("myVM1", tags={"Poolkeeper.Ignore": "TRUE"})
+    p = plan(B.config(B.binding()), B.snapshot(**estate))
+    assert [j.nic_id.rsplit("/", 1)[-1] for j in kinds(p, JoinPool)] == ["myNic2", "myNic3"]
+
+
+def test_ignore_tag_also_prevents_release() -> None:
+    estate = B.tutorial(1, joined=True, tagged=True)
+    estate["vms"][0] = B.vm("myVM1", avset=None, tags={"poolkeeper.ignore": "true"})
+    assert plan(B.config(B.binding()), B.snapshot(**estate)).changes == ()
+
+
+def test_explicit_binding_tag_wins_and_unknown_is_reported() -> None:
+    estate = B.tutorial(2)
+    estate["vms"][0] = B.vm("myVM1", avset=None, tags={"poolkeeper.binding": "other"})
+    estate["vms"][1] = B.vm("myVM2", tags={"poolkeeper.binding": "nope"})
+    cfg = B.config(B.binding(), B.binding("other", match={"namePattern": "zzz"}, pool="p2"))
+    estate["load_balancers"] = [B.load_balancer(pools=("myBackEndPool", "p2"))]
+    p = plan(cfg, B.snapshot(**estate))
+    (j,) = kinds(p, JoinPool)
+    assert j.pool_id.endswith("/p2") and j.owner_tag == "other"
+    (r,) = p.reports
+    assert r.code == "UnknownBinding" and "'nope'" in r.message and r.subject_id.endswith("myVM2")
+
+
+def test_several_matches_use_first_and_report() -> None:
+    cfg = B.config(B.binding("first"), B.binding("second", match={"namePattern": "MYVM*"}))
+    p = plan(cfg, B.snapshot(**B.tutorial(1)))
+    (j,) = kinds(p, JoinPool)
+    assert j.owner_tag == "first"
+    (r,) = p.reports
+    assert r.code == "SeveralBindingsMatch" and "ignoring second" in r.message
+
+
+def test_match_criteria() -> None:
+    estate = B.tutorial(3)
+    estate["vms"][0] = B.vm("myVM1", tags={"role": "web"})
+    estate["vms"][1] = B.vm("myVM2", tags={"role": "db"})
+    for match, expected in [
+        ({"tags": {"role": "web"}}, ["myNic1"]),
+        ({"tags": {"ROLE": "web"}}, ["myNic1"]),
+        ({"tags": {"role": "Web"}}, []),
+        ({"resourceGroup": "MYTUTORIAL8", "namePattern": "*vm[23]"}, ["myNic2", "myNic3"]),
+        ({"availabilitySet": B.AVSET_ID.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/")},
+         ["myNic1", "myNic2", "myNic3"]),
+        ({"availabilitySet": "otherSet"}, []),
+        ({"resourceGroup": "elsewhere"}, []),
+        ({"scaleSet": "ss"}, []),
+    ]:
+        p = plan(B.config(B.binding(match=match)), B.snapshot(**estate))
+        assert [j.nic_id.rsplit("/", 1)[-1] for j in kinds(p, JoinPool)] == expected, match
+
+
+def test_vms_outside_scopes_are_never_planned() -> None:
+    estate = B.tutorial(1)
+    estate["vms"].append(B.vm("farVM", rg="otherRG", nics=("farNic",)))
+    estate["nics"].append(B.nic("farNic", rg="otherRG", vm=B.compute_id("virtualMachines", "farVM", "otherRG")))
+    p = plan(B.config(B.binding(match={"namePattern": "*"})), B.snapshot(**estate))
+    assert [j.nic_id.rsplit("/", 1)[-1] for j in kinds(p, JoinPool)] == ["myNic1"]
+
+
+def test_flexible_scale_set_vms_are_wired_like_vms() -> None:
+    flex = B.compute_id("virtualMachineScaleSets", "flex")
+    estate = B.tutorial(0)
+    estate["vms"] = [B.vm("flex_1", nics=("flexNic1",), avset=None, scale_set=flex)]
+    estate["nics"] = [B.nic("flexNic1", vm=B.compute_id("virtualMachines", "flex_1"))]
+    estate["scale_sets"] = [B.scale_set("flex", mode="Flexible")]
+    p, _ = converge(B.config(B.binding(match={"scaleSet": "flex"}, nat=B.ssh())), B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["CreateNatRule", "JoinPool", "AssignNatRule"]
+    assert kinds(p, CreateNatRule)[0].rule_name == "pk-flex_1-22"
+
+
+# -- releases -------------------------------------------------------------------------------------------------------
+
+
+def _owned_estate() -> dict[str, Any]:
+    """myVM1..3 joined by poolkeeper with NAT rules 50001..50003."""
+    _, after = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**B.tutorial()))
+    return after.to_arm()
+
+
+def test_deleted_vm_is_released_and_its_rule_deleted() -> None:
+    estate = _owned_estate()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
+    cfg = B.config(B.binding(nat=B.ssh()))
+    p, after = converge(cfg, B.snapshot(**estate))
+    assert [c.kind for c in p.changes] == ["UnassignNatRule", "LeavePool", "DeleteNatRule"]
+    assert all(c.nic_id.endswith("myNic2") for c in p.changes if not isinstance(c, DeleteNatRule))
+    assert kinds(p, LeavePool)[0].remove_owner_tag
+    assert kinds(p, DeleteNatRule)[0].rule_name == "pk-myVM2-22"
+    assert "myVM2 no longer exists" in p.changes[0].reason
+    nic2 = after.nic(B.net_id("networkInterfaces", "myNic2"))
+    assert nic2 is not None and "poolkeeper.binding" not in nic2.tags
+    assert rule_ports(after) == {"pk-myVM1-22": 50001, "pk-myVM3-22": 50003}
+
+
+def test_vm_that_stops_matching_is_released() -> None:
+    estate = _owned_estate()
+    estate["vms"][0]["tags"] = {"poolkeeper.binding": "db"}  # moved to a binding with another pool
+    estate["load_balancers"][0]["properties"]["backendAddressPools"].append(
+        {"name": "dbPool", "id": f"{B.LB_ID}/backendAddressPools/dbPool"})
+    cfg = B.config(B.binding(nat=B.ssh()), B.binding("db", match={"namePattern": "none"}, pool="dbPool"))
+    p, after = converge(cfg, B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["UnassignNatRule", "LeavePool", "DeleteNatRule", "JoinPool"]
+    assert kinds(p, JoinPool)[0].owner_tag == "db"
+    nic1 = after.nic(NIC1)
+    assert nic1 is not None and nic1.tags["poolkeeper.binding"] == "db"
+    ic = nic1.primary_ip_configuration
+    assert ic is not None and [p.rsplit("/", 1)[-1] for p in ic.backend_pool_ids] == ["dbPool"]
+
+
+def test_move_between_bindings_sharing_a_pool_only_retags() -> None:
+    estate = _owned_estate()
+    estate["vms"][0]["tags"] = {"poolkeeper.binding": "web2"}
+    cfg = B.config(B.binding(nat=B.ssh()), B.binding("web2", match={"namePattern": "none"}, nat=B.ssh()))
+    p, _ = converge(cfg, B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["JoinPool"]  # same pool, same rule name: keep both, retag
+    assert kinds(p, JoinPool)[0].owner_tag == "web2"
+
+
+def test_detached_nic_is_released() -> None:
+    estate = _owned_estate()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM1"]
+    del estate["nics"][0]["properties"]["virtualMachine"]
+    p, _ = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    assert "no longer attached" in kinds(p, LeavePool)[0].reason
+
+
+def test_untagged_pool_members_are_never_released() -> None:
+    estate = B.tutorial(joined=True)
+    estate["vms"] = []
+    assert plan(B.config(B.binding()), B.snapshot(**estate)).changes == ()
+
+
+def test_unknown_owner_binding_is_reported() -> None:
+    estate = B.tutorial(1, joined=True)
+    estate["nics"][0]["tags"] = {"poolkeeper.binding": "retired"}
+    estate["vms"] = []
+    p = plan(B.config(B.binding()), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["UnknownOwnerBinding"]
+
+
+def test_recreated_vm_takes_over_its_rule_and_port() -> None:
+    estate = _owned_estate()
+    del estate["nics"][0]["properties"]["virtualMachine"]  # old NIC detached when myVM1 was deleted
+    estate["vms"][0] = B.vm("myVM1", nics=("myNic1b",))
+    estate["nics"].append(B.nic("myNic1b", vm=VM1))
+    p, after = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    assert not kinds(p, DeleteNatRule) and not kinds(p, CreateNatRule)
+    assert [c.kind for c in p.actions] == ["UnassignNatRule", "LeavePool", "JoinPool", "AssignNatRule"]
+    assert rule_ports(after)["pk-myVM1-22"] == 50001
+
+
+def test_only_limits_releases_to_the_event() -> None:
+    estate = _owned_estate()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] not in ("myVM2", "myVM3")]
+    cfg = B.config(B.binding(nat=B.ssh()))
+    snap = B.snapshot(**estate)
+    p = plan(cfg, snap, only={B.compute_id("virtualMachines", "myVM2").upper()})
+    assert {c.nic_id.rsplit("/", 1)[-1] for c in p.actions if hasattr(c, "nic_id")} == {"myNic2"}
+    assert plan(cfg, snap, only={VM1}).changes == ()
+    assert plan(cfg, snap, only=set()).changes == ()
+
+
+def test_only_limits_joins() -> None:
+    p = plan(B.config(B.binding()), B.snapshot(**B.tutorial()), only={B.net_id("networkInterfaces", "myNic3")})
+    assert [j.nic_id.rsplit("/", 1)[-1] for j in kinds(p, JoinPool)] == ["myNic3"]
+
+
+def test_orphaned_pk_rule_is_deleted_but_foreign_rules_are_not() -> None:
+    gone_ip = B.ipconfig_id("goneNic")
+    estate = B.tutorial(0)
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("pk-old-22", 50001, backend_ip_configuration=gone_ip),
+        B.nat_rule("manual-22", 50002, backend_ip_configuration=gone_ip),
+        B.nat_rule("pk-never-assigned-22", 50003)])]
+    cfg = B.config(B.binding(nat=B.ssh()))
+    p, _ = converge(cfg, B.snapshot(**estate))
+    assert sorted(c.rule_name for c in kinds(p, DeleteNatRule)) == ["pk-never-assigned-22", "pk-old-22"]
+    # an event-driven run deletes only what the event is about
+    p2 = plan(cfg, B.snapshot(**estate), only={B.net_id("networkInterfaces", "goneNic")})
+    assert [c.rule_name for c in kinds(p2, DeleteNatRule)] == ["pk-old-22"]
+
+
+# -- refusals -------------------------------------------------------------------------------------------------------
+
+
+def test_nic_in_another_vnet_is_refused() -> None:
+    estate = B.tutorial(2, joined=True)
+    estate["vms"].append(B.vm("myVM3"))
+    estate["nics"].append(B.nic("myNic3", vm=B.compute_id("virtualMachines", "myVM3"),
+                                subnet=B.subnet_id("otherVnet")))
+    p = plan(B.config(B.binding()), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["VirtualNetworkMismatch"]
+    assert "otherVnet".lower() in p.reports[0].message.lower()
+
+
+def test_internal_lb_frontend_subnet_decides_the_vnet() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(internal_subnet=B.subnet_id("lbVnet"))]
+    p = plan(B.config(B.binding()), B.snapshot(**estate))
+    assert codes(p) == ["VirtualNetworkMismatch"] and p.is_empty
+
+
+def test_basic_lb_refuses_mixing_availability_sets() -> None:
+    estate = B.tutorial(2, joined=True, sku="Basic")
+    estate["vms"].append(B.vm("myVM3", avset=B.compute_id("availabilitySets", "otherSet")))
+    estate["nics"].append(B.nic("myNic3", vm=B.compute_id("virtualMachines", "myVM3")))
+    p = plan(B.config(B.binding(match={"namePattern": "myvm*"})), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["BasicSkuAvailabilitySetMix"]
+    # the same on a Standard LB is fine
+    estate["load_balancers"] = [B.load_balancer(sku="Standard")]
+    assert len(plan(B.config(B.binding(match={"namePattern": "myvm*"})), B.snapshot(**estate)).actions) == 1
+
+
+def test_basic_lb_mixing_within_one_plan_is_refused() -> None:
+    estate = B.tutorial(2, sku="Basic")
+    estate["vms"][1] = B.vm("myVM2", avset=B.compute_id("availabilitySets", "otherSet"))
+    p = plan(B.config(B.binding(match={"namePattern": "myvm*"})), B.snapshot(**estate))
+    assert len(kinds(p, JoinPool)) == 1 and codes(p) == ["BasicSkuAvailabilitySetMix"]
+
+
+def test_nat_pool_present_is_reported_and_membership_still_managed() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(nat_pools=[B.nat_pool("natpool", 50000, 50099)])]
+    p, _ = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["JoinPool"]
+    (r,) = p.reports
+    assert r.code == "NatPoolPresent" and "poolkeeper natpool migrate" in r.message
+    assert "AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported" in r.message
+
+
+def test_missing_lb_pool_frontend_and_out_of_scope_lb() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = []
+    p = plan(B.config(B.binding()), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["LoadBalancerNotFound"]
+    p = plan(B.config(B.binding(pool="nope")), B.snapshot(**B.tutorial(1)))
+    assert p.is_empty and codes(p) == ["BackendPoolNotFound"]
+    p = plan(B.config(B.binding(nat={**B.ssh(), "frontendIpConfiguration": "nope"})), B.snapshot(**B.tutorial(1)))
+    assert [c.kind for c in p.actions] == ["JoinPool"] and codes(p) == ["FrontendNotFound"]
+    cfg = B.config(B.binding())
+    far = B.net_id("loadBalancers", "far", "otherRG")
+    cfg = dataclasses.replace(cfg, bindings=(dataclasses.replace(cfg.bindings[0], load_balancer=far),))
+    p = plan(cfg, B.snapshot(**B.tutorial(1)))
+    assert p.is_empty and codes(p) == ["LoadBalancerOutOfScope"]
+
+
+def test_name_collision_across_resource_groups() -> None:
+    estate = B.tutorial(1)
+    estate["vms"].append(B.vm("myVM1", rg="rg2", nics=("n2",)))
+    estate["nics"].append(B.nic("n2", rg="rg2", vm=B.compute_id("virtualMachines", "myVM1", "rg2")))
+    cfg = B.config(B.binding(match={"namePattern": "myvm*"}, nat=B.ssh()),
+                   scopes=(B.rg_id(), B.rg_id("rg2")))
+    p = plan(cfg, B.snapshot(**estate))
+    assert len(kinds(p, CreateNatRule)) == 1 and codes(p) == ["NatRuleNameCollision"]
+
+
+# -- NAT rule V2 ----------------------------------------------------------------------------------------------------
+
+
+def test_v2_one_rule_over_the_pool() -> None:
+    p, after = converge(B.config(B.binding(nat=B.ssh(mode="v2"))), B.snapshot(**B.tutorial()))
+    (r,) = kinds(p, EnsureNatRuleV2)
+    assert (r.rule_name, r.frontend_port_range_start, r.frontend_port_range_end, r.backend_port, r.pool_id) == (
+        "pk-web-22", 50001, 50100, 22, B.POOL_ID)
+    assert not kinds(p, CreateNatRule) and not kinds(p, AssignNatRule)
+    lb = after.load_balancer(B.LB_ID)
+    assert lb is not None and lb.nat_rule("pk-web-22") is not None and lb.nat_rule("pk-web-22").is_v2  # type: ignore
+
+
+def test_switch_v1_to_v2_removes_per_vm_rules() -> None:
+    estate = _owned_estate()
+    p, after = converge(B.config(B.binding(nat=B.ssh(mode="v2", start=51000, end=51099))), B.snapshot(**estate))
+    assert len(kinds(p, UnassignNatRule)) == 3 and len(kinds(p, DeleteNatRule)) == 3
+    assert len(kinds(p, EnsureNatRuleV2)) == 1
+    assert set(rule_ports(after)) == {"pk-web-22"}
+
+
+def test_v2_range_conflict_is_reported() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[B.nat_rule("manual", 50050)])]
+    p = plan(B.config(B.binding(nat=B.ssh(mode="v2"))), B.snapshot(**estate))
+    assert not kinds(p, EnsureNatRuleV2) and codes(p) == ["NatRuleV2RangeConflict"]
+    assert "50050" in p.reports[0].message
+
+
+def test_v2_backend_port_shared_with_lb_rule_is_reported() -> None:
+    nat = {**B.ssh(mode="v2"), "backendPort": 80}
+    p = plan(B.config(B.binding(nat=nat)), B.snapshot(**B.tutorial(1)))
+    assert codes(p) == ["BackendPortInUse"] and not kinds(p, EnsureNatRuleV2)
+
+
+# -- Uniform scale sets ---------------------------------------------------------------------------------------------
+
+
+def _vmss_estate(n: int = 5, *, pools: tuple[str, ...] = (), upgrade: str = "Manual",
+                 latest: bool = True) -> dict[str, Any]:
+    ss = B.scale_set(pools=pools, upgrade=upgrade)
+    estate = B.tutorial(0)
+    estate["scale_sets"] = [ss]
+    estate["scale_set_instances"] = {ss["id"]: [B.instance(ss["id"], str(i), latest=latest) for i in range(n)]}
+    return estate
+
+
+def test_uniform_scale_set_model_then_upgrades_in_batches() -> None:
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=2)
+    p, after = converge(cfg, B.snapshot(**_vmss_estate(5)))
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3
+    (m,) = kinds(p, SetScaleSetModelPool)
+    assert (m.nic_config, m.ip_config, m.pool_id) == ("myScaleSet-nic", "myScaleSet-ip", B.POOL_ID)
+    assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1"), ("2", "3"), ("4",)]
+    assert all(u.batch_size == 2 for u in kinds(p, UpgradeInstances))
+    ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
+    assert ss is not None and all(i.latest_model_applied for i in ss.instances)
+
+
+def test_uniform_scale_set_matched_by_tags_and_v1_becomes_v2() -> None:
+    estate = _vmss_estate(2)
+    estate["scale_sets"][0]["tags"] = {"tier": "web"}
+    cfg = B.config(B.binding(match={"tags": {"tier": "web"}}, nat=B.ssh()))
+    p, _ = converge(cfg, B.snapshot(**estate))
+    assert len(kinds(p, EnsureNatRuleV2)) == 1 and not kinds(p, CreateNatRule)
+    assert "NatRuleV1OnScaleSet" in codes(p)
+    assert "never creates NAT pools" in next(r.message for r in p.reports if r.code == "NatRuleV1OnScaleSet")
+
+
+def test_out_of_date_instances_upgraded_only_when_stale() -> None:
+    estate = _vmss_estate(3, pools=(B.POOL_ID,))
+    estate["scale_set_instances"] = {k: [B.instance(k, "0"), B.instance(k, "1", latest=False), B.instance(k, "2")]
+                                     for k in estate["scale_set_instances"]}
+    p, _ = converge(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+    assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("1",)]
+
+
+def test_apply_model_false_reports_instead_of_upgrading() -> None:
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}, applyModelToInstances=False))
+    p = plan(cfg, B.snapshot(**_vmss_estate(2)))
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
+    assert codes(p) == ["InstancesOutOfDate"] and "0, 1" in p.reports[0].message
+
+
+def test_automatic_upgrade_policy_needs_no_manual_upgrade() -> None:
+    p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**_vmss_estate(2, upgrade="Rolling")))
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
+
+
+def test_uniform_instance_nics_are_never_written() -> None:
+    estate = _vmss_estate(1, pools=(B.POOL_ID,))
+    ss_id = estate["scale_sets"][0]["id"]
+    inst_nic = B.nic("nic", pools=(B.POOL_ID,), tags={"poolkeeper.binding": "web"})
+    inst_nic["id"] = f"{ss_id}/virtualMachines/0/networkInterfaces/nic"
+    estate["nics"] = [inst_nic]
+    p = plan(B.config(B.binding(match={"namePattern": "nothing"})), B.snapshot(**estate))
+    assert p.changes == ()
+
+
+def test_scale_set_in_other_vnet_is_refused() -> None:
+    estate = _vmss_estate(1)
+    estate["scale_sets"][0] = B.scale_set(subnet=B.subnet_id("elsewhere"))
+    estate["vms"] = [B.vm("myVM1")]
+    estate["nics"] = [B.nic("myNic1", vm=VM1, pools=(B.POOL_ID,))]
+    p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["VirtualNetworkMismatch"]
+
+
+# -- plan object ----------------------------------------------------------------------------------------------------
+
+
+def test_plan_json_round_trip_and_grouping() -> None:
+    estate = _owned_estate()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
+    estate["vms"].append(B.vm("myVM4"))
+    estate["nics"].append(B.nic("myNic4", vm=B.compute_id("virtualMachines", "myVM4")))
+    p = plan(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
+    assert Plan.from_json(p.to_json()) == p
+    d = p.to_dict()
+    assert d["summary"]["JoinPool"] == 1 and d["empty"] is False
+    assert d["changes"][0]["kind"] == "UnassignNatRule" and "description" in d["changes"][0]
+    batches = p.group_by_resource()
+    assert [(b.stage, b.target_kind, b.resource_id.rsplit("/", 1)[-1], len(b.changes)) for b in batches] == [
+        ("nic-release", "networkInterface", "myNic2", 2),
+        ("load-balancer", "loadBalancer", "myLoadBalancer", 2),
+        ("nic-join", "networkInterface", "myNic4", 2),
+    ]
+    lb_batch = batches[1].changes
+    assert {c.kind for c in lb_batch} == {"DeleteNatRule", "CreateNatRule"}
+    # myVM2's port is freed by the delete in the same load-balancer write and handed to myVM4
+    assert kinds(p, CreateNatRule)[0].frontend_port == 50002
+    assert all(c.describe() for c in p.changes)
+
+
+def test_plan_dedupes_same_write() -> None:
+    a = LeavePool(nic_id=NIC1, ip_configuration="ipConfig1", pool_id=B.POOL_ID, binding="x", reason="one")
+    b = LeavePool(nic_id=NIC1, ip_configuration="ipConfig1", pool_id=B.POOL_ID, binding="x", reason="two")
+    r = Report(subject_id=VM1, message="m", code="C", binding="", reason="m")
+    p = Plan.of([r, a, b])
+    assert p.changes == (a, r) and not p.is_empty and Plan.of([r]).is_empty

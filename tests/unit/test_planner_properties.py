@@ -1,0 +1,161 @@
+"""Property tests: the planner is deterministic, converges, and never reuses or renumbers frontend ports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from poolkeeper.changes import CreateNatRule, Plan
+from poolkeeper.config import Config
+from poolkeeper.ids import id_key
+from poolkeeper.model import Snapshot
+from poolkeeper.planner import plan
+from poolkeeper.ports import protocols_overlap
+
+from . import builders as B
+from .simulate import apply_plan_to_snapshot
+
+RANGE_START = 50001
+SETTINGS = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> Config:
+    def nat() -> dict[str, Any] | None:
+        mode = draw(st.sampled_from([None, "v1", "v1", "v2"]))
+        if mode is None:
+            return None
+        width = draw(st.integers(0, 12))
+        start = draw(st.sampled_from([RANGE_START, RANGE_START + 5, 51001]))
+        return {**B.ssh(mode=mode, start=start, end=start + width),
+                "protocol": draw(st.sampled_from(["Tcp", "tcp", "All", "Udp"])),
+                "backendPort": draw(st.sampled_from([22, 3389]))}
+
+    bindings = [B.binding("web", match={"tags": {"role": "web"}}, nat=nat())]
+    if draw(st.booleans()):
+        bindings.append(B.binding("db", match={"tags": {"role": "db"}}, pool="dbPool", nat=nat()))
+    if draw(st.booleans()):
+        bindings.append(B.binding("all", match={"namePattern": "vm*"}, nat=nat()))
+    return B.config(*bindings, upgradeBatchSize=draw(st.integers(1, 3)))
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> dict[str, Any]:
+    """Raw ARM kwargs: up to 8 VMs in various states, foreign NAT rules, NICs of deleted VMs."""
+    n = draw(st.integers(0, 8))
+    foreign_ports = draw(st.sets(st.integers(RANGE_START, RANGE_START + 15), max_size=5))
+    rules = [B.nat_rule(f"manual-{p}", p, protocol=draw(st.sampled_from(["Tcp", "Udp"])))
+             for p in sorted(foreign_ports)]
+    vms, nics = [], []
+    for i in range(n):
+        role = draw(st.sampled_from(["web", "db", "none"]))
+        tags: dict[str, str] = {"role": role}
+        if draw(st.integers(0, 9)) == 0:
+            tags["poolkeeper.ignore"] = "true"
+        vm_id = B.compute_id("virtualMachines", f"vm{i}")
+        state = draw(st.sampled_from(["fresh", "fresh", "joined-untagged", "joined-tagged"]))
+        pools = (B.POOL_ID,) if state != "fresh" else ()
+        nic_tags = {"poolkeeper.binding": "web"} if state == "joined-tagged" else None
+        vms.append(B.vm(f"vm{i}", nics=(f"nic{i}",), tags=tags))
+        nics.append(B.nic(f"nic{i}", vm=vm_id, pools=pools, tags=nic_tags))
+    for j in range(draw(st.integers(0, 2))):  # NICs left behind by deleted VMs, still owned
+        port = RANGE_START + 20 + j
+        ip = B.ipconfig_id(f"orphan{j}")
+        rules.append(B.nat_rule(f"pk-gone{j}-22", port, backend_ip_configuration=ip))
+        nics.append(B.nic(f"orphan{j}", vm=B.compute_id("virtualMachines", f"gone{j}"), pools=(B.POOL_ID,),
+                          nat_rules=(f"{B.LB_ID}/inboundNatRules/pk-gone{j}-22",), tags={"poolkeeper.binding": "web"}))
+    lb = B.load_balancer(pools=("myBackEndPool", "dbPool"), nat_rules=rules)
+    return {"vms": vms, "nics": nics, "load_balancers": [lb]}
+
+
+def _frontend_uses(snap: Snapshot) -> list[tuple[str, str, int]]:
+    out = []
+    for lb in snap.load_balancers.values():
+        for r in lb.inbound_nat_rules:
+            for port in r.frontend_ports():
+                out.append((id_key(r.frontend_ip_configuration_id or ""), r.protocol, port))
+        for lbr in lb.load_balancing_rules:
+            if lbr.frontend_port:
+                out.append((id_key(lbr.frontend_ip_configuration_id or ""), lbr.protocol, lbr.frontend_port))
+    return out
+
+
+def _assert_no_port_clash(snap: Snapshot) -> None:
+    uses = _frontend_uses(snap)
+    for i, (fe, proto, port) in enumerate(uses):
+        for fe2, proto2, port2 in uses[i + 1:]:
+            assert not (fe == fe2 and port == port2 and protocols_overlap(proto, proto2)), (fe, proto, port)
+
+
+def _ports(snap: Snapshot) -> dict[str, tuple[str, int | None]]:
+    lb = snap.load_balancer(B.LB_ID)
+    assert lb is not None
+    return {r.name.lower(): (id_key(r.frontend_ip_configuration_id or ""), r.frontend_port)
+            for r in lb.inbound_nat_rules}
+
+
+def _converge(cfg: Config, snap: Snapshot) -> tuple[Plan, Snapshot]:
+    p = plan(cfg, snap)
+    after = apply_plan_to_snapshot(snap, p)
+    return p, after
+
+
+@SETTINGS
+@given(cfg=configs(), estate=estates())
+def test_planning_is_deterministic(cfg: Config, estate: dict[str, Any]) -> None:
+    snap = B.snapshot(**estate)
+    assert plan(cfg, snap) == plan(cfg, snap)
+    assert plan(cfg, snap) == plan(cfg, B.snapshot(**estate))
+    p = plan(cfg, snap)
+    assert Plan.from_json(p.to_json()) == p
+
+
+@SETTINGS
+@given(cfg=configs(), estate=estates())
+def test_apply_then_replan_is_empty(cfg: Config, estate: dict[str, Any]) -> None:
+    p, after = _converge(cfg, B.snapshot(**estate))
+    again = plan(cfg, after)
+    assert again.is_empty, f"first:\n{p.describe()}\nsecond:\n{again.describe()}"
+
+
+@SETTINGS
+@given(cfg=configs(), estate=estates())
+def test_no_frontend_port_used_twice_and_new_ports_in_range(cfg: Config, estate: dict[str, Any]) -> None:
+    snap = B.snapshot(**estate)
+    p, after = _converge(cfg, snap)
+    _assert_no_port_clash(after)
+    ranges = {b.name: b.nat_rule.frontend_port_range for b in cfg.bindings if b.nat_rule}
+    for c in p.changes:
+        if isinstance(c, CreateNatRule):
+            lo, hi = ranges[c.binding]
+            assert lo <= c.frontend_port <= hi
+
+
+@SETTINGS
+@given(cfg=configs(), estate=estates(), data=st.data())
+def test_existing_ports_never_change_when_vms_come_and_go(cfg: Config, estate: dict[str, Any],
+                                                          data: st.DataObject) -> None:
+    _, settled = _converge(cfg, B.snapshot(**estate))
+    before = _ports(settled)
+    raw = settled.to_arm()
+    # remove some VMs (their NICs detach, as ARM does on VM delete) and add new ones
+    removed = data.draw(st.sets(st.sampled_from([v["name"] for v in raw["vms"]]), max_size=3)
+                        if raw["vms"] else st.just(set()))
+    raw["vms"] = [v for v in raw["vms"] if v["name"] not in removed]
+    for n in raw["nics"]:
+        vm_ref = n["properties"].get("virtualMachine")
+        if vm_ref and vm_ref["id"].rsplit("/", 1)[-1] in removed:
+            del n["properties"]["virtualMachine"]
+    for k in range(data.draw(st.integers(0, 3))):
+        name = f"vmnew{k}"
+        raw["vms"].append(B.vm(name, nics=(f"nicnew{k}",), tags={"role": data.draw(st.sampled_from(["web", "db"]))}))
+        raw["nics"].append(B.nic(f"nicnew{k}", vm=B.compute_id("virtualMachines", name)))
+    p, after = _converge(cfg, Snapshot.from_arm(**raw))
+    now = _ports(after)
+    for name, where in before.items():
+        if name in now:
+            assert now[name] == where, (name, p.describe())
+    _assert_no_port_clash(after)
+    assert plan(cfg, after).is_empty
