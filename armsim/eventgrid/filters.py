@@ -164,7 +164,8 @@ def advanced_match(event: dict[str, Any], af: dict[str, Any], on_arrays: bool) -
 
 def matches(flt: dict[str, Any], eg_event: dict[str, Any], delivered: dict[str, Any]) -> bool:
     """Whether an event passes a normalized filter. ``eg_event`` is the Event Grid-schema event (for event type
-    and subject); ``delivered`` is the event in the subscription's delivery schema (advanced-filter keys refer to it)."""
+    and subject); ``delivered`` is the event in the subscription's delivery schema, which advanced-filter keys
+    refer to."""
     types = flt.get("includedEventTypes")
     if types:
         wanted = {t.lower() for t in types}

@@ -9,7 +9,6 @@ An endpoint that answers 2xx without the code gets Azure's manual validation: th
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ async def validate_eventgrid(
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             text = await resp.text()
             status = resp.status
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
         return Outcome(False, detail=f"Http POST request failed with response code Unknown ({type(err).__name__}).")
     if status != 200:
         return Outcome(False, detail=f"Http POST request failed with response code {status}.")
@@ -48,7 +47,7 @@ async def validate_eventgrid(
         return Outcome(True)
     if got is None:
         return Outcome(False, manual=True, detail="Http POST request returned 200 without a validationResponse.")
-    return Outcome(False, detail=f"Http POST request returned validationResponse '{got}', expected the validation code.")
+    return Outcome(False, detail=f"Http POST request returned validationResponse '{got}', not the validation code.")
 
 
 async def validate_cloudevents(session: aiohttp.ClientSession, url: str, timeout: float) -> Outcome:
@@ -57,7 +56,7 @@ async def validate_cloudevents(session: aiohttp.ClientSession, url: str, timeout
         async with session.options(url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             await resp.read()
             status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin", "")
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
         return Outcome(False, detail=f"Http OPTIONS request failed with response code Unknown ({type(err).__name__}).")
     if status != 200:
         return Outcome(False, detail=f"Http OPTIONS request failed with response code {status}.")

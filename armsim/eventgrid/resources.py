@@ -47,7 +47,9 @@ class SystemTopicProvider(Provider):
     put_duration_kind = "eventgrid.put"
     delete_duration_kind = "eventgrid.put"
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         body = strip_keys(body, READ_ONLY)
         props = body.setdefault("properties", {})
         old = (existing or {}).get("properties", {})
@@ -68,11 +70,13 @@ class SystemTopicProvider(Provider):
                 raise _bad(f"The source '{source}' of a {RESOURCE_GROUPS_TOPIC} system topic must be an existing "
                            f"resource group id ('{sub_id}/resourceGroups/<name>').")
         else:
-            raise _bad(f"armsim supports topicType {SUBSCRIPTIONS_TOPIC} and {RESOURCE_GROUPS_TOPIC}, not '{topic_type}'.")
+            raise _bad(f"armsim supports topicType {SUBSCRIPTIONS_TOPIC} and {RESOURCE_GROUPS_TOPIC}, "
+                       f"not '{topic_type}'.")
         if str(body.get("location", "global")).lower() != "global":
             raise _bad(f"The location of a {topic_type} system topic must be 'global'.")
         for other in ctx.store.of_type(TOPIC_TYPE):
-            if ids.key(other.id) != ids.key(resource_id) and ids.key(other.body["properties"]["source"]) == ids.key(source):
+            other_source = other.body.get("properties", {}).get("source", "")
+            if ids.key(other.id) != ids.key(resource_id) and ids.key(other_source) == ids.key(source):
                 raise _bad(f"Only one system topic is allowed per source; '{other.id}' already has source '{source}'.")
         props.update(source=source, topicType=topic_type)
         props["metricResourceId"] = (existing or {}).get("properties", {}).get("metricResourceId") or _guid(resource_id)
@@ -103,7 +107,9 @@ class EventSubscriptionProvider(Provider):
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         topic = ctx.store.get(ids.parent_id(resource_id))
         if topic is None or topic.type.lower() != TOPIC_TYPE.lower():
             raise ArmError(404, "ParentResourceNotFound",
@@ -118,7 +124,8 @@ class EventSubscriptionProvider(Provider):
         props["filter"] = filters.normalize(props.get("filter"))
         delivery_schema = props.get("eventDeliverySchema") or old.get("eventDeliverySchema") or schema.EVENTGRID_SCHEMA
         if delivery_schema not in schema.SCHEMAS:
-            raise _bad(f"eventDeliverySchema '{delivery_schema}' is not supported by armsim; use one of {schema.SCHEMAS}.")
+            raise _bad(f"eventDeliverySchema '{delivery_schema}' is not supported by armsim; "
+                       f"use one of {schema.SCHEMAS}.")
         if existing and delivery_schema != old.get("eventDeliverySchema"):
             raise _bad("The eventDeliverySchema of an event subscription cannot be changed; delete and recreate it.")
         props["eventDeliverySchema"] = delivery_schema

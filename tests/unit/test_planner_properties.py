@@ -18,7 +18,7 @@ from . import builders as B
 from .simulate import apply_plan_to_snapshot
 
 RANGE_START = 50001
-SETTINGS = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -43,11 +43,12 @@ def configs(draw: st.DrawFn) -> Config:
 
 @st.composite
 def estates(draw: st.DrawFn) -> dict[str, Any]:
-    """Raw ARM kwargs: up to 8 VMs in various states, foreign NAT rules, NICs of deleted VMs."""
+    """Raw ARM kwargs: up to 8 VMs in various states (fresh, joined by hand, owned by some binding with or without
+    a NAT rule), foreign NAT rules, NICs of deleted VMs, maybe a Uniform scale set, maybe a Basic SKU."""
     n = draw(st.integers(0, 8))
-    foreign_ports = draw(st.sets(st.integers(RANGE_START, RANGE_START + 15), max_size=5))
-    rules = [B.nat_rule(f"manual-{p}", p, protocol=draw(st.sampled_from(["Tcp", "Udp"])))
-             for p in sorted(foreign_ports)]
+    used = draw(st.sets(st.integers(RANGE_START, RANGE_START + 15), max_size=5))
+    rules = [B.nat_rule(f"manual-{p}", p, protocol=draw(st.sampled_from(["Tcp", "Udp"]))) for p in sorted(used)]
+    used = set(used)
     vms, nics = [], []
     for i in range(n):
         role = draw(st.sampled_from(["web", "db", "none"]))
@@ -55,19 +56,44 @@ def estates(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 9)) == 0:
             tags["poolkeeper.ignore"] = "true"
         vm_id = B.compute_id("virtualMachines", f"vm{i}")
-        state = draw(st.sampled_from(["fresh", "fresh", "joined-untagged", "joined-tagged"]))
-        pools = (B.POOL_ID,) if state != "fresh" else ()
-        nic_tags = {"poolkeeper.binding": "web"} if state == "joined-tagged" else None
-        vms.append(B.vm(f"vm{i}", nics=(f"nic{i}",), tags=tags))
-        nics.append(B.nic(f"nic{i}", vm=vm_id, pools=pools, tags=nic_tags))
+        state = draw(st.sampled_from(["fresh", "fresh", "joined-untagged", "owned"]))
+        pools: tuple[str, ...] = ()
+        nic_tags = None
+        nat_refs: tuple[str, ...] = ()
+        if state == "joined-untagged":
+            pools = (B.POOL_ID,)
+        elif state == "owned":
+            owner = draw(st.sampled_from(["web", "db", "all"]))
+            pools = (B.POOL_ID,) if owner != "db" else (f"{B.LB_ID}/backendAddressPools/dbPool",)
+            nic_tags = {"poolkeeper.binding": owner}
+            if draw(st.booleans()):
+                port = draw(st.integers(RANGE_START, 51010).filter(lambda p: p not in used))
+                used.add(port)
+                backend = draw(st.sampled_from([22, 3389]))
+                name = f"pk-vm{i}-{backend}"
+                rules.append(B.nat_rule(name, port, backend_port=backend, backend_ip_configuration=B.ipconfig_id(
+                    f"nic{i}"), protocol=draw(st.sampled_from(["Tcp", "Udp"]))))
+                nat_refs = (f"{B.LB_ID}/inboundNatRules/{name}",)
+        avset = B.AVSET_ID if draw(st.integers(0, 5)) else B.compute_id("availabilitySets", "otherSet")
+        vms.append(B.vm(f"vm{i}", nics=(f"nic{i}",), tags=tags, avset=avset))
+        nics.append(B.nic(f"nic{i}", vm=vm_id, pools=pools, tags=nic_tags, nat_rules=nat_refs))
     for j in range(draw(st.integers(0, 2))):  # NICs left behind by deleted VMs, still owned
         port = RANGE_START + 20 + j
         ip = B.ipconfig_id(f"orphan{j}")
         rules.append(B.nat_rule(f"pk-gone{j}-22", port, backend_ip_configuration=ip))
         nics.append(B.nic(f"orphan{j}", vm=B.compute_id("virtualMachines", f"gone{j}"), pools=(B.POOL_ID,),
                           nat_rules=(f"{B.LB_ID}/inboundNatRules/pk-gone{j}-22",), tags={"poolkeeper.binding": "web"}))
-    lb = B.load_balancer(pools=("myBackEndPool", "dbPool"), nat_rules=rules)
-    return {"vms": vms, "nics": nics, "load_balancers": [lb]}
+    sku = draw(st.sampled_from(["Standard", "Standard", "Basic"]))
+    lb = B.load_balancer(pools=("myBackEndPool", "dbPool"), nat_rules=rules, sku=sku)
+    out: dict[str, Any] = {"vms": vms, "nics": nics, "load_balancers": [lb]}
+    if draw(st.booleans()):
+        ss = B.scale_set(tags={"role": draw(st.sampled_from(["web", "db"]))},
+                         upgrade=draw(st.sampled_from(["Manual", "Manual", "Automatic"])))
+        count = draw(st.integers(0, 5))
+        out["scale_sets"] = [ss]
+        out["scale_set_instances"] = {ss["id"]: [B.instance(ss["id"], str(k), latest=draw(st.booleans()))
+                                                 for k in range(count)]}
+    return out
 
 
 def _frontend_uses(snap: Snapshot) -> list[tuple[str, str, int]]:
