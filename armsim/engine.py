@@ -777,7 +777,9 @@ class Engine:
         if op.status == "InProgress":
             new.busy_op = op.id
         elif provider is not None and op.status == "Succeeded" and duration <= 0:
-            pass  # on_put_complete already ran in _complete for immediate operations
+            # _complete only runs on_put_complete for a record marked busy with the operation, which an immediate
+            # operation never is: run it here
+            provider.on_put_complete(ctx, new)
         self.on_change()
         out = self.render(ctx, new)
         hdrs = self._etag_headers(out)

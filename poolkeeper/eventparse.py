@@ -97,7 +97,7 @@ def _target(resource_id: str) -> str:
     """The resource a reconcile focuses on: a scale-set instance (or its NIC) maps to its scale set."""
     rid = ResourceId.parse(resource_id)
     if rid.types and rid.types[0].lower() == "virtualmachinescalesets":
-        return rid.top().key
+        return rid.top.key
     return rid.key
 
 

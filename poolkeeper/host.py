@@ -78,6 +78,18 @@ def _value(x: Any) -> str:
     return str(getattr(x, "value", x))
 
 
+_INDEXED: dict[int, list[Any]] = {}
+
+
+def indexed_functions(app: func.FunctionApp) -> list[Any]:
+    """``app.get_functions()``, once per app: azure-functions validates names on every call and refuses the second
+    call in a process as duplicate names, so the index is computed once and shared."""
+    key = id(app)
+    if key not in _INDEXED:
+        _INDEXED[key] = app.get_functions()
+    return _INDEXED[key]
+
+
 class FunctionIndex:
     """The app's functions as the host indexes them."""
 
@@ -85,7 +97,7 @@ class FunctionIndex:
         self.http: list[HttpFunction] = []
         self.eventgrid: dict[str, EventGridFunction] = {}
         self.timers: list[TimerFunction] = []
-        for fn in app.get_functions():
+        for fn in indexed_functions(app):
             trigger = fn.get_trigger()
             spec = trigger.get_dict_repr()
             name = fn.get_function_name()

@@ -460,10 +460,8 @@ class _Planner:
         assert nat is not None and t.frontend is not None
         proto = nat.protocol
         port = req.keep_port
-        lo, hi = nat.frontend_port_range
-        if port is not None and (not lo <= port <= hi or port in self.ports.taken(t.lb, t.frontend.id, proto,
-                                                                                  exclude_rules=[req.rule_name])):
-            port = None  # a rule being re-created gets a port of the current range; untouched rules keep theirs
+        if port is not None and port in self.ports.taken(t.lb, t.frontend.id, proto, exclude_rules=[req.rule_name]):
+            port = None  # the old number clashes on the new frontend/protocol: only then is a rule renumbered
         if port is None:
             try:
                 port = self.ports.allocate(t.lb, t.frontend.id, proto, nat.frontend_port_range)

@@ -62,7 +62,7 @@ def handle_reconcile_request(reconciler: Reconciler, body: Any, *, dry_run: bool
             if not in_scope(rid, reconciler.config.scopes):
                 return HttpResult(403, {"error": f"{rid} is outside poolkeeper's scopes "
                                                   f"({', '.join(reconciler.config.scopes)}); nothing was changed"})
-            target = rid.top().key if rid.types and rid.types[0].lower() == "virtualmachinescalesets" else rid.key
+            target = rid.top.key if rid.types and rid.types[0].lower() == "virtualmachinescalesets" else rid.key
             outcome = reconciler.reconcile(rid.subscription, resource_group=rid.resource_group,
                                            only={target} if rid.types else None, dry_run=dry_run)
             return HttpResult(200, {"outcomes": [outcome.to_dict()]})

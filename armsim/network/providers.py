@@ -1,13 +1,21 @@
-"""Registry of the Microsoft.Network providers (filled in by the network modules)."""
+"""Registry of the Microsoft.Network providers."""
 
 from __future__ import annotations
 
+from armsim.network.loadbalancer import LoadBalancerNetworkInterfacesProvider, LoadBalancerProvider
+from armsim.network.nic import NetworkInterfaceProvider
+from armsim.network.nsg import NetworkSecurityGroupProvider
+from armsim.network.publicip import PublicIPAddressProvider
+from armsim.network.vnet import VirtualNetworkProvider
 from armsim.provider import Provider
 
 
-class _Temp(Provider):
-    type = "Microsoft.Network/publicIPAddresses"
-
-
 def all_providers() -> list[Provider]:
-    return [_Temp()]
+    return [
+        VirtualNetworkProvider(),
+        NetworkSecurityGroupProvider(),
+        PublicIPAddressProvider(),
+        NetworkInterfaceProvider(),
+        LoadBalancerProvider(),
+        LoadBalancerNetworkInterfacesProvider(),
+    ]
