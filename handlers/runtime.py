@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import threading
 
-from poolkeeper.settings import load_settings
 from poolkeeper.logs import configure
 from poolkeeper.reconciler import Reconciler
+from poolkeeper.settings import load_settings
 
 _lock = threading.Lock()
 _reconciler: Reconciler | None = None

@@ -158,7 +158,12 @@ class UnassignNatRule(Change):
 
 @dataclass(frozen=True, kw_only=True)
 class CreateNatRule(Change):
-    """Create (or replace, by name) a V1 inbound NAT rule on the load balancer."""
+    """Create a V1 inbound NAT rule on the load balancer.
+
+    ``replace`` is True when a rule of this name exists with other settings (the binding's frontend or protocol
+    changed) and the planner means to overwrite it; False means "must not exist yet, or already be exactly this",
+    so a differing rule found at apply time is a stale plan, not something to overwrite.
+    """
 
     lb_id: str
     rule_name: str
@@ -166,6 +171,7 @@ class CreateNatRule(Change):
     protocol: str
     frontend_port: int
     backend_port: int
+    replace: bool = False
     target_kind: ClassVar[str] = "loadBalancer"
 
     @property
@@ -177,7 +183,8 @@ class CreateNatRule(Change):
         return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
 
     def describe(self) -> str:
-        return (f"create NAT rule {self.rule_name} on {_short(self.lb_id)}: {self.protocol} "
+        return (f"{'replace' if self.replace else 'create'} NAT rule {self.rule_name} on {_short(self.lb_id)}: "
+                f"{self.protocol} "
                 f"{_short(self.frontend_ip_configuration_id)}:{self.frontend_port} -> {self.backend_port}: "
                 f"{self.reason}")
 

@@ -49,8 +49,12 @@ def make_clients(
     base = arm_endpoint.rstrip("/") + "/"
     scopes = [arm_scope(arm_endpoint)]
     return ArmClients(
-        network=NetworkManagementClient(cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs),
-        compute=ComputeManagementClient(cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs),
+        network=NetworkManagementClient(
+            cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs
+        ),
+        compute=ComputeManagementClient(
+            cred, subscription_id, base_url=base, credential_scopes=scopes, **client_kwargs
+        ),
         subscription_id=subscription_id,
         arm_endpoint=arm_endpoint,
     )

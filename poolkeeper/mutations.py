@@ -149,10 +149,10 @@ def edit_load_balancer(lb: Raw, changes: Iterable[Change]) -> Raw:
             if existing is not None:
                 if _same_rule(existing, wanted):
                     continue
-                if isinstance(c, CreateNatRule):
+                if isinstance(c, CreateNatRule) and not c.replace:
                     # the name is ours but it says something else now (edited by hand?): re-plan from fresh state
                     raise StaleChange(f"NAT rule {c.rule_name} on {lb.get('name')} differs from the plan")
-                rules.remove(existing)
+                rules.remove(existing)  # a deliberate rewrite (frontend/protocol changed, or V2 settings)
             if isinstance(c, CreateNatRule):
                 taken = _taken_ports(out, c.frontend_ip_configuration_id, c.protocol, except_rule=c.rule_name)
                 if c.frontend_port in taken:

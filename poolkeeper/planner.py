@@ -475,7 +475,7 @@ class _Planner:
         what = "update" if req.exists else "new"
         self.out.append(CreateNatRule(lb_id=t.lb.id, rule_name=req.rule_name,
                                       frontend_ip_configuration_id=t.frontend.id, protocol=proto, frontend_port=port,
-                                      backend_port=nat.backend_port, binding=t.binding.name,
+                                      backend_port=nat.backend_port, replace=req.exists, binding=t.binding.name,
                                       reason=f"{what} per-VM NAT rule for VM {vm.name}"))
 
     def _other_holders(self, rule_id: str, ic: IpConfiguration) -> list[tuple[Nic, str | None]]:
@@ -649,15 +649,20 @@ class _Planner:
 
     # -- orphans -------------------------------------------------------------------------------------------------
     def plan_stray_rules(self) -> None:
-        """``pk-`` V1 rules whose NIC is gone (or, in a full run, that nothing references and nothing wants)."""
+        """``pk-`` rules nobody needs: V1 rules whose NIC is gone, and in a full run also unreferenced V1 rules and
+        V2 rules no binding with subjects wants."""
         for lb in _sorted(self.snapshot.load_balancers):
             if not self._in_scope(lb.id) or lb.inbound_nat_pools:
                 continue
             for rule in sorted(lb.inbound_nat_rules, key=lambda r: r.name.lower()):
-                if rule.is_v2 or not rule.name.lower().startswith(RULE_PREFIX) or id_key(rule.id) in self.wanted_rules:
+                if not rule.name.lower().startswith(RULE_PREFIX) or id_key(rule.id) in self.wanted_rules:
                     continue
                 backend = rule.backend_ip_configuration_id
-                if backend:
+                if rule.is_v2:
+                    if self.only is not None:
+                        continue
+                    why = "no binding with subjects asks for this NAT rule V2 any more"
+                elif backend:
                     nic_key = parent_key(backend)
                     if self.snapshot.nics.get(nic_key) is not None or not self._in_scope(backend):
                         continue

@@ -22,7 +22,9 @@ class AvailabilitySetProvider(Provider):
     put_duration_kind = "compute.availabilityset.put"
     create_status = 200  # azure-mgmt-compute's availability_sets.create_or_update accepts only 200
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         body = strip_keys(body, READ_ONLY)
         p = props(body)
         old = (existing or {}).get("properties", {})
@@ -69,5 +71,6 @@ class AvailabilitySetProvider(Provider):
     def _members(ctx: Ctx, avset_id: str) -> list[Record]:
         return [
             r for r in ctx.store.referrers(avset_id)
-            if r.type == VM_TYPE and same((r.body.get("properties", {}).get("availabilitySet") or {}).get("id"), avset_id)
+            if r.type == VM_TYPE
+            and same((r.body.get("properties", {}).get("availabilitySet") or {}).get("id"), avset_id)
         ]

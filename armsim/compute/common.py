@@ -92,6 +92,76 @@ def wants_instance_view(ctx: Ctx) -> bool:
     return (query_param(ctx, "$expand") or "").lower() == "instanceview"
 
 
+def hide_user_data(ctx: Ctx, body: dict[str, Any]) -> None:
+    """``userData`` is returned only to ``$expand=userData`` (it may hold secrets)."""
+    if (query_param(ctx, "$expand") or "").lower() != "userdata":
+        (body.get("properties") or {}).pop("userData", None)
+
+
+def is_linux(profile: dict[str, Any]) -> bool:
+    os_profile = profile.get("osProfile") or {}
+    if os_profile.get("linuxConfiguration"):
+        return True
+    if os_profile.get("windowsConfiguration"):
+        return False
+    image = (profile.get("storageProfile") or {}).get("imageReference") or {}
+    os_type = ((profile.get("storageProfile") or {}).get("osDisk") or {}).get("osType")
+    if os_type:
+        return str(os_type).lower() == "linux"
+    return "windows" not in str(image.get("publisher", "")).lower()
+
+
+def default_os_configuration(profile: dict[str, Any]) -> None:
+    """The OS configuration Azure fills in when a request names none (as in the published responses)."""
+    os_profile = profile.get("osProfile")
+    if not isinstance(os_profile, dict):
+        return
+    os_profile.setdefault("secrets", [])
+    if is_linux(profile):
+        lc = os_profile.setdefault("linuxConfiguration", {})
+        lc.setdefault("disablePasswordAuthentication", False)
+        lc.setdefault("provisionVMAgent", True)
+    else:
+        wc = os_profile.setdefault("windowsConfiguration", {})
+        wc.setdefault("provisionVMAgent", True)
+        wc.setdefault("enableAutomaticUpdates", True)
+
+
+def materialise_disks(profile: dict[str, Any], rg_base: str, disk_prefix: str, previous: dict[str, Any] | None) -> None:
+    """Name a VM's managed disks and give them ids, sizes and OS type, keeping what an earlier version had."""
+    storage = profile.get("storageProfile")
+    if not isinstance(storage, dict):
+        return
+    prev = (previous or {}).get("storageProfile") or {}
+    linux = is_linux(profile)
+    image = storage.get("imageReference")
+    if isinstance(image, dict) and image.get("version") and "exactVersion" not in image:
+        image["exactVersion"] = image["version"] if image["version"] != "latest" else "1.0.0"
+    os_disk = storage.setdefault("osDisk", {})
+    old_os = prev.get("osDisk") or {}
+    os_disk.setdefault("osType", "Linux" if linux else "Windows")
+    os_disk.setdefault("createOption", "FromImage")
+    os_disk.setdefault("name", old_os.get("name") or f"{disk_prefix}_OsDisk_1_{new_guid().replace('-', '')}")
+    os_disk.setdefault("caching", old_os.get("caching") or "ReadWrite")
+    if not os_disk.get("vhd"):
+        md = os_disk.setdefault("managedDisk", {})
+        old_type = (old_os.get("managedDisk") or {}).get("storageAccountType")
+        md.setdefault("storageAccountType", old_type or "Premium_LRS")
+        md["id"] = f"{rg_base}/Microsoft.Compute/disks/{os_disk['name']}"
+    os_disk.setdefault("diskSizeGB", old_os.get("diskSizeGB") or (30 if linux else 127))
+    old_data = {d.get("lun"): d for d in prev.get("dataDisks") or [] if isinstance(d, dict)}
+    for d in storage.get("dataDisks") or []:
+        if not isinstance(d, dict):
+            continue
+        d.setdefault("name", (old_data.get(d.get("lun")) or {}).get("name")
+                     or f"{disk_prefix}_disk{int(d.get('lun', 0)) + 2}_{new_guid().replace('-', '')}")
+        d.setdefault("caching", "None")
+        if not d.get("vhd"):
+            md = d.setdefault("managedDisk", {})
+            md.setdefault("storageAccountType", "Premium_LRS")
+            md.setdefault("id", f"{rg_base}/Microsoft.Compute/disks/{d['name']}")
+
+
 def nic_configs(profile: dict[str, Any] | None) -> list[dict[str, Any]]:
     """``networkProfile.networkInterfaceConfigurations`` of a scale-set model (or an instance's applied copy)."""
     if not profile:

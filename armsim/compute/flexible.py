@@ -69,7 +69,8 @@ def _create_vm(ctx: Ctx, vmss: Record) -> str:
         if (cp.get("networkSecurityGroup") or {}).get("id"):
             nic_body["properties"]["networkSecurityGroup"] = {"id": cp["networkSecurityGroup"]["id"]}
         ctx.engine.internal_put(nic_id, nic_body, principal=ctx.principal)
-        nics.append({"id": nic_id, "properties": {"primary": bool(cp.get("primary", n == 0)), "deleteOption": "Delete"}})
+        primary = bool(cp.get("primary", n == 0))
+        nics.append({"id": nic_id, "properties": {"primary": primary, "deleteOption": "Delete"}})
     os_profile = copy.deepcopy(profile.get("osProfile") or {})
     prefix = os_profile.pop("computerNamePrefix", None) or vmss.body["name"][:9]
     os_profile["computerName"] = f"{prefix}{suffix[-6:]}"

@@ -23,6 +23,7 @@ from armsim.compute.common import (
     VMSS_VM_TYPE,
     VNET_TYPE,
     ip_configs,
+    materialise_disks,
     new_guid,
     nic_configs,
     props,
@@ -92,8 +93,17 @@ def _subnet_prefix(ctx: Ctx, subnet_id: str) -> ipaddress.IPv4Network | None:
     return None
 
 
-def _allocate_ip(ctx: Ctx, subnet_id: str | None, taken: set[str]) -> str:
+def _allocate_ip(ctx: Ctx, subnet_id: str | None, taken: set[str], nic: str = "") -> str:
     """The next free address of the subnet (Azure reserves the first four), as the network provider would assign."""
+    if subnet_id:
+        try:
+            from armsim.network.ipam import allocate_private
+        except ImportError:
+            allocate_private = None  # type: ignore[assignment]
+        if allocate_private is not None and _subnet_prefix(ctx, subnet_id) is not None:
+            addr = str(allocate_private(ctx.store, subnet_id, nic, taken, nic))
+            taken.add(addr)
+            return addr
     net = _subnet_prefix(ctx, subnet_id) if subnet_id else None
     used = set(taken)
     if subnet_id:
@@ -133,7 +143,7 @@ def build_nic(
         subnet = (ip.get("subnet") or {}).get("id")
         old = (prev_ipcs.get(str(ipc["name"]).lower()) or {}).get("properties") or {}
         addr = old.get("privateIPAddress") if old.get("subnet", {}).get("id") == subnet and old.get(
-            "privateIPAddress") else _allocate_ip(ctx, subnet, taken)
+            "privateIPAddress") else _allocate_ip(ctx, subnet, taken, nid)
         ipc_props: dict[str, Any] = {
             "provisioningState": "Succeeded",
             "privateIPAddress": addr,
@@ -162,8 +172,12 @@ def build_nic(
             "provisioningState": "Succeeded",
             "resourceGuid": prev_props.get("resourceGuid") or new_guid(),
             "ipConfigurations": ipcs,
-            "dnsSettings": {"dnsServers": list((cp.get("dnsSettings") or {}).get("dnsServers") or []),
-                            "appliedDnsServers": []},
+            "dnsSettings": {
+                "dnsServers": list((cp.get("dnsSettings") or {}).get("dnsServers") or []),
+                "appliedDnsServers": [],
+                "internalDomainNameSuffix": (prev_props.get("dnsSettings") or {}).get("internalDomainNameSuffix")
+                or f"{new_guid().replace('-', '')[:26]}.dx.internal.cloudapp.net",
+            },
             "macAddress": prev_props.get("macAddress") or _mac(),
             "enableAcceleratedNetworking": bool(cp.get("enableAcceleratedNetworking", False)),
             "enableIPForwarding": bool(cp.get("enableIPForwarding", False)),
@@ -240,7 +254,7 @@ def sync_network(ctx: Ctx, vmss: Record, changes: list[Change]) -> dict[str, lis
         for k, m in sorted(members.items()):
             set_natpool_rules(ctx.engine, lb_names.get(k[0], k[0]), _pool_name(ctx, k), m)
     out: dict[str, list[str]] = {}
-    for inst_id, old, new in changes:
+    for inst_id, _old, new in changes:
         if new is not None:
             out[inst_id] = _write_nics(ctx, vmss, inst_id, new, new, rules(inst_id, None), taken)
     return out
@@ -306,6 +320,11 @@ def instance_body(vmss: Record, instance_id: str, nic_ids: list[str], previous: 
     for part in _MODEL_PARTS:
         if part in profile:
             p[part] = copy.deepcopy(profile[part])
+    os_profile.setdefault("allowExtensionOperations", True)
+    os_profile.setdefault("requireGuestProvisionSignal", True)
+    rg_base = vmss.id.split("/providers/")[0] + "/providers"
+    vmss_name = str(vmss.body.get("name"))
+    materialise_disks(p, rg_base, f"{vmss_name}_{vmss_name}_{n}", prev_props)
     if "protectionPolicy" in prev_props:
         p["protectionPolicy"] = prev_props["protectionPolicy"]
     body: dict[str, Any] = {

@@ -125,6 +125,15 @@ def validate_model(ctx: Ctx, vmss_id: str, profile: dict[str, Any] | None, *, fl
                 )
             lb, _ = child_of(ctx, npid, "inboundNatPools", vmss_id)
             check.lbs[ids.key(lb.id)] = lb
+            for other in ctx.store.referrers(npid):
+                owner = _owning_scale_set(other)
+                if owner and not same(owner, vmss_id):
+                    # seed 001: "One inbound NAT pool cannot support multiple virtual machine scale sets" (the
+                    # per-instance rules {pool}.{instanceId} would collide). Azure's code for it is unconfirmed.
+                    raise invalid_parameter(
+                        f"Inbound NAT pool {npid} is already used by virtual machine scale set {owner}. One inbound "
+                        f"NAT pool cannot support multiple virtual machine scale sets."
+                    )
     probe_id = (net.get("healthProbe") or {}).get("id")
     if probe_id:
         lb, _ = child_of(ctx, probe_id, "probes", vmss_id)

@@ -40,7 +40,7 @@ def _later(engine: Engine, vmss_id: str, version: int, delay: float, attempt: in
     def run() -> None:
         try:
             _step(engine, vmss_id, version, attempt)
-        except Exception:  # noqa: BLE001 - the operation timer must keep running
+        except Exception:
             log.exception("automatic upgrade of %s failed", vmss_id)
 
     engine.start_operation(namespace=NAMESPACE, location=location, kind="action", resource_id=None,

@@ -19,7 +19,10 @@ from armsim.compute.common import (
     READ_ONLY,
     VM_TYPE,
     VMSS_TYPE,
+    default_os_configuration,
+    hide_user_data,
     instance_view_statuses,
+    materialise_disks,
     new_guid,
     power_of,
     props,
@@ -42,6 +45,16 @@ def set_nic_owner(ctx: Ctx, nic_id: str, vm_id: str | None) -> None:
     """
     rec = ctx.store.get(nic_id)
     if rec is None:
+        return
+    try:  # the network provider's own helper, when present, knows its NIC fields best
+        from armsim.network.nic import set_nic_virtual_machine
+    except ImportError:
+        set_nic_virtual_machine = None  # type: ignore[assignment]
+    if set_nic_virtual_machine is not None and rec.type == NIC_TYPE:
+        current = ((rec.body.get("properties") or {}).get("virtualMachine") or {}).get("id")
+        if (vm_id is None and current is None) or (vm_id is not None and same(current, vm_id)):
+            return
+        set_nic_virtual_machine(ctx.engine, rec.id, vm_id)
         return
     body = copy.deepcopy(rec.body)
     p = props(body)
@@ -140,7 +153,9 @@ class VirtualMachineProvider(Provider):
     put_duration_kind = "compute.vm.create"
     delete_duration_kind = "compute.vm.delete"
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         body = strip_keys(body, READ_ONLY)
         # engine.put reads put_duration_kind right after prepare: creates take longer than updates
         self.put_duration_kind = "compute.vm.update" if existing else "compute.vm.create"
@@ -153,13 +168,11 @@ class VirtualMachineProvider(Provider):
             os_profile.pop("adminPassword", None)  # Azure never returns it
             os_profile.pop("customData", None)
             os_profile.setdefault("computerName", ids.name_of(resource_id))
-            os_profile.setdefault("secrets", [])
-        storage = p.get("storageProfile")
-        if isinstance(storage, dict):
-            os_disk = storage.setdefault("osDisk", {})
-            os_disk.setdefault("name", (old.get("storageProfile") or {}).get("osDisk", {}).get("name")
-                               or f"{ids.name_of(resource_id)}_OsDisk_1_{new_guid().replace('-', '')}")
-            os_disk.setdefault("createOption", "FromImage")
+            os_profile.setdefault("allowExtensionOperations", True)
+            os_profile.setdefault("requireGuestProvisionSignal", True)
+        default_os_configuration(p)
+        rg_base = resource_id.split("/providers/")[0] + "/providers"
+        materialise_disks(p, rg_base, ids.name_of(resource_id), old)
         p["vmId"] = old.get("vmId") or new_guid()
         p["timeCreated"] = old.get("timeCreated") or utcnow()
         return body
@@ -251,6 +264,7 @@ class VirtualMachineProvider(Provider):
             forget_vm(ctx, vmss_id, record.id)
 
     def render(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+        hide_user_data(ctx, body)
         if wants_instance_view(ctx):
             rec = ctx.store.get(body["id"])
             props(body)["instanceView"] = vm_instance_view(ctx, body, rec.meta if rec else {})
@@ -278,7 +292,9 @@ class VirtualMachineInstanceViewProvider(Provider):
                            f"'{path.resource_group}' was not found.")
         return vm_instance_view(ctx, rec.body, rec.meta)
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         raise ArmError(405, "MethodNotAllowed", "The instance view is read-only.")
 
 
@@ -286,7 +302,8 @@ def vms_in_scale_set(ctx: Ctx, vmss_id: str) -> list[Record]:
     """Flexible-orchestration members: VMs whose ``virtualMachineScaleSet.id`` names the scale set."""
     return [
         r for r in ctx.store.referrers(vmss_id)
-        if r.type == VM_TYPE and same((r.body.get("properties", {}).get("virtualMachineScaleSet") or {}).get("id"), vmss_id)
+        if r.type == VM_TYPE
+        and same((r.body.get("properties", {}).get("virtualMachineScaleSet") or {}).get("id"), vmss_id)
     ]
 
 

@@ -20,6 +20,7 @@ from armsim.compute.common import (
     POWER_ACTIONS,
     READ_ONLY,
     VMSS_TYPE,
+    default_os_configuration,
     instance_view_statuses,
     invalid_parameter,
     new_guid,
@@ -72,11 +73,12 @@ def _normalise_profile(profile: dict[str, Any], old: dict[str, Any]) -> None:
     if isinstance(os_profile, dict):
         os_profile.pop("adminPassword", None)
         os_profile.pop("customData", None)
-        os_profile.setdefault("secrets", [])
+    default_os_configuration(profile)
     for cfg in nic_configs(profile):
         cp = cfg.setdefault("properties", {})
         cp.setdefault("dnsSettings", {"dnsServers": []})
         cp.setdefault("enableAcceleratedNetworking", False)
+        cp.setdefault("enableIPForwarding", False)
         for ipc in cp.get("ipConfigurations") or []:
             if isinstance(ipc, dict):
                 ipc.setdefault("properties", {}).setdefault("privateIPAddressVersion", "IPv4")
@@ -92,7 +94,9 @@ class ScaleSetProvider(Provider):
     delete_duration_kind = "compute.vmss.delete"
 
     # ------------------------------------------------------------------------------------------------ writes
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         body = strip_keys(body, READ_ONLY)
         p = props(body)
         old_body = existing or {}
@@ -315,5 +319,7 @@ class ScaleSetInstanceViewProvider(Provider):
             "statuses": instance_view_statuses(prov, None, str(vmss.body.get("properties", {}).get("timeCreated"))),
         }
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         raise ArmError(405, "MethodNotAllowed", "The instance view is read-only.")

@@ -108,8 +108,8 @@ class Dispatcher:
                 if ids.key(ids.parent_id(sub.id)) != ids.key(topic.id):
                     continue
                 props = sub.body["properties"]
-                if props.get("provisioningState") != "Succeeded":
-                    continue
+                if props.get("provisioningState") not in ("Succeeded", "Updating"):
+                    continue  # an update keeps delivering (held until it settles); a new or failed one does not
                 if filters.matches(props["filter"], eg, schema.in_schema(eg, props["eventDeliverySchema"])):
                     self._enqueue(sub, eg)
 

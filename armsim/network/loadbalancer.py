@@ -653,9 +653,9 @@ def find_lb_child(store: Store, child: str) -> tuple[Record, str, dict[str, Any]
     parts = child.rstrip("/").split("/")
     if len(parts) < 4:
         return None
-    coll = parts[-2]
+    coll = next((c for c in COLLECTIONS if c.lower() == parts[-2].lower()), None)
     rec = store.get(ids.parent_id(child))
-    if rec is None or rec.type.lower() != LB_TYPE.lower():
+    if coll is None or rec is None or rec.type.lower() != LB_TYPE.lower():
         return None
     for c in rec.body.get("properties", {}).get(coll) or []:
         if str(c.get("name", "")).lower() == parts[-1].lower():

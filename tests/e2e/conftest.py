@@ -100,11 +100,12 @@ def poolkeeper_factory(armsim_factory: Callable[..., SimHandle], monkeypatch: py
 
 def nic_body(sim: SimHandle, name: str, *, pool: bool = False) -> dict[str, Any]:
     rg_id = f"/subscriptions/{sim.subscription_id}/resourceGroups/{RG}"
-    props: dict[str, Any] = {"subnet": {"id": f"{rg_id}/providers/Microsoft.Network/virtualNetworks/myVnet/subnets/mySubnet"},
-                             "privateIPAllocationMethod": "Dynamic", "primary": True}
+    subnet = f"{rg_id}/providers/Microsoft.Network/virtualNetworks/myVnet/subnets/mySubnet"
+    props: dict[str, Any] = {"subnet": {"id": subnet}, "privateIPAllocationMethod": "Dynamic", "primary": True}
     if pool:
         props["loadBalancerBackendAddressPools"] = [
-            {"id": f"{rg_id}/providers/Microsoft.Network/loadBalancers/myLoadBalancer/backendAddressPools/myBackEndPool"}
+            {"id": f"{rg_id}/providers/Microsoft.Network/loadBalancers/myLoadBalancer/backendAddressPools/"
+                   "myBackEndPool"}
         ]
     return {"location": "westus", "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": props}]}}
 

@@ -43,7 +43,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
 
 def create_vm(pk: Poolkeeper, name: str, nic: str, **kwargs: Any) -> None:
     pk.operator.network.network_interfaces.begin_create_or_update(RG, nic, nic_body(pk.sim, nic)).result()
-    pk.operator.compute.virtual_machines.begin_create_or_update(RG, name, vm_body(pk.sim, name, nic, **kwargs)).result()
+    body = vm_body(pk.sim, name, nic, **kwargs)
+    pk.operator.compute.virtual_machines.begin_create_or_update(RG, name, body).result()
 
 
 def test_existing_vms_get_nat_rules_numbered_like_seed_000(poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
@@ -63,7 +64,8 @@ def test_new_vm_is_wired_by_its_event_and_released_on_delete(poolkeeper_factory:
     pk = poolkeeper_factory()
     pk.post("reconcile", {})
     create_vm(pk, "myVM4", "myNic4")
-    assert wait_until(lambda: nic_wiring(pk, "myNic4") == (["myBackEndPool"], ["pk-myVM4-22"])), nic_wiring(pk, "myNic4")
+    expected = (["myBackEndPool"], ["pk-myVM4-22"])
+    assert wait_until(lambda: nic_wiring(pk, "myNic4") == expected), nic_wiring(pk, "myNic4")
     assert nat_rules(pk)["pk-myVM4-22"]["frontendPort"] == 50004
     pk.operator.compute.virtual_machines.begin_delete(RG, "myVM4").result()
     assert wait_until(lambda: nic_wiring(pk, "myNic4") == ([], []))
@@ -76,7 +78,8 @@ def test_twenty_vms_at_once_get_twenty_distinct_ports(poolkeeper_factory: Callab
     pk.sim.control("POST", "eventgrid/chaos", {"seed": 7, "concurrency": 4, "duplicate_rate": 0.2, "reorder": True})
     names = [f"web{i:02d}" for i in range(20)]
     for name in names:
-        pk.operator.network.network_interfaces.begin_create_or_update(RG, f"{name}-nic", nic_body(pk.sim, name)).result()
+        nics = pk.operator.network.network_interfaces
+        nics.begin_create_or_update(RG, f"{name}-nic", nic_body(pk.sim, name)).result()
     with cf.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda n: pk.operator.compute.virtual_machines.begin_create_or_update(
             RG, n, vm_body(pk.sim, n, f"{n}-nic")).result(), names))
@@ -136,7 +139,8 @@ def test_dry_run_returns_the_plan_and_writes_nothing(poolkeeper_factory: Callabl
 
 def test_bad_reconcile_requests_are_refused_clearly(poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
     pk = poolkeeper_factory()
-    other_rg = f"/subscriptions/{pk.sim.subscription_id}/resourceGroups/elsewhere/providers/Microsoft.Compute/virtualMachines/x"
+    sub = pk.sim.subscription_id
+    other_rg = f"/subscriptions/{sub}/resourceGroups/elsewhere/providers/Microsoft.Compute/virtualMachines/x"
     outside = pk.post("reconcile", {"resourceId": other_rg})
     assert outside.status_code == 403
     assert "outside poolkeeper's scopes" in outside.json()["error"]
@@ -205,7 +209,7 @@ def test_tutorial_config_is_valid() -> None:
     class FakeSim:
         subscription_id = "00000000-0000-0000-0000-000000000000"
 
-        class info:  # noqa: N801 - mimics SimHandle.info
+        class info:
             arm_endpoint = "https://127.0.0.1:1/"
 
     assert parse_config(tutorial_config(FakeSim())).bindings[0].name == "web"  # type: ignore[arg-type]

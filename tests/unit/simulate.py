@@ -92,6 +92,12 @@ def apply_plan_to_snapshot(snapshot: Snapshot, plan: Plan) -> Snapshot:
             props: dict[str, Any] = {"frontendIPConfiguration": {"id": c.frontend_ip_configuration_id},
                                      "frontendPort": c.frontend_port, "backendPort": c.backend_port,
                                      "protocol": c.protocol}
+            if old and not c.replace:
+                have = old["properties"]
+                if (id_key(have["frontendIPConfiguration"]["id"]), have.get("frontendPort"), have.get("backendPort"),
+                        str(have.get("protocol")).lower()) != (id_key(c.frontend_ip_configuration_id),
+                                                               c.frontend_port, c.backend_port, c.protocol.lower()):
+                    raise Refused(f"rule {c.rule_name} exists with other settings and the change does not replace")
             if old and old["properties"].get("backendIPConfiguration"):
                 props["backendIPConfiguration"] = old["properties"]["backendIPConfiguration"]
             rules.append({"name": c.rule_name, "id": c.rule_id, "properties": props})

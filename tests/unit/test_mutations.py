@@ -52,6 +52,17 @@ def test_port_taken_meanwhile_is_stale() -> None:
         edit_load_balancer(lb_body(), [create(80)])  # the load-balancing rule's frontend port
 
 
+def test_rewriting_an_owned_rule_needs_replace() -> None:
+    body = edit_load_balancer(lb_body(), [create(50002)])
+    moved = CreateNatRule(binding="b", reason="r", lb_id=LB, rule_name="pk-vm-22", frontend_ip_configuration_id=FE,
+                          protocol="Udp", frontend_port=50002, backend_port=22, replace=True)
+    out = edit_load_balancer(body, [moved])
+    rule = next(r for r in out["properties"]["inboundNatRules"] if r["name"] == "pk-vm-22")
+    assert rule["properties"]["protocol"] == "Udp"
+    with pytest.raises(StaleChange):
+        edit_load_balancer(body, [CreateNatRule(**{**moved.__dict__, "replace": False})])
+
+
 def test_delete_rule_and_v2_rule() -> None:
     v2 = EnsureNatRuleV2(binding="b", reason="r", lb_id=LB, rule_name="pk-b-22", frontend_ip_configuration_id=FE,
                          protocol="Tcp", frontend_port_range_start=60000, frontend_port_range_end=60099,
@@ -93,8 +104,9 @@ def test_missing_ip_configuration_is_stale() -> None:
 
 
 def test_scale_set_model_pool() -> None:
-    vmss = {"name": "ss", "properties": {"virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": [
-        {"name": "nic", "properties": {"ipConfigurations": [{"name": "ip", "properties": {}}]}}]}}}}
+    nic_cfg = {"name": "nic", "properties": {"ipConfigurations": [{"name": "ip", "properties": {}}]}}
+    vmss = {"name": "ss", "properties": {"virtualMachineProfile": {"networkProfile": {
+        "networkInterfaceConfigurations": [nic_cfg]}}}}
     change = SetScaleSetModelPool(binding="b", reason="r", scale_set_id="x", nic_config="nic", ip_config="ip",
                                   pool_id=POOL)
     out = edit_scale_set(vmss, [change])

@@ -67,7 +67,7 @@ def test_tutorial_joins_all_three_with_nat_rules() -> None:
     creates = kinds(p, CreateNatRule)
     assert [(c.rule_name, c.frontend_port, c.backend_port, c.protocol) for c in creates] == [
         ("pk-myVM1-22", 50001, 22, "Tcp"), ("pk-myVM2-22", 50002, 22, "Tcp"), ("pk-myVM3-22", 50003, 22, "Tcp")]
-    assert len(kinds(p, AssignNatRule)) == 3 and not p.reports
+    assert len(kinds(p, AssignNatRule)) == 3 and not p.reports and not any(c.replace for c in creates)
     # LB writes before the NIC writes that reference them
     stages = [stage_of(c) for c in p.changes]
     assert stages == sorted(stages, key=["nic-release", "load-balancer", "nic-join"].index)
@@ -139,7 +139,7 @@ def test_frontend_change_keeps_the_port_number() -> None:
     cfg2 = B.config(B.binding(nat={**B.ssh(), "frontendIpConfiguration": "fe2"}))
     p, after2 = converge(cfg2, after)
     (c,) = kinds(p, CreateNatRule)
-    assert c.frontend_port == 50001 and c.frontend_ip_configuration_id.endswith("/fe2")
+    assert c.frontend_port == 50001 and c.frontend_ip_configuration_id.endswith("/fe2") and c.replace
     assert not kinds(p, DeleteNatRule) and rule_ports(after2) == {"pk-myVM1-22": 50001}
 
 
@@ -426,6 +426,15 @@ def test_switch_v1_to_v2_removes_per_vm_rules() -> None:
     assert set(rule_ports(after)) == {"pk-web-22"}
 
 
+def test_v2_rule_removed_when_no_longer_configured() -> None:
+    _, after = converge(B.config(B.binding(nat=B.ssh(mode="v2"))), B.snapshot(**B.tutorial()))
+    p, after2 = converge(B.config(B.binding()), after)
+    assert [(c.kind, c.rule_name) for c in p.actions] == [("DeleteNatRule", "pk-web-22")]
+    assert rule_ports(after2) == {}
+    # an event-driven run does not decide that
+    assert plan(B.config(B.binding()), after, only={VM1}).is_empty
+
+
 def test_v2_range_conflict_is_reported() -> None:
     estate = B.tutorial(1)
     estate["load_balancers"] = [B.load_balancer(nat_rules=[B.nat_rule("manual", 50050)])]
@@ -545,3 +554,20 @@ def test_plan_dedupes_same_write() -> None:
     r = Report(subject_id=VM1, message="m", code="C", binding="", reason="m")
     p = Plan.of([r, a, b])
     assert p.changes == (a, r) and not p.is_empty and Plan.of([r]).is_empty
+
+
+def test_only_with_a_scale_set_instance_id_plans_its_scale_set() -> None:
+    estate = _vmss_estate(2)
+    ss_id = estate["scale_sets"][0]["id"]
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
+    p = plan(cfg, B.snapshot(**estate), only={f"{ss_id}/virtualMachines/1".lower()})
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances"]
+    assert plan(cfg, B.snapshot(**estate), only={VM1}).changes == ()
+
+
+def test_basic_lb_refuses_scale_set_next_to_availability_set() -> None:
+    estate = _vmss_estate(1)
+    estate["vms"], estate["nics"] = [B.vm("myVM1")], [B.nic("myNic1", vm=VM1, pools=(B.POOL_ID,))]
+    estate["load_balancers"] = [B.load_balancer(sku="Basic")]
+    p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+    assert p.is_empty and codes(p) == ["BasicSkuAvailabilitySetMix"]

@@ -18,7 +18,7 @@ from . import builders as B
 from .simulate import apply_plan_to_snapshot
 
 RANGE_START = 50001
-SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
