@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import requests
 from azure.identity import ManagedIdentityCredential
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: python bench/armsim_throughput.py
 from armsim import Simulator
 
 
@@ -27,8 +30,10 @@ def main() -> None:
         assert info is not None
         os.environ.update(info.env())
         token = ManagedIdentityCredential().get_token(info.arm_endpoint + ".default").token
-        url = (f"{info.arm_endpoint.rstrip('/')}/subscriptions/{info.subscription_id}/resourceGroups/myTutorial8/"
-               f"providers/Microsoft.Network/loadBalancers/myLoadBalancer?api-version=2024-07-01")
+        url = (
+            f"{info.arm_endpoint.rstrip('/')}/subscriptions/{info.subscription_id}/resourceGroups/myTutorial8/"
+            f"providers/Microsoft.Network/loadBalancers/myLoadBalancer?api-version=2024-07-01"
+        )
         counts = [0] * args.clients
         errors = [0] * args.clients
         stop = time.monotonic() + args.seconds
@@ -51,8 +56,10 @@ def main() -> None:
         for t in threads:
             t.join()
         elapsed = time.monotonic() - started
-        print(f"{sum(counts)} GETs of the tutorial LB in {elapsed:.1f}s with {args.clients} clients: "
-              f"{sum(counts) / elapsed:.0f} req/s ({sum(errors)} errors)")
+        print(
+            f"{sum(counts)} GETs of the tutorial LB in {elapsed:.1f}s with {args.clients} clients: "
+            f"{sum(counts) / elapsed:.0f} req/s ({sum(errors)} errors)"
+        )
 
 
 if __name__ == "__main__":

@@ -375,6 +375,36 @@ class ArmGateway:
             delay = min(delay * 2, 10.0)
         raise TimeoutError(f"instances {sorted(wanted)} of {vmss_id} did not reach the latest model in 30 minutes")
 
+    # ------------------------------------------------------------------------------------------------ workflows
+    @needs_actions("Microsoft.Network/publicIPAddresses/read")
+    def get_public_ip(self, pip_id: str) -> dict[str, Any] | None:
+        """A public IP (the NAT-pool workflows check it before deleting a frontend's address)."""
+        rg, name = _rg_name(pip_id)
+        return self._read("get public IP", pip_id, self.clients.network.public_ip_addresses.get, rg, name)
+
+    @needs_actions("Microsoft.Network/publicIPAddresses/delete")
+    def delete_public_ip(self, pip_id: str) -> None:
+        """Delete a public IP and wait for it (already gone counts as done: the workflows are re-run)."""
+        rg, name = _rg_name(pip_id)
+        try:
+            poller = self._call(
+                "delete", "delete public IP", pip_id, self.clients.network.public_ip_addresses.begin_delete, rg, name
+            )
+        except ResourceNotFoundError:
+            return
+        except HttpResponseError as err:
+            if err.status_code == 404:
+                return
+            raise self._refused(pip_id, err) from err
+        try:
+            poller.result()
+        except HttpResponseError as err:
+            if not is_transient(err):
+                raise self._refused(pip_id, err) from err
+            self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id))
+        except (ServiceRequestError, ServiceResponseError):
+            self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id))
+
 
 def _if_match(etag: str | None) -> dict[str, Any]:
     return {"headers": {"If-Match": etag}} if etag else {}

@@ -11,7 +11,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KNOWN = ("seed", "delay_ms", "duplicate_rate", "reorder", "batch_size")
+KNOWN = ("seed", "delay_ms", "duplicate_rate", "reorder", "batch_size", "concurrency")
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Chaos:
     duplicate_rate: float = 0.0  # chance that a delivered event is delivered once more (same id)
     reorder: bool = False  # send ready events in random order rather than publish order
     batch_size: int = 1  # Event Grid schema: batch up to this many events for subscriptions with maxEventsPerBatch 1
+    concurrency: int = 1  # requests on the wire at once per subscription (Event Grid delivers concurrently)
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Chaos:
@@ -43,6 +44,9 @@ class Chaos:
             raise ValueError("duplicate_rate must be between 0 and 1")
         out.reorder = bool(raw.get("reorder", False))
         out.batch_size = int(raw.get("batch_size", 1))
+        out.concurrency = int(raw.get("concurrency", 1))
+        if not 1 <= out.concurrency <= 64:
+            raise ValueError("concurrency must be from 1 to 64 (deliveries on the wire at once per subscription)")
         if not 1 <= out.batch_size <= 5000:
             raise ValueError("batch_size must be from 1 to 5000 (Event Grid's maxEventsPerBatch range)")
         return out

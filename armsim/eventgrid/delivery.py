@@ -73,7 +73,7 @@ class Dispatcher:
         self.rt = rt
         self.engine = rt.engine
         self.queue: dict[str, list[Item]] = {}  # by event subscription key
-        self.in_flight: set[str] = set()  # subscriptions with a request on the wire (one at a time each)
+        self.in_flight: dict[str, int] = {}  # requests on the wire per subscription (up to chaos.concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
         self.validations: list[tuple[str, dict[str, Any] | None]] = []
         self.validating = 0
@@ -146,7 +146,10 @@ class Dispatcher:
     # ------------------------------------------------------------------------------------------- loop side
     async def run(self) -> None:
         """The background job: start handshakes and deliveries whenever something is due."""
-        async with aiohttp.ClientSession() as session:
+        # ThreadedResolver: aiohttp's default AsyncResolver (aiodns/pycares) runs a C thread that can crash the
+        # process when the simulator's loop shuts down.
+        connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+        async with aiohttp.ClientSession(connector=connector) as session:
             self.session = session
             try:
                 while True:
@@ -167,7 +170,7 @@ class Dispatcher:
 
     def _next_wait(self) -> float:
         now = time.monotonic()
-        dues = [it.due for key, items in self.queue.items() if key not in self.in_flight for it in items]
+        dues = [it.due for key, items in self.queue.items() if self._has_slot(key) for it in items]
         dues += [deadline for _, _, deadline in self.manual.values()]
         return min(0.5, max(0.001, min(dues, default=now + 0.5) - now))
 
@@ -175,13 +178,13 @@ class Dispatcher:
         return sum(len(items) for items in self.queue.values())
 
     def idle(self) -> bool:
-        return not (self.pending() or self.in_flight or self.validating or self.validations)
+        return not (self.pending() or any(self.in_flight.values()) or self.validating or self.validations)
 
     # ------------------------------------------------------------------------------------------- deliveries
     def _dispatch(self) -> None:
         now = time.monotonic()
         for key, items in list(self.queue.items()):
-            if key in self.in_flight or not items:
+            if not self._has_slot(key) or not items:
                 continue
             rec = self.engine.store.get(key)
             state = rec.body.get("properties", {}).get("provisioningState") if rec else None
@@ -202,11 +205,17 @@ class Dispatcher:
                 self.rng.shuffle(ready)
             else:
                 ready.sort(key=lambda it: (it.due, it.seq))
-            batch = self._take_batch(rec, ready)
-            taken = {it.seq for it in batch}
-            items[:] = [it for it in items if it.seq not in taken]
-            self.in_flight.add(key)
-            self._spawn(self._deliver(key, rec.id, batch))
+            while ready and self._has_slot(key):
+                batch = self._take_batch(rec, ready)
+                taken = {it.seq for it in batch}
+                items[:] = [it for it in items if it.seq not in taken]
+                ready = [it for it in ready if it.seq not in taken]
+                self.in_flight[key] = self.in_flight.get(key, 0) + 1
+                self._spawn(self._deliver(key, rec.id, batch))
+
+    def _has_slot(self, key: str) -> bool:
+        """Event Grid delivers to one endpoint concurrently; ``chaos.concurrency`` bounds it (1 = serial)."""
+        return self.in_flight.get(key, 0) < self.chaos.concurrency
 
     def _batch_limit(self, rec: Record) -> int:
         dp = rec.body["properties"]["destination"]["properties"]
@@ -244,7 +253,7 @@ class Dispatcher:
             status, outcome = await self._post(endpoint_url(rec), body, headers)
             self._settle(rec, batch, status, outcome)
         finally:
-            self.in_flight.discard(key)
+            self.in_flight[key] = max(0, self.in_flight.get(key, 0) - 1)
             self.wake.set()
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -399,7 +408,7 @@ class Dispatcher:
         return {
             "delivered": c["delivered"], "failed": c["failed"], "dead_lettered": c["dead_lettered"],
             "dropped": c["dropped"], "duplicates": c["duplicates"], "matched": c["matched"],
-            "attempts": c["attempts"], "pending": self.pending(), "in_flight": len(self.in_flight),
+            "attempts": c["attempts"], "pending": self.pending(), "in_flight": sum(self.in_flight.values()),
             "validating": self.validating + len(self.validations), "awaiting_manual_validation": len(self.manual),
             "validations": {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("validations.")},
             "chaos": self.chaos.describe(), "deadletter_dir": str(self.deadletter_dir),

@@ -84,7 +84,9 @@ def enum_value(value: Any, allowed: tuple[str, ...], path: str, type_name: str) 
 
 def int_value(value: Any, path: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise ArmError(400, "InvalidRequestFormat", f"Cannot parse the request: '{path}' must be an integer, got {value!r}.")
+        raise ArmError(
+            400, "InvalidRequestFormat", f"Cannot parse the request: '{path}' must be an integer, got {value!r}."
+        )
     v = int(value)
     if not lo <= v <= hi:
         raise ArmError(400, "InvalidRequestFormat", f"'{path}' is {v}; it must be between {lo} and {hi}.")
@@ -201,7 +203,9 @@ def ipconfigs_referencing(store: Store, target: str, key: str) -> list[tuple[str
     for rec in store.referrers(target):
         for ipc_id, ipc, _nic in ip_configurations(rec):
             value = ipc.get(key)
-            hit = any(same(i, target) for i in ref_ids(value)) if isinstance(value, list) else same(ref_id(value), target)
+            hit = (
+                any(same(i, target) for i in ref_ids(value)) if isinstance(value, list) else same(ref_id(value), target)
+            )
             if hit and ids.key(ipc_id) not in seen:
                 seen.add(ids.key(ipc_id))
                 out.append((ipc_id, ipc, rec))

@@ -73,7 +73,9 @@ def used_private_ips(store: Store, subnet_id: str, exclude: str) -> set[str]:
 def allocate_private(store: Store, subnet_id: str, exclude: str, taken: set[str], where: str) -> str:
     net = subnet_prefix(store, subnet_id)
     if net is None:
-        raise ArmError(400, "InvalidResourceReference", f"Subnet {subnet_id} referenced by resource {where} was not found.")
+        raise ArmError(
+            400, "InvalidResourceReference", f"Subnet {subnet_id} referenced by resource {where} was not found."
+        )
     used = used_private_ips(store, subnet_id, exclude) | taken
     hosts = list(net.hosts()) if net.num_addresses <= 65536 else None
     candidates = hosts[3:-1] if hosts else []  # .1-.3 and the last usable address are reserved by Azure

@@ -11,7 +11,8 @@ Error codes and where they come from (``arm-errors.md`` in the shared reference,
   source for a dedicated "pool in use by NIC" code was found.
 - ``AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported`` (azure-docs#59705, message verbatim).
 - ``LoadBalancingRuleMustDisableSNATSinceSameFrontendIPConfigurationIsReferencedByOutboundRule`` (arm-errors.md).
-- ``MoreThanOneOutboundRuleUsingSameFrontendIPConfigurationAndProtocolIsNotSupported`` (Azure/AzLoadBalancerMigration#10).
+- ``MoreThanOneOutboundRuleUsingSameFrontendIPConfigurationAndProtocolIsNotSupported``
+  (Azure/AzLoadBalancerMigration#10).
 - ``RulesUseSameBackendPortProtocolAndPool`` (azure-docs#117762, message verbatim); also used for a NAT rule V2 and a
   load-balancing rule sharing a backend port on one pool (same constraint; arm-errors.md notes).
 - ``MissedInboundNatRuleV2Properties`` / ``UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified``
@@ -69,10 +70,20 @@ META_DERIVED = "natpool_rules"  # record.meta key: derived rule name (lower) -> 
 
 # collection -> read-only properties clients echo back (back-references and server-set fields)
 _READONLY: dict[str, frozenset[str]] = {
-    "frontendIPConfigurations": frozenset({"loadBalancingRules", "inboundNatRules", "inboundNatPools", "outboundRules",
-                                           "etag", "type"}),
-    "backendAddressPools": frozenset({"backendIPConfigurations", "loadBalancingRules", "inboundNatRules",
-                                      "outboundRules", "outboundRule", "etag", "type"}),
+    "frontendIPConfigurations": frozenset(
+        {"loadBalancingRules", "inboundNatRules", "inboundNatPools", "outboundRules", "etag", "type"}
+    ),
+    "backendAddressPools": frozenset(
+        {
+            "backendIPConfigurations",
+            "loadBalancingRules",
+            "inboundNatRules",
+            "outboundRules",
+            "outboundRule",
+            "etag",
+            "type",
+        }
+    ),
     "loadBalancingRules": frozenset({"etag", "type"}),
     "probes": frozenset({"loadBalancingRules", "etag", "type"}),
     "inboundNatRules": frozenset({"backendIPConfiguration", "etag", "type"}),
@@ -103,11 +114,14 @@ def _overlap(a: str, b: str) -> bool:
 class LoadBalancerProvider(Provider):
     type = LB_TYPE
     children = {c: c for c in COLLECTIONS}
-    read_only_children = frozenset({"frontendIPConfigurations", "loadBalancingRules", "probes", "outboundRules",
-                                    "inboundNatPools"})
+    read_only_children = frozenset(
+        {"frontendIPConfigurations", "loadBalancingRules", "probes", "outboundRules", "inboundNatPools"}
+    )
 
     # ------------------------------------------------------------------------------------------------ prepare
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         store = ctx.store
         rec = store.get(resource_id)
         derived = _derived(rec.meta) if rec else {}
@@ -120,8 +134,9 @@ class LoadBalancerProvider(Provider):
                 items = [r for r in items if not (isinstance(r, dict) and str(r.get("name", "")).lower() in derived)]
             props[coll] = prepare_children(resource_id, items, coll, f"properties.{coll}", _READONLY[coll])
         sku = dict(body.get("sku") or (existing or {}).get("sku") or {"name": "Basic"})
-        sku["name"] = enum_value(sku.get("name", "Basic"), ("Basic", "Standard", "Gateway"), "sku.name",
-                                 "LoadBalancerSkuName")
+        sku["name"] = enum_value(
+            sku.get("name", "Basic"), ("Basic", "Standard", "Gateway"), "sku.name", "LoadBalancerSkuName"
+        )
         if "tier" in sku:
             sku["tier"] = enum_value(sku["tier"], ("Regional", "Global"), "sku.tier", "LoadBalancerSkuTier")
 
@@ -140,7 +155,8 @@ class LoadBalancerProvider(Provider):
         # NAT-pool-derived rules belong to the scale set: keep them unless their pool is gone
         pools = {p["name"].lower() for p in props["inboundNatPools"]}
         kept_derived = [
-            copy.deepcopy(r) for r in old.get("inboundNatRules") or []
+            copy.deepcopy(r)
+            for r in old.get("inboundNatRules") or []
             if r["name"].lower() in derived and derived[r["name"].lower()]["pool"].lower() in pools
         ]
         props["inboundNatRules"] = props["inboundNatRules"] + kept_derived
@@ -158,11 +174,17 @@ class LoadBalancerProvider(Provider):
         for i, fe in enumerate(props["frontendIPConfigurations"]):
             fp = fe["properties"]
             path = f"properties.frontendIPConfigurations[{i}].properties"
-            fp["privateIPAllocationMethod"] = enum_value(fp.get("privateIPAllocationMethod") or "Dynamic",
-                                                         ("Static", "Dynamic"), f"{path}.privateIPAllocationMethod",
-                                                         "IPAllocationMethod")
-            if ref_id(fp.get("subnet")) is None and ref_id(fp.get("publicIPAddress")) is None \
-                    and ref_id(fp.get("publicIPPrefix")) is None:
+            fp["privateIPAllocationMethod"] = enum_value(
+                fp.get("privateIPAllocationMethod") or "Dynamic",
+                ("Static", "Dynamic"),
+                f"{path}.privateIPAllocationMethod",
+                "IPAllocationMethod",
+            )
+            if (
+                ref_id(fp.get("subnet")) is None
+                and ref_id(fp.get("publicIPAddress")) is None
+                and ref_id(fp.get("publicIPPrefix")) is None
+            ):
                 raise ArmError(
                     400,
                     "InvalidRequestFormat",
@@ -171,9 +193,12 @@ class LoadBalancerProvider(Provider):
         for i, pool in enumerate(props["backendAddressPools"]):
             for j, addr in enumerate(pool["properties"].get("loadBalancerBackendAddresses") or []):
                 if not isinstance(addr, dict) or not addr.get("name"):
-                    raise ArmError(400, "InvalidRequestFormat",
-                                   f"properties.backendAddressPools[{i}].properties.loadBalancerBackendAddresses[{j}] "
-                                   f"needs a name.")
+                    raise ArmError(
+                        400,
+                        "InvalidRequestFormat",
+                        f"properties.backendAddressPools[{i}].properties.loadBalancerBackendAddresses[{j}] "
+                        f"needs a name.",
+                    )
                 ap = addr.setdefault("properties", {})
                 for ro in ("networkInterfaceIPConfiguration", "inboundNatRulesPortMapping", "provisioningState"):
                     if ro == "networkInterfaceIPConfiguration" and not ap.get("ipAddress"):
@@ -185,30 +210,43 @@ class LoadBalancerProvider(Provider):
             rp["protocol"] = enum_value(rp.get("protocol"), _PROTOCOLS, f"{path}.protocol", "TransportProtocol")
             rp["frontendPort"] = int_value(rp.get("frontendPort"), f"{path}.frontendPort", 0, 65534)
             rp["backendPort"] = int_value(rp.get("backendPort", rp["frontendPort"]), f"{path}.backendPort", 0, 65535)
-            rp["loadDistribution"] = enum_value(rp.get("loadDistribution") or "Default",
-                                                ("Default", "SourceIP", "SourceIPProtocol"),
-                                                f"{path}.loadDistribution", "LoadDistribution")
-            rp["idleTimeoutInMinutes"] = int_value(rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100)
+            rp["loadDistribution"] = enum_value(
+                rp.get("loadDistribution") or "Default",
+                ("Default", "SourceIP", "SourceIPProtocol"),
+                f"{path}.loadDistribution",
+                "LoadDistribution",
+            )
+            rp["idleTimeoutInMinutes"] = int_value(
+                rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100
+            )
             for flag in ("enableFloatingIP", "enableTcpReset", "disableOutboundSnat"):
                 rp[flag] = bool(rp.get(flag, False))
         for i, probe in enumerate(props["probes"]):
             pp = probe["properties"]
             path = f"properties.probes[{i}].properties"
-            pp["protocol"] = enum_value(pp.get("protocol"), ("Http", "Tcp", "Https"), f"{path}.protocol",
-                                        "ProbeProtocol")
+            pp["protocol"] = enum_value(
+                pp.get("protocol"), ("Http", "Tcp", "Https"), f"{path}.protocol", "ProbeProtocol"
+            )
             pp["port"] = int_value(pp.get("port"), f"{path}.port", 1, 65535)
-            pp["intervalInSeconds"] = int_value(pp.get("intervalInSeconds", 15), f"{path}.intervalInSeconds", 5, 2147483647)
+            pp["intervalInSeconds"] = int_value(
+                pp.get("intervalInSeconds", 15), f"{path}.intervalInSeconds", 5, 2147483647
+            )
             pp["numberOfProbes"] = int_value(pp.get("numberOfProbes", 2), f"{path}.numberOfProbes", 1, 2147483647)
             pp["probeThreshold"] = int_value(pp.get("probeThreshold", 1), f"{path}.probeThreshold", 1, 2147483647)
             if pp["protocol"] in ("Http", "Https") and not pp.get("requestPath"):
-                raise ArmError(400, "InvalidRequestFormat",
-                               f"Probe {probe['id']} uses {pp['protocol']} and needs properties.requestPath.")
+                raise ArmError(
+                    400,
+                    "InvalidRequestFormat",
+                    f"Probe {probe['id']} uses {pp['protocol']} and needs properties.requestPath.",
+                )
         for i, rule in enumerate(props["inboundNatRules"]):
             rp = rule["properties"]
             path = f"properties.inboundNatRules[{i}].properties"
             rp["protocol"] = enum_value(rp.get("protocol"), _PROTOCOLS, f"{path}.protocol", "TransportProtocol")
             rp["backendPort"] = int_value(rp.get("backendPort"), f"{path}.backendPort", 0, 65535)
-            rp["idleTimeoutInMinutes"] = int_value(rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100)
+            rp["idleTimeoutInMinutes"] = int_value(
+                rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100
+            )
             for flag in ("enableFloatingIP", "enableTcpReset"):
                 rp[flag] = bool(rp.get(flag, False))
             has_range = rp.get("frontendPortRangeStart") is not None or rp.get("frontendPortRangeEnd") is not None
@@ -227,11 +265,17 @@ class LoadBalancerProvider(Provider):
                         400,
                         "MissedInboundNatRuleV2Properties",
                         "For inbound Nat rule V2 properties FrontendPortRangeStart, FrontendPortRangeEnd should not be "
-                        "null." if v2 else
-                        f"Inbound NAT rule {rule['id']} with a frontend port range needs properties.backendAddressPool.",
+                        "null."
+                        if v2
+                        else f"Inbound NAT rule {rule['id']} with a frontend port range needs "
+                        f"properties.backendAddressPool.",
                     )
-                rp["frontendPortRangeStart"] = int_value(rp["frontendPortRangeStart"], f"{path}.frontendPortRangeStart", 1, 65534)
-                rp["frontendPortRangeEnd"] = int_value(rp["frontendPortRangeEnd"], f"{path}.frontendPortRangeEnd", 1, 65534)
+                rp["frontendPortRangeStart"] = int_value(
+                    rp["frontendPortRangeStart"], f"{path}.frontendPortRangeStart", 1, 65534
+                )
+                rp["frontendPortRangeEnd"] = int_value(
+                    rp["frontendPortRangeEnd"], f"{path}.frontendPortRangeEnd", 1, 65534
+                )
                 _check_range(rule["id"], rp["frontendPortRangeStart"], rp["frontendPortRangeEnd"])
             else:
                 rp["frontendPort"] = int_value(rp.get("frontendPort"), f"{path}.frontendPort", 1, 65534)
@@ -239,24 +283,38 @@ class LoadBalancerProvider(Provider):
             pp = pool["properties"]
             path = f"properties.inboundNatPools[{i}].properties"
             pp["protocol"] = enum_value(pp.get("protocol"), _PROTOCOLS, f"{path}.protocol", "TransportProtocol")
-            pp["frontendPortRangeStart"] = int_value(pp.get("frontendPortRangeStart"), f"{path}.frontendPortRangeStart", 1, 65534)
-            pp["frontendPortRangeEnd"] = int_value(pp.get("frontendPortRangeEnd"), f"{path}.frontendPortRangeEnd", 1, 65535)
+            pp["frontendPortRangeStart"] = int_value(
+                pp.get("frontendPortRangeStart"), f"{path}.frontendPortRangeStart", 1, 65534
+            )
+            pp["frontendPortRangeEnd"] = int_value(
+                pp.get("frontendPortRangeEnd"), f"{path}.frontendPortRangeEnd", 1, 65535
+            )
             _check_range(pool["id"], pp["frontendPortRangeStart"], pp["frontendPortRangeEnd"])
             pp["backendPort"] = int_value(pp.get("backendPort"), f"{path}.backendPort", 1, 65535)
-            pp["idleTimeoutInMinutes"] = int_value(pp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100)
+            pp["idleTimeoutInMinutes"] = int_value(
+                pp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100
+            )
             for flag in ("enableFloatingIP", "enableTcpReset"):
                 pp[flag] = bool(pp.get(flag, False))
         for i, rule in enumerate(props["outboundRules"]):
             rp = rule["properties"]
             path = f"properties.outboundRules[{i}].properties"
-            rp["protocol"] = enum_value(rp.get("protocol"), _PROTOCOLS, f"{path}.protocol", "LoadBalancerOutboundRuleProtocol")
-            rp["allocatedOutboundPorts"] = int_value(rp.get("allocatedOutboundPorts", 1024),
-                                                     f"{path}.allocatedOutboundPorts", 0, 64000)
-            rp["idleTimeoutInMinutes"] = int_value(rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100)
+            rp["protocol"] = enum_value(
+                rp.get("protocol"), _PROTOCOLS, f"{path}.protocol", "LoadBalancerOutboundRuleProtocol"
+            )
+            rp["allocatedOutboundPorts"] = int_value(
+                rp.get("allocatedOutboundPorts", 1024), f"{path}.allocatedOutboundPorts", 0, 64000
+            )
+            rp["idleTimeoutInMinutes"] = int_value(
+                rp.get("idleTimeoutInMinutes", 4), f"{path}.idleTimeoutInMinutes", 4, 100
+            )
             rp["enableTcpReset"] = bool(rp.get("enableTcpReset", False))
             if not ref_ids(rp.get("frontendIPConfigurations")) or ref_id(rp.get("backendAddressPool")) is None:
-                raise ArmError(400, "InvalidRequestFormat",
-                               f"Outbound rule {rule['id']} needs frontendIPConfigurations and a backendAddressPool.")
+                raise ArmError(
+                    400,
+                    "InvalidRequestFormat",
+                    f"Outbound rule {rule['id']} needs frontendIPConfigurations and a backendAddressPool.",
+                )
 
     @staticmethod
     def _refuse_nat_rule_changes(lb_id: str, new: list[dict[str, Any]], old: list[dict[str, Any]]) -> None:
@@ -301,7 +359,9 @@ class LoadBalancerProvider(Provider):
             rp = rule["properties"]
             need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
             if ref_id(rp.get("frontendIPConfiguration")) is None:
-                raise ArmError(400, "InvalidRequestFormat", f"Load balancing rule {rule['id']} needs a frontendIPConfiguration.")
+                raise ArmError(
+                    400, "InvalidRequestFormat", f"Load balancing rule {rule['id']} needs a frontendIPConfiguration."
+                )
             need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
             for p in ref_ids(rp.get("backendAddressPools")):
                 need(p, "backendAddressPools", rule["id"])
@@ -309,13 +369,17 @@ class LoadBalancerProvider(Provider):
         for rule in props["inboundNatRules"]:
             rp = rule["properties"]
             if ref_id(rp.get("frontendIPConfiguration")) is None:
-                raise ArmError(400, "InvalidRequestFormat", f"Inbound NAT rule {rule['id']} needs a frontendIPConfiguration.")
+                raise ArmError(
+                    400, "InvalidRequestFormat", f"Inbound NAT rule {rule['id']} needs a frontendIPConfiguration."
+                )
             need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
             need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
         for pool in props["inboundNatPools"]:
             pp = pool["properties"]
             if ref_id(pp.get("frontendIPConfiguration")) is None:
-                raise ArmError(400, "InvalidRequestFormat", f"Inbound NAT pool {pool['id']} needs a frontendIPConfiguration.")
+                raise ArmError(
+                    400, "InvalidRequestFormat", f"Inbound NAT pool {pool['id']} needs a frontendIPConfiguration."
+                )
             need(ref_id(pp.get("frontendIPConfiguration")), "frontendIPConfigurations", pool["id"])
         for rule in props["outboundRules"]:
             rp = rule["properties"]
@@ -323,8 +387,9 @@ class LoadBalancerProvider(Provider):
                 need(fe, "frontendIPConfigurations", rule["id"])
             need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
 
-    def _check_removals(self, ctx: Ctx, lb_id: str, props: dict[str, Any], old: dict[str, Any],
-                        derived: dict[str, dict[str, Any]]) -> None:
+    def _check_removals(
+        self, ctx: Ctx, lb_id: str, props: dict[str, Any], old: dict[str, Any], derived: dict[str, dict[str, Any]]
+    ) -> None:
         """What disappears from the LB must not be used by a NIC or a scale set (model or instances)."""
         store = ctx.store
 
@@ -399,9 +464,11 @@ class LoadBalancerProvider(Provider):
                 raise invalid_reference(rule["id"], users[0][0])
         # IP-based addresses and NIC members cannot share a pool (terraform-provider-azurerm#25962)
         for pool in props["backendAddressPools"]:
-            if any(a["properties"].get("ipAddress") for a in pool["properties"].get("loadBalancerBackendAddresses") or []):
-                if ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools"):
-                    raise mixed_pool(pool["id"])
+            addresses = pool["properties"].get("loadBalancerBackendAddresses") or []
+            if any(a["properties"].get("ipAddress") for a in addresses) and ipconfigs_referencing(
+                store, pool["id"], "loadBalancerBackendAddressPools"
+            ):
+                raise mixed_pool(pool["id"])
 
     def _allocate_frontends(self, ctx: Ctx, lb_id: str, props: dict[str, Any], old: dict[str, Any]) -> None:
         before = _names(old.get("frontendIPConfigurations") or [])
@@ -414,8 +481,9 @@ class LoadBalancerProvider(Provider):
                 continue
             fp.setdefault("privateIPAddressVersion", "IPv4")
             if fp["privateIPAllocationMethod"] == "Static" and fp.get("privateIPAddress"):
-                fp["privateIPAddress"] = ipam.check_static_private(ctx.store, subnet, fp["privateIPAddress"], lb_id,
-                                                                  taken, fe["id"])
+                fp["privateIPAddress"] = ipam.check_static_private(
+                    ctx.store, subnet, fp["privateIPAddress"], lb_id, taken, fe["id"]
+                )
             else:
                 prev = before.get(fe["name"].lower(), {}).get("properties", {})
                 if same(ref_id(prev.get("subnet")), subnet) and prev.get("privateIPAddress"):
@@ -439,7 +507,8 @@ class LoadBalancerProvider(Provider):
                         400,
                         "MoreThanOneOutboundRuleUsingSameFrontendIPConfigurationAndProtocolIsNotSupported",
                         f"Is is not supported to have more than a single outbound rule using frontendIPConfiguration "
-                        f"{fe} with same or overlapping protocol. This frontendIPConfiguration is used by the following "
+                        f"{fe} with same or overlapping protocol. This frontendIPConfiguration is used by the "
+                        f"following "
                         f"outbound rules: {prev[0]},{rule['id']}",
                     )
                 outbound_fes[ids.key(fe)] = (rule["id"], rp["protocol"])
@@ -450,7 +519,8 @@ class LoadBalancerProvider(Provider):
                 raise ArmError(
                     400,
                     "LoadBalancingRuleMustDisableSNATSinceSameFrontendIPConfigurationIsReferencedByOutboundRule",
-                    f"Load balancing rule {rule['id']} must disable SNAT since the same frontendIPConfiguration {fe} is "
+                    f"Load balancing rule {rule['id']} must disable SNAT since the same frontendIPConfiguration {fe} "
+                    f"is "
                     f"referenced by outbound rule {outbound_fes[ids.key(fe)][0]}. Set disableOutboundSnat to true.",
                 )
         # rules sharing backend port + protocol + pool (floating IP disabled)
@@ -468,7 +538,7 @@ class LoadBalancerProvider(Provider):
             if pool and not rp.get("enableFloatingIP"):
                 claims.append((ids.key(pool), rp["protocol"], rp["backendPort"], rule["id"], "Rules"))
         for i, a in enumerate(claims):
-            for b in claims[i + 1:]:
+            for b in claims[i + 1 :]:
                 if a[0] == b[0] and a[2] == b[2] and _overlap(a[1], b[1]):
                     raise ArmError(
                         400,
@@ -484,17 +554,35 @@ class LoadBalancerProvider(Provider):
             fe = ids.key(ref_id(rp.get("frontendIPConfiguration")) or "")
             d = derived.get(rule["name"].lower())
             if rp.get("frontendPortRangeStart") is not None:
-                ports.append((fe, rp["protocol"], rp["frontendPortRangeStart"], rp["frontendPortRangeEnd"], rule["id"], None))
+                ports.append(
+                    (fe, rp["protocol"], rp["frontendPortRangeStart"], rp["frontendPortRangeEnd"], rule["id"], None)
+                )
             else:
-                ports.append((fe, rp["protocol"], rp["frontendPort"], rp["frontendPort"], rule["id"],
-                              d["pool"].lower() if d else None))
+                ports.append(
+                    (
+                        fe,
+                        rp["protocol"],
+                        rp["frontendPort"],
+                        rp["frontendPort"],
+                        rule["id"],
+                        d["pool"].lower() if d else None,
+                    )
+                )
         for pool in props["inboundNatPools"]:
             pp = pool["properties"]
             fe = ids.key(ref_id(pp.get("frontendIPConfiguration")) or "")
-            ports.append((fe, pp["protocol"], pp["frontendPortRangeStart"], pp["frontendPortRangeEnd"], pool["id"],
-                          "@" + pool["name"].lower()))
+            ports.append(
+                (
+                    fe,
+                    pp["protocol"],
+                    pp["frontendPortRangeStart"],
+                    pp["frontendPortRangeEnd"],
+                    pool["id"],
+                    "@" + pool["name"].lower(),
+                )
+            )
         for i, a in enumerate(ports):
-            for b in ports[i + 1:]:
+            for b in ports[i + 1 :]:
                 if a[0] != b[0] or not _overlap(a[1], b[1]) or a[3] < b[2] or b[3] < a[2]:
                     continue
                 if {a[5], b[5]} & {None} == set() and (a[5] or "").lstrip("@") == (b[5] or "").lstrip("@"):
@@ -503,20 +591,28 @@ class LoadBalancerProvider(Provider):
                     400,
                     "InboundNatRuleFrontendPortConflict",
                     f"{_kind(a[4])} {a[4]} and {_kind(b[4])} {b[4]} use the same frontend IP configuration, an "
-                    f"overlapping protocol ({a[1]}/{b[1]}) and overlapping frontend ports ({_range(a)} and {_range(b)}). "
+                    f"overlapping protocol ({a[1]}/{b[1]}) and overlapping frontend ports "
+                    f"({_range(a)} and {_range(b)}). "
                     f"Frontend ports must be unique per frontend IP configuration and protocol.",
                 )
 
     # ------------------------------------------------------------------------------------------------ delete
     def check_delete(self, ctx: Ctx, record: Record) -> None:
         store = ctx.store
-        types = {"microsoft.compute/virtualmachinescalesets", "microsoft.compute/virtualmachinescalesets/virtualmachines"}
+        types = {
+            "microsoft.compute/virtualmachinescalesets",
+            "microsoft.compute/virtualmachinescalesets/virtualmachines",
+        }
         props = record.body.get("properties", {})
         for vmss_rec in store.referrers(record.id, include_children=True):
             if vmss_rec.type.lower() not in types:
                 continue
-            used = [c["name"] for coll in COLLECTIONS for c in props.get(coll) or []
-                    if vmss_rec in scale_sets_referencing(store, c["id"])]
+            used = [
+                c["name"]
+                for coll in COLLECTIONS
+                for c in props.get(coll) or []
+                if vmss_rec in scale_sets_referencing(store, c["id"])
+            ]
             raise ArmError(
                 400,
                 "LoadBalancerInUseByVirtualMachineScaleSet",
@@ -589,7 +685,7 @@ class LoadBalancerProvider(Provider):
 
 
 class LoadBalancerNetworkInterfacesProvider(Provider):
-    """``GET .../loadBalancers/{lb}/networkInterfaces`` (LoadBalancerNetworkInterfaces_List): NICs in its pools/rules."""
+    """``GET .../loadBalancers/{lb}/networkInterfaces`` (LoadBalancerNetworkInterfaces_List): its pools' NICs."""
 
     type = f"{LB_TYPE}/networkInterfaces"
 
@@ -602,8 +698,10 @@ class LoadBalancerNetworkInterfacesProvider(Provider):
             raise not_found(lb_id, f"resource '{LB_TYPE}'")
         seen: dict[str, Record] = {}
         props = rec.body.get("properties", {})
-        for coll, key in (("backendAddressPools", "loadBalancerBackendAddressPools"),
-                          ("inboundNatRules", "loadBalancerInboundNatRules")):
+        for coll, key in (
+            ("backendAddressPools", "loadBalancerBackendAddressPools"),
+            ("inboundNatRules", "loadBalancerInboundNatRules"),
+        ):
             for child in props.get(coll) or []:
                 for _ipc, _p, nic in ipconfigs_referencing(ctx.store, child["id"], key):
                     seen.setdefault(ids.key(nic.id), nic)
@@ -613,12 +711,17 @@ class LoadBalancerNetworkInterfacesProvider(Provider):
 # ------------------------------------------------------------------------------------------------ helpers
 def _check_range(owner: str, lo: int, hi: int) -> None:
     if lo > hi:
-        raise ArmError(400, "InvalidRequestFormat",
-                       f"{owner}: frontendPortRangeStart ({lo}) must not be greater than frontendPortRangeEnd ({hi}).")
+        raise ArmError(
+            400,
+            "InvalidRequestFormat",
+            f"{owner}: frontendPortRangeStart ({lo}) must not be greater than frontendPortRangeEnd ({hi}).",
+        )
 
 
 def _signature(rule: dict[str, Any]) -> dict[str, Any]:
-    p = {k: v for k, v in rule.get("properties", {}).items() if k not in ("provisioningState", "backendIPConfiguration")}
+    p = {
+        k: v for k, v in rule.get("properties", {}).items() if k not in ("provisioningState", "backendIPConfiguration")
+    }
     for k, v in list(p.items()):
         if isinstance(v, dict) and "id" in v:
             p[k] = ids.key(v["id"])
@@ -695,8 +798,9 @@ def set_natpool_rules(engine: Engine, lb_id: str, pool_name: str, members: dict[
         elif ipc is not None and k is not None:
             mine[k] = dict(mine[k], ipconfig=ipc)
     used = {rules[k]["properties"]["frontendPort"] for k in mine if k in rules}
-    new = sorted((i for i, ipc in members.items() if ipc is not None and i not in by_instance),
-                 key=lambda s: (len(s), s))
+    new = sorted(
+        (i for i, ipc in members.items() if ipc is not None and i not in by_instance), key=lambda s: (len(s), s)
+    )
     free = [p for p in range(pp["frontendPortRangeStart"], pp["frontendPortRangeEnd"] + 1) if p not in used]
     if len(new) > len(free):
         size = pp["frontendPortRangeEnd"] - pp["frontendPortRangeStart"] + 1
@@ -717,20 +821,22 @@ def set_natpool_rules(engine: Engine, lb_id: str, pool_name: str, members: dict[
     for inst, port in zip(new, free, strict=False):
         name = f"{pool['name']}.{inst}"
         mine[name.lower()] = {"name": name, "pool": pool["name"], "instance": inst, "ipconfig": members[inst]}
-        kept.append({
-            "name": name,
-            "id": f"{rec.id}/inboundNatRules/{name}",
-            "properties": {
-                "frontendIPConfiguration": copy.deepcopy(pp["frontendIPConfiguration"]),
-                "frontendPort": port,
-                "backendPort": pp["backendPort"],
-                "enableFloatingIP": pp.get("enableFloatingIP", False),
-                "idleTimeoutInMinutes": pp.get("idleTimeoutInMinutes", 4),
-                "protocol": pp["protocol"],
-                "enableTcpReset": pp.get("enableTcpReset", False),
-                "provisioningState": body["properties"].get("provisioningState", "Succeeded"),
-            },
-        })
+        kept.append(
+            {
+                "name": name,
+                "id": f"{rec.id}/inboundNatRules/{name}",
+                "properties": {
+                    "frontendIPConfiguration": copy.deepcopy(pp["frontendIPConfiguration"]),
+                    "frontendPort": port,
+                    "backendPort": pp["backendPort"],
+                    "enableFloatingIP": pp.get("enableFloatingIP", False),
+                    "idleTimeoutInMinutes": pp.get("idleTimeoutInMinutes", 4),
+                    "protocol": pp["protocol"],
+                    "enableTcpReset": pp.get("enableTcpReset", False),
+                    "provisioningState": body["properties"].get("provisioningState", "Succeeded"),
+                },
+            }
+        )
     body["properties"]["inboundNatRules"] = kept
     if rec.body.get("etag") is not None:
         body["etag"] = f'W/"{uuid.uuid4()}"'

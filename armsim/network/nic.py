@@ -55,9 +55,21 @@ NIC_TYPE = f"{NET}/networkInterfaces"
 IPCONFIG_TYPE = f"{NIC_TYPE}/ipConfigurations"
 IPCONFIG_READONLY = frozenset({"etag", "type", "privateIPAddressPrefixLength"})
 # NIC-level fields the server owns; ``virtualMachine`` is written by the compute provider (internal writes only).
-NIC_READONLY = frozenset({"provisioningState", "macAddress", "primary", "virtualMachine", "hostedWorkloads",
-                          "tapConfigurations", "privateEndpoint", "dscpConfiguration", "vnetEncryptionSupported",
-                          "resourceGuid", "defaultOutboundConnectivityEnabled"})
+NIC_READONLY = frozenset(
+    {
+        "provisioningState",
+        "macAddress",
+        "primary",
+        "virtualMachine",
+        "hostedWorkloads",
+        "tapConfigurations",
+        "privateEndpoint",
+        "dscpConfiguration",
+        "vnetEncryptionSupported",
+        "resourceGuid",
+        "defaultOutboundConnectivityEnabled",
+    }
+)
 
 
 class NetworkInterfaceProvider(Provider):
@@ -65,25 +77,38 @@ class NetworkInterfaceProvider(Provider):
     children = {"ipConfigurations": "ipConfigurations"}
     read_only_children = frozenset({"ipConfigurations"})
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         store = ctx.store
         incoming = dict(body.get("properties") or {})
         old = (existing or {}).get("properties", {})
         props = {k: v for k, v in incoming.items() if k not in NIC_READONLY}
-        configs = prepare_children(resource_id, incoming.get("ipConfigurations"), "ipConfigurations",
-                                   "properties.ipConfigurations", IPCONFIG_READONLY)
+        configs = prepare_children(
+            resource_id,
+            incoming.get("ipConfigurations"),
+            "ipConfigurations",
+            "properties.ipConfigurations",
+            IPCONFIG_READONLY,
+        )
         if not configs:
-            raise ArmError(400, "NetworkInterfaceMustHaveAtLeastOneIpConfiguration" if existing else
-                           "InvalidRequestFormat",
-                           f"Network interface {resource_id} must have at least one ip configuration.")
+            raise ArmError(
+                400,
+                "NetworkInterfaceMustHaveAtLeastOneIpConfiguration" if existing else "InvalidRequestFormat",
+                f"Network interface {resource_id} must have at least one ip configuration.",
+            )
         primaries = [c for c in configs if c["properties"].get("primary")]
         if len(configs) == 1:
             configs[0]["properties"]["primary"] = True
         elif len(primaries) != 1:
-            raise ArmError(400, "NetworkInterfaceMustHaveOnePrimaryIpConfiguration" if primaries else
-                           "NoPrimaryIpConfigurationSpecified",
-                           f"Network interface {resource_id} with multiple ip configurations must have exactly one "
-                           f"primary ip configuration.")
+            raise ArmError(
+                400,
+                "NetworkInterfaceMustHaveOnePrimaryIpConfiguration"
+                if primaries
+                else "NoPrimaryIpConfigurationSpecified",
+                f"Network interface {resource_id} with multiple ip configurations must have exactly one "
+                f"primary ip configuration.",
+            )
         for c in configs:
             c["properties"].setdefault("primary", False)
         nsg = ref_id(props.get("networkSecurityGroup"))
@@ -96,8 +121,14 @@ class NetworkInterfaceProvider(Provider):
         before = {c["name"].lower(): c["properties"] for c in old.get("ipConfigurations") or []}
         taken: set[str] = set()
         for i, c in enumerate(configs):
-            self._prepare_ipconfig(ctx, resource_id, c, before.get(c["name"].lower(), {}), taken,
-                                   f"properties.ipConfigurations[{i}].properties")
+            self._prepare_ipconfig(
+                ctx,
+                resource_id,
+                c,
+                before.get(c["name"].lower(), {}),
+                taken,
+                f"properties.ipConfigurations[{i}].properties",
+            )
         vm = ref_id(incoming.get("virtualMachine")) if is_internal(ctx) else ref_id(old.get("virtualMachine"))
         self._check_pools(ctx, resource_id, configs, vm)
         props["ipConfigurations"] = configs
@@ -118,8 +149,11 @@ class NetworkInterfaceProvider(Provider):
         props["vnetEncryptionSupported"] = False
         if vm is not None:
             props["virtualMachine"] = ref(vm)
-            props["primary"] = bool(old.get("primary", True)) if not is_internal(ctx) else \
-                bool(incoming.get("primary", old.get("primary", True)))
+            props["primary"] = (
+                bool(old.get("primary", True))
+                if not is_internal(ctx)
+                else bool(incoming.get("primary", old.get("primary", True)))
+            )
             if old.get("macAddress") or is_internal(ctx):
                 props["macAddress"] = old.get("macAddress") or incoming.get("macAddress") or _mac(resource_id)
         out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties")}
@@ -128,8 +162,9 @@ class NetworkInterfaceProvider(Provider):
 
     def _check_busy_load_balancers(self, ctx: Ctx, nic_id: str, configs: list[dict[str, Any]]) -> None:
         for c in configs:
-            for target in ref_ids(c["properties"].get("loadBalancerBackendAddressPools")) + \
-                    ref_ids(c["properties"].get("loadBalancerInboundNatRules")):
+            for target in ref_ids(c["properties"].get("loadBalancerBackendAddressPools")) + ref_ids(
+                c["properties"].get("loadBalancerInboundNatRules")
+            ):
                 lb_id = ids.parent_id(target)
                 op = ctx.engine.is_busy(lb_id)
                 if op is None:
@@ -140,33 +175,43 @@ class NetworkInterfaceProvider(Provider):
                     429,
                     "RetryableError",
                     "A retryable error occurred.",
-                    details=[{
-                        "code": "ReferencedResourceNotProvisioned",
-                        "message": f"Cannot proceed with operation because resource {lb.id if lb else lb_id} used by "
-                        f"resource {nic_id}/ipConfigurations/{c['name']} is not in Succeeded state. Resource is in "
-                        f"Updating state and the last operation that updated/is updating the resource is "
-                        f"PutLoadBalancerOperation.",
-                    }],
+                    details=[
+                        {
+                            "code": "ReferencedResourceNotProvisioned",
+                            "message": "Cannot proceed with operation because resource "
+                            f"{lb.id if lb else lb_id} used by "
+                            f"resource {nic_id}/ipConfigurations/{c['name']} is not in Succeeded state. Resource is in "
+                            f"Updating state and the last operation that updated/is updating the resource is "
+                            f"PutLoadBalancerOperation.",
+                        }
+                    ],
                     headers=retry_after_headers(wait, ctx.engine.config.time_scale),
                 )
 
-    def _prepare_ipconfig(self, ctx: Ctx, nic_id: str, c: dict[str, Any], prev: dict[str, Any], taken: set[str],
-                          path: str) -> None:
+    def _prepare_ipconfig(
+        self, ctx: Ctx, nic_id: str, c: dict[str, Any], prev: dict[str, Any], taken: set[str], path: str
+    ) -> None:
         store = ctx.store
         p = c["properties"]
         ipc_id = c["id"]
-        p["privateIPAllocationMethod"] = enum_value(p.get("privateIPAllocationMethod") or "Dynamic",
-                                                    ("Static", "Dynamic"), f"{path}.privateIPAllocationMethod",
-                                                    "IPAllocationMethod")
-        p["privateIPAddressVersion"] = enum_value(p.get("privateIPAddressVersion") or "IPv4", ("IPv4", "IPv6"),
-                                                  f"{path}.privateIPAddressVersion", "IPVersion")
+        p["privateIPAllocationMethod"] = enum_value(
+            p.get("privateIPAllocationMethod") or "Dynamic",
+            ("Static", "Dynamic"),
+            f"{path}.privateIPAllocationMethod",
+            "IPAllocationMethod",
+        )
+        p["privateIPAddressVersion"] = enum_value(
+            p.get("privateIPAddressVersion") or "IPv4", ("IPv4", "IPv6"), f"{path}.privateIPAddressVersion", "IPVersion"
+        )
         subnet = ref_id(p.get("subnet"))
         if subnet is None:
             raise ArmError(400, "InvalidRequestFormat", f"IP configuration {ipc_id} needs a subnet reference.")
         if not ipam.subnet_exists(store, subnet):
             raise invalid_reference(subnet, ipc_id)
         if p["privateIPAllocationMethod"] == "Static" and p.get("privateIPAddress"):
-            p["privateIPAddress"] = ipam.check_static_private(store, subnet, p["privateIPAddress"], nic_id, taken, ipc_id)
+            p["privateIPAddress"] = ipam.check_static_private(
+                store, subnet, p["privateIPAddress"], nic_id, taken, ipc_id
+            )
         elif same(ref_id(prev.get("subnet")), subnet) and prev.get("privateIPAddress"):
             p["privateIPAddress"] = prev["privateIPAddress"]
         else:
@@ -178,8 +223,10 @@ class NetworkInterfaceProvider(Provider):
             if rec is None or rec.type.lower() != f"{NET}/publicIPAddresses".lower():
                 raise invalid_reference(pip, ipc_id)
             p["publicIPAddress"] = ref(rec.id)
-        for key, coll in (("loadBalancerBackendAddressPools", "backendAddressPools"),
-                          ("loadBalancerInboundNatRules", "inboundNatRules")):
+        for key, coll in (
+            ("loadBalancerBackendAddressPools", "backendAddressPools"),
+            ("loadBalancerInboundNatRules", "inboundNatRules"),
+        ):
             targets = ref_ids(p.get(key))
             seen: set[str] = set()
             out = []
@@ -212,8 +259,11 @@ class NetworkInterfaceProvider(Provider):
                 addresses = pool.get("properties", {}).get("loadBalancerBackendAddresses") or []
                 if any(a.get("properties", {}).get("ipAddress") for a in addresses):
                     raise mixed_pool(pool["id"])
-                members = [m for m in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools")
-                           if ids.key(m[2].id) != ids.key(nic_id)]
+                members = [
+                    m
+                    for m in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools")
+                    if ids.key(m[2].id) != ids.key(nic_id)
+                ]
                 for _mid, mp, _mrec in members:
                     other_vnet = ids.parent_id(ref_id(mp.get("subnet")) or "")
                     if other_vnet and ids.key(other_vnet) != ids.key(my_vnet):
@@ -264,7 +314,7 @@ def _availability_set(store: Store, vm_id: str) -> str | None:
 
 def _mac(nic_id: str) -> str:
     h = uuid.uuid5(uuid.NAMESPACE_URL, nic_id.lower()).hex[:10].upper()
-    return "00-0D-" + "-".join(h[i:i + 2] for i in range(0, 8, 2))
+    return "00-0D-" + "-".join(h[i : i + 2] for i in range(0, 8, 2))
 
 
 def _now() -> float:

@@ -1,17 +1,16 @@
 """Network security groups with ``securityRules`` (writable child) and Azure's six ``defaultSecurityRules``.
 
-Refusals: ``SecurityRuleConflict`` (two rules with the same priority and direction), ``InUseNetworkSecurityGroupCannotBeDeleted``
-(NSG still on a NIC or subnet; e.g. terraform/azure-pipelines error dumps "Network security group X cannot be deleted
-because it is in use by the following resources"), ``NetworkSecurityGroupInUseByVirtualMachineScaleSet`` (AKS
-troubleshooting doc "Troubleshoot the LoadBalancerInUseByVirtualMachineScaleSet or
-NetworkSecurityGroupInUseByVirtualMachineScaleSet error code").
+Refusals: ``SecurityRuleConflict`` (two rules with the same priority and direction),
+``InUseNetworkSecurityGroupCannotBeDeleted`` (NSG still on a NIC or subnet; e.g. terraform/azure-pipelines error
+dumps "Network security group X cannot be deleted because it is in use by the following resources"),
+``NetworkSecurityGroupInUseByVirtualMachineScaleSet`` (AKS troubleshooting doc "Troubleshoot the
+LoadBalancerInUseByVirtualMachineScaleSet or NetworkSecurityGroupInUseByVirtualMachineScaleSet error code").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from armsim import ids
 from armsim.errors import ArmError
 from armsim.network.common import (
     NET,
@@ -36,15 +35,47 @@ RULE_READONLY = frozenset({"etag", "type"})
 
 # Azure's defaults, as every NSG GET shows them (priorities 65000-65500).
 _DEFAULTS: list[tuple[str, str, str, str, str, str, int, str]] = [
-    ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "VirtualNetwork", "VirtualNetwork", "Allow",
-     "Inbound", 65000, "*"),
-    ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "AzureLoadBalancer", "*",
-     "Allow", "Inbound", 65001, "*"),
+    (
+        "AllowVnetInBound",
+        "Allow inbound traffic from all VMs in VNET",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow",
+        "Inbound",
+        65000,
+        "*",
+    ),
+    (
+        "AllowAzureLoadBalancerInBound",
+        "Allow inbound traffic from azure load balancer",
+        "AzureLoadBalancer",
+        "*",
+        "Allow",
+        "Inbound",
+        65001,
+        "*",
+    ),
     ("DenyAllInBound", "Deny all inbound traffic", "*", "*", "Deny", "Inbound", 65500, "*"),
-    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "VirtualNetwork", "VirtualNetwork",
-     "Allow", "Outbound", 65000, "*"),
-    ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "*", "Internet", "Allow", "Outbound",
-     65001, "*"),
+    (
+        "AllowVnetOutBound",
+        "Allow outbound traffic from all VMs to all VMs in VNET",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow",
+        "Outbound",
+        65000,
+        "*",
+    ),
+    (
+        "AllowInternetOutBound",
+        "Allow outbound traffic from all VMs to Internet",
+        "*",
+        "Internet",
+        "Allow",
+        "Outbound",
+        65001,
+        "*",
+    ),
     ("DenyAllOutBound", "Deny all outbound traffic", "*", "*", "Deny", "Outbound", 65500, "*"),
 ]
 
@@ -99,29 +130,43 @@ class NetworkSecurityGroupProvider(Provider):
     children = {"securityRules": "securityRules", "defaultSecurityRules": "defaultSecurityRules"}
     read_only_children = frozenset({"defaultSecurityRules"})
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         props = dict(body.get("properties") or {})
         old = (existing or {}).get("properties", {})
-        rules = prepare_children(resource_id, props.get("securityRules"), "securityRules", "properties.securityRules",
-                                 RULE_READONLY)
+        rules = prepare_children(
+            resource_id, props.get("securityRules"), "securityRules", "properties.securityRules", RULE_READONLY
+        )
         seen: dict[tuple[str, int], str] = {}
         for i, rule in enumerate(rules):
             rp = rule["properties"]
             path = f"properties.securityRules[{i}].properties"
-            rp["protocol"] = enum_value(rp.get("protocol", "*"), ("Tcp", "Udp", "Icmp", "Esp", "*", "Ah"),
-                                        f"{path}.protocol", "SecurityRuleProtocol")
-            rp["access"] = enum_value(rp.get("access", "Allow"), ("Allow", "Deny"), f"{path}.access",
-                                      "SecurityRuleAccess")
-            rp["direction"] = enum_value(rp.get("direction", "Inbound"), ("Inbound", "Outbound"), f"{path}.direction",
-                                         "SecurityRuleDirection")
+            rp["protocol"] = enum_value(
+                rp.get("protocol", "*"),
+                ("Tcp", "Udp", "Icmp", "Esp", "*", "Ah"),
+                f"{path}.protocol",
+                "SecurityRuleProtocol",
+            )
+            rp["access"] = enum_value(
+                rp.get("access", "Allow"), ("Allow", "Deny"), f"{path}.access", "SecurityRuleAccess"
+            )
+            rp["direction"] = enum_value(
+                rp.get("direction", "Inbound"), ("Inbound", "Outbound"), f"{path}.direction", "SecurityRuleDirection"
+            )
             if "priority" not in rp:
-                raise ArmError(400, "SecurityRuleInvalidPriority",
-                               f"Security rule {rule['name']} has no priority. Priority must be between 100 and 4096.")
+                raise ArmError(
+                    400,
+                    "SecurityRuleInvalidPriority",
+                    f"Security rule {rule['name']} has no priority. Priority must be between 100 and 4096.",
+                )
             rp["priority"] = int_value(rp["priority"], f"{path}.priority", 100, 4096)
-            for single, plural in (("sourcePortRange", "sourcePortRanges"),
-                                   ("destinationPortRange", "destinationPortRanges"),
-                                   ("sourceAddressPrefix", "sourceAddressPrefixes"),
-                                   ("destinationAddressPrefix", "destinationAddressPrefixes")):
+            for single, plural in (
+                ("sourcePortRange", "sourcePortRanges"),
+                ("destinationPortRange", "destinationPortRanges"),
+                ("sourceAddressPrefix", "sourceAddressPrefixes"),
+                ("destinationAddressPrefix", "destinationAddressPrefixes"),
+            ):
                 if not rp.get(single) and not rp.get(plural):
                     rp[single] = "*"
                 rp.setdefault(plural, [])
@@ -176,6 +221,3 @@ class NetworkSecurityGroupProvider(Provider):
 def nsg_exists(store: Store, nsg_id: str) -> str | None:
     rec = store.get(nsg_id)
     return rec.id if rec is not None and rec.type.lower() == NSG_TYPE.lower() else None
-
-
-__all__ = ["NetworkSecurityGroupProvider", "default_rules", "nsg_exists", "ids"]

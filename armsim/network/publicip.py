@@ -32,26 +32,38 @@ def pip_user(store: Store, pip_id: str) -> str | None:
 class PublicIPAddressProvider(Provider):
     type = PIP_TYPE
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         props = dict(body.get("properties") or {})
         old = (existing or {}).get("properties", {})
         sku = dict(body.get("sku") or {"name": "Basic"})
         sku["name"] = enum_value(sku.get("name", "Basic"), ("Basic", "Standard"), "sku.name", "PublicIPAddressSkuName")
-        sku["tier"] = enum_value(sku.get("tier", "Regional"), ("Regional", "Global"), "sku.tier", "PublicIPAddressSkuTier")
+        sku["tier"] = enum_value(
+            sku.get("tier", "Regional"), ("Regional", "Global"), "sku.tier", "PublicIPAddressSkuTier"
+        )
         default_method = "Static" if sku["name"] == "Standard" else "Dynamic"
         props["publicIPAllocationMethod"] = enum_value(
-            props.get("publicIPAllocationMethod") or default_method, ("Static", "Dynamic"),
-            "properties.publicIPAllocationMethod", "IPAllocationMethod")
+            props.get("publicIPAllocationMethod") or default_method,
+            ("Static", "Dynamic"),
+            "properties.publicIPAllocationMethod",
+            "IPAllocationMethod",
+        )
         if sku["name"] == "Standard" and props["publicIPAllocationMethod"] != "Static":
             raise ArmError(
                 400,
                 "StandardSkuPublicIPAddressesMustBeStatic",
                 f"Standard sku publicIP addresses must be allocated using Static allocation method ({resource_id}).",
             )
-        props["publicIPAddressVersion"] = enum_value(props.get("publicIPAddressVersion") or "IPv4", ("IPv4", "IPv6"),
-                                                     "properties.publicIPAddressVersion", "IPVersion")
-        props["idleTimeoutInMinutes"] = int_value(props.get("idleTimeoutInMinutes", 4),
-                                                  "properties.idleTimeoutInMinutes", 4, 30)
+        props["publicIPAddressVersion"] = enum_value(
+            props.get("publicIPAddressVersion") or "IPv4",
+            ("IPv4", "IPv6"),
+            "properties.publicIPAddressVersion",
+            "IPVersion",
+        )
+        props["idleTimeoutInMinutes"] = int_value(
+            props.get("idleTimeoutInMinutes", 4), "properties.idleTimeoutInMinutes", 4, 30
+        )
         props.setdefault("ipTags", [])
         for ro in ("ipConfiguration", "provisioningState", "natGateway", "linkedPublicIPAddress"):
             props.pop(ro, None)

@@ -30,8 +30,16 @@ from armsim.store import Record, Store
 VNET_TYPE = f"{NET}/virtualNetworks"
 SUBNET_TYPE = f"{VNET_TYPE}/subnets"
 SUBNET_READONLY = frozenset(
-    {"ipConfigurations", "ipConfigurationProfiles", "resourceNavigationLinks", "serviceAssociationLinks", "purpose",
-     "privateEndpoints", "etag", "type"}
+    {
+        "ipConfigurations",
+        "ipConfigurationProfiles",
+        "resourceNavigationLinks",
+        "serviceAssociationLinks",
+        "purpose",
+        "privateEndpoints",
+        "etag",
+        "type",
+    }
 )
 
 
@@ -49,7 +57,9 @@ class VirtualNetworkProvider(Provider):
     type = VNET_TYPE
     children = {"subnets": "subnets"}
 
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         props = dict(body.get("properties") or {})
         old = (existing or {}).get("properties", {})
         space = props.get("addressSpace") or {}

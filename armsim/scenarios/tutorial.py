@@ -23,55 +23,91 @@ def build_network(engine: Engine) -> None:
     lb = f"{net}/loadBalancers/myLoadBalancer"
     vnet = f"{net}/virtualNetworks/myVnet"
     nsg = f"{net}/networkSecurityGroups/myNetworkSecurityGroup"
-    engine.internal_put(pip, {"location": LOCATION, "sku": {"name": "Basic"},
-                              "properties": {"publicIPAllocationMethod": "Dynamic"}})
-    engine.internal_put(lb, {
-        "location": LOCATION,
-        "sku": {"name": "Basic"},
-        "properties": {
-            "frontendIPConfigurations": [{"name": "myFrontEndPool", "properties": {"publicIPAddress": {"id": pip}}}],
-            "backendAddressPools": [{"name": "myBackEndPool"}],
-            "probes": [{"name": "myHealthProbe", "properties": {"protocol": "Tcp", "port": 80,
-                                                                 "intervalInSeconds": 15, "numberOfProbes": 2}}],
-            "loadBalancingRules": [{
-                "name": "myLoadBalancerRule",
-                "properties": {
-                    "protocol": "Tcp", "frontendPort": 80, "backendPort": 80,
-                    "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/myFrontEndPool"},
-                    "backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"},
-                    "probe": {"id": f"{lb}/probes/myHealthProbe"},
-                },
-            }],
+    engine.internal_put(
+        pip, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Dynamic"}}
+    )
+    engine.internal_put(
+        lb,
+        {
+            "location": LOCATION,
+            "sku": {"name": "Basic"},
+            "properties": {
+                "frontendIPConfigurations": [
+                    {"name": "myFrontEndPool", "properties": {"publicIPAddress": {"id": pip}}}
+                ],
+                "backendAddressPools": [{"name": "myBackEndPool"}],
+                "probes": [
+                    {
+                        "name": "myHealthProbe",
+                        "properties": {"protocol": "Tcp", "port": 80, "intervalInSeconds": 15, "numberOfProbes": 2},
+                    }
+                ],
+                "loadBalancingRules": [
+                    {
+                        "name": "myLoadBalancerRule",
+                        "properties": {
+                            "protocol": "Tcp",
+                            "frontendPort": 80,
+                            "backendPort": 80,
+                            "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/myFrontEndPool"},
+                            "backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"},
+                            "probe": {"id": f"{lb}/probes/myHealthProbe"},
+                        },
+                    }
+                ],
+            },
         },
-    })
-    engine.internal_put(vnet, {
-        "location": LOCATION,
-        "properties": {
-            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-            "subnets": [{"name": "mySubnet", "properties": {"addressPrefix": "10.0.0.0/24"}}],
-        },
-    })
-    engine.internal_put(nsg, {
-        "location": LOCATION,
-        "properties": {"securityRules": [{
-            "name": "myNetworkSecurityGroupRule",
-            "properties": {"priority": 1001, "protocol": "Tcp", "destinationPortRange": "80", "access": "Allow",
-                           "direction": "Inbound", "sourcePortRange": "*", "sourceAddressPrefix": "*",
-                           "destinationAddressPrefix": "*"},
-        }]},
-    })
-    for i in (1, 2, 3):
-        engine.internal_put(f"{net}/networkInterfaces/myNic{i}", {
+    )
+    engine.internal_put(
+        vnet,
+        {
             "location": LOCATION,
             "properties": {
-                "networkSecurityGroup": {"id": nsg},
-                "ipConfigurations": [{
-                    "name": IPCONFIG,
-                    "properties": {
-                        "subnet": {"id": f"{vnet}/subnets/mySubnet"},
-                        "privateIPAllocationMethod": "Dynamic",
-                        "loadBalancerBackendAddressPools": [{"id": f"{lb}/backendAddressPools/myBackEndPool"}],
-                    },
-                }],
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "mySubnet", "properties": {"addressPrefix": "10.0.0.0/24"}}],
             },
-        })
+        },
+    )
+    engine.internal_put(
+        nsg,
+        {
+            "location": LOCATION,
+            "properties": {
+                "securityRules": [
+                    {
+                        "name": "myNetworkSecurityGroupRule",
+                        "properties": {
+                            "priority": 1001,
+                            "protocol": "Tcp",
+                            "destinationPortRange": "80",
+                            "access": "Allow",
+                            "direction": "Inbound",
+                            "sourcePortRange": "*",
+                            "sourceAddressPrefix": "*",
+                            "destinationAddressPrefix": "*",
+                        },
+                    }
+                ]
+            },
+        },
+    )
+    for i in (1, 2, 3):
+        engine.internal_put(
+            f"{net}/networkInterfaces/myNic{i}",
+            {
+                "location": LOCATION,
+                "properties": {
+                    "networkSecurityGroup": {"id": nsg},
+                    "ipConfigurations": [
+                        {
+                            "name": IPCONFIG,
+                            "properties": {
+                                "subnet": {"id": f"{vnet}/subnets/mySubnet"},
+                                "privateIPAllocationMethod": "Dynamic",
+                                "loadBalancerBackendAddressPools": [{"id": f"{lb}/backendAddressPools/myBackEndPool"}],
+                            },
+                        }
+                    ],
+                },
+            },
+        )

@@ -107,8 +107,7 @@ def network_profile(vmss: Raw) -> Raw:
 def model_ip_configurations(vmss: Raw) -> Iterator[Raw]:
     """Every ipConfiguration of every NIC configuration in the scale-set model."""
     for nic in network_profile(vmss).get("networkInterfaceConfigurations") or []:
-        for ipc in props(nic).get("ipConfigurations") or []:
-            yield ipc
+        yield from props(nic).get("ipConfigurations") or []
 
 
 def model_refs(vmss: Raw, key: str) -> list[str]:
@@ -221,9 +220,11 @@ def references_to(lb: Raw, target_id: str) -> list[str]:
                 if key in ("inboundNatPools", "inboundNatRules", "loadBalancingRules", "outboundRules",
                            "backendIPConfigurations", "loadBalancerBackendAddresses"):
                     continue  # back-references Azure computes, not references this child makes
-                if (isinstance(value, dict) and same_id(value.get("id"), target_id)) or (isinstance(value, list) and any(
+                single = isinstance(value, dict) and same_id(value.get("id"), target_id)
+                listed = isinstance(value, list) and any(
                     isinstance(v, dict) and same_id(v.get("id"), target_id) for v in value
-                )):
+                )
+                if single or listed:
                     out.append(f"{collection}/{item.get('name')}")
     return out
 

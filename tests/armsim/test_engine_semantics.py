@@ -1,4 +1,4 @@
-"""ARM semantics as seen on network resources: ETags, busy resources, throttling, LROs, paging, casing, faults, echoes."""
+"""ARM semantics on network resources: ETags, busy resources, throttling, LROs, paging, casing, faults, echoes."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ def test_throttled_writes_get_429_with_retry_after(armsim_factory: Any) -> None:
     h = armsim_factory(time_scale=1.0, throttle=True)
     e = Estate(h)
     h.control("POST", "config", {"buckets": {"writes": [2, 0.001]}, "durations": {"network.put": 0}})
-    statuses = [h.arm("PUT", e.path(f"networkSecurityGroups/n{i}"), {"location": "westus"}, api_version=API)
-                for i in range(3)]
+    statuses = [
+        h.arm("PUT", e.path(f"networkSecurityGroups/n{i}"), {"location": "westus"}, api_version=API) for i in range(3)
+    ]
     assert [r.status_code for r in statuses[:2]] == [201, 201]
     assert statuses[2].status_code == 429
     assert int(statuses[2].headers["Retry-After"]) >= 1
@@ -100,16 +101,19 @@ def test_paging_through_the_sdk(armsim: SimHandle) -> None:
 
 def test_ids_are_case_insensitive(tutorial: SimHandle) -> None:
     sub = tutorial.subscription_id
-    resp = tutorial.arm("GET", f"/subscriptions/{sub}/resourcegroups/MYTUTORIAL8/providers/microsoft.network/"
-                               f"loadBalancers/MyLoadBalancer")
+    resp = tutorial.arm(
+        "GET",
+        f"/subscriptions/{sub}/resourcegroups/MYTUTORIAL8/providers/microsoft.network/" f"loadBalancers/MyLoadBalancer",
+    )
     assert resp.status_code == 200 and resp.json()["name"] == "myLoadBalancer"
     net = tutorial.clients().network
     assert net.load_balancers.get("mytutorial8", "MYLOADBALANCER").name == "myLoadBalancer"
     # a reference with other casing joins the same pool
     nic = net.network_interfaces.get(RG, "myNic2")
     pool = nic.ip_configurations[0].load_balancer_backend_address_pools[0].id
-    nic.ip_configurations[0].load_balancer_backend_address_pools = [{"id": pool.upper().replace("SUBSCRIPTIONS",
-                                                                                                "subscriptions")}]
+    nic.ip_configurations[0].load_balancer_backend_address_pools = [
+        {"id": pool.upper().replace("SUBSCRIPTIONS", "subscriptions")}
+    ]
     net.network_interfaces.begin_create_or_update(RG, "myNic2", nic).result()
     got = net.load_balancer_backend_address_pools.get(RG, "myloadbalancer", "MYBACKENDPOOL")
     assert len(got.backend_ip_configurations) == 3 and got.name == "myBackEndPool"
@@ -124,8 +128,16 @@ def test_sdk_retries_through_injected_faults(tutorial: SimHandle) -> None:
     assert 503 in statuses
 
 
-@pytest.mark.parametrize("rel", ["loadBalancers/myLoadBalancer", "networkInterfaces/myNic1", "virtualNetworks/myVnet",
-                                 "networkSecurityGroups/myNetworkSecurityGroup", "publicIPAddresses/myPublicIP"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "loadBalancers/myLoadBalancer",
+        "networkInterfaces/myNic1",
+        "virtualNetworks/myVnet",
+        "networkSecurityGroups/myNetworkSecurityGroup",
+        "publicIPAddresses/myPublicIP",
+    ],
+)
 def test_echoing_a_get_body_back_changes_nothing(tutorial: SimHandle, rel: str) -> None:
     path = _tut(tutorial, rel)
     before = get(tutorial, path)

@@ -18,12 +18,28 @@ from tests.armsim.test_network_support import API, Estate, get, instant, put
 from tests.conftest import SimHandle
 
 REF = Path("/work/shared/reference")
-BACK_REFERENCES = {"backendIPConfigurations", "backendIPConfiguration", "loadBalancingRules", "inboundNatRules",
-                   "inboundNatPools", "outboundRules", "ipConfiguration", "ipConfigurations", "networkInterfaces",
-                   "subnets", "virtualMachine"}
+BACK_REFERENCES = {
+    "backendIPConfigurations",
+    "backendIPConfiguration",
+    "loadBalancingRules",
+    "inboundNatRules",
+    "inboundNatPools",
+    "outboundRules",
+    "ipConfiguration",
+    "ipConfigurations",
+    "networkInterfaces",
+    "subnets",
+    "virtualMachine",
+}
 # collections that are writable at the top of a load balancer (not back-references there)
-LB_COLLECTIONS = {"loadBalancingRules", "inboundNatRules", "inboundNatPools", "outboundRules", "ipConfigurations",
-                  "subnets"}
+LB_COLLECTIONS = {
+    "loadBalancingRules",
+    "inboundNatRules",
+    "inboundNatPools",
+    "outboundRules",
+    "ipConfigurations",
+    "subnets",
+}
 
 
 def key_paths(value: Any, path: str = "", out: set[str] | None = None) -> set[str]:
@@ -45,7 +61,8 @@ def assert_same_shape(ours: Any, example: Any) -> None:
     missing = sorted(theirs - mine)
     assert not missing, f"keys the example has and armsim lacks: {missing}"
     extra_backrefs = sorted(
-        p for p in mine - theirs
+        p
+        for p in mine - theirs
         if p.rsplit("/", 1)[-1] in BACK_REFERENCES
         and not (p.count("/") <= 2 and p.rsplit("/", 1)[-1] in LB_COLLECTIONS)
     )
@@ -91,20 +108,43 @@ def test_inbound_nat_rule_create(h: SimHandle) -> None:
     body["properties"]["frontendIPConfigurations"][0]["name"] = "ip1"
     put(h, e.lb_path("lb1"), body, expect=201)
     # the scale-set instance NIC that uses the rule (what makes the rule's backendIPConfiguration)
-    nic_id = (f"/subscriptions/{h.subscription_id}/resourceGroups/testrg/providers/Microsoft.Compute/"
-              f"virtualMachineScaleSets/vmss1/virtualMachines/1/networkInterfaces/nic1")
-    nic = {"id": nic_id, "name": "nic1", "properties": {"ipConfigurations": [{"name": "ip1", "properties": {
-        "loadBalancerInboundNatRules": [{"id": e.lb_path("lb1", "inboundNatRules/natRule1.1")}]}}]}}
-    h.sim.call(lambda: h.engine.store.put(Record(nic_id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/"
-                                                         "networkInterfaces", nic)))
-    rule = h.clients().network.inbound_nat_rules.begin_create_or_update(
-        "testrg", "lb1", "natRule1.1", ex["parameters"]["inboundNatRuleParameters"]).result()
+    nic_id = (
+        f"/subscriptions/{h.subscription_id}/resourceGroups/testrg/providers/Microsoft.Compute/"
+        f"virtualMachineScaleSets/vmss1/virtualMachines/1/networkInterfaces/nic1"
+    )
+    nic = {
+        "id": nic_id,
+        "name": "nic1",
+        "properties": {
+            "ipConfigurations": [
+                {
+                    "name": "ip1",
+                    "properties": {
+                        "loadBalancerInboundNatRules": [{"id": e.lb_path("lb1", "inboundNatRules/natRule1.1")}]
+                    },
+                }
+            ]
+        },
+    }
+    h.sim.call(
+        lambda: h.engine.store.put(
+            Record(nic_id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/" "networkInterfaces", nic)
+        )
+    )
+    rule = (
+        h.clients()
+        .network.inbound_nat_rules.begin_create_or_update(
+            "testrg", "lb1", "natRule1.1", ex["parameters"]["inboundNatRuleParameters"]
+        )
+        .result()
+    )
     assert rule.backend_ip_configuration.id.endswith("virtualMachines/1/networkInterfaces/nic1/ipConfigurations/ip1")
     got = get(h, e.lb_path("lb1", "inboundNatRules/natRule1.1"))
     assert_same_shape(got, ex["responses"]["201"]["body"])
     listed = h.arm("GET", e.lb_path("lb1", "inboundNatRules"), api_version=API).json()
-    assert_same_shape(listed["value"][0], load("InboundNatRuleList", h.subscription_id)["responses"]["200"]["body"]
-                      ["value"][0])
+    assert_same_shape(
+        listed["value"][0], load("InboundNatRuleList", h.subscription_id)["responses"]["200"]["body"]["value"][0]
+    )
 
 
 def test_backend_address_pool_with_backend_addresses_put(h: SimHandle) -> None:
@@ -146,14 +186,25 @@ def test_network_interface_get(h: SimHandle) -> None:
     e.vnet("rg1-vnet", prefix="172.20.0.0/16", subnets={"default": "172.20.2.0/24"})
     e.pip("test-ip", sku="Basic")
     put(h, e.path("networkSecurityGroups/nsg"), {"location": "eastus"}, expect=201)
-    body = {"location": "eastus", "properties": {
-        "networkSecurityGroup": {"id": e.path("networkSecurityGroups/nsg")},
-        "enableAcceleratedNetworking": True, "disableTcpStateTracking": True,
-        "ipConfigurations": [
-            {"name": "ipconfig1", "properties": {"subnet": {"id": e.subnet("rg1-vnet")}, "primary": True,
-                                                 "publicIPAddress": {"id": e.path("publicIPAddresses/test-ip")}}},
-            {"name": "ipconfig2", "properties": {"subnet": {"id": e.subnet("rg1-vnet")}, "primary": False}},
-        ]}}
+    body = {
+        "location": "eastus",
+        "properties": {
+            "networkSecurityGroup": {"id": e.path("networkSecurityGroups/nsg")},
+            "enableAcceleratedNetworking": True,
+            "disableTcpStateTracking": True,
+            "ipConfigurations": [
+                {
+                    "name": "ipconfig1",
+                    "properties": {
+                        "subnet": {"id": e.subnet("rg1-vnet")},
+                        "primary": True,
+                        "publicIPAddress": {"id": e.path("publicIPAddresses/test-ip")},
+                    },
+                },
+                {"name": "ipconfig2", "properties": {"subnet": {"id": e.subnet("rg1-vnet")}, "primary": False}},
+            ],
+        },
+    }
     put(h, e.path("networkInterfaces/test-nic"), body, expect=201)
     vm = f"/subscriptions/{h.subscription_id}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1"
     h.sim.call(lambda: set_nic_virtual_machine(h.engine, e.path("networkInterfaces/test-nic"), vm))

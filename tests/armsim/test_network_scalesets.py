@@ -29,27 +29,53 @@ def _comp(e: Estate) -> str:
     return f"/subscriptions/{e.sub}/resourceGroups/rg1/providers/Microsoft.Compute"
 
 
-def add_vmss(e: Estate, *, pools: list[str] = (), nat_pools: list[str] = (), probe: str | None = None,
-             instances: int = 0) -> str:
+def add_vmss(
+    e: Estate, *, pools: list[str] = (), nat_pools: list[str] = (), probe: str | None = None, instances: int = 0
+) -> str:
     """A scale-set model (and instances with their NIC records) referencing LB children, as compute stores them."""
     vmss = f"{_comp(e)}/virtualMachineScaleSets/vmss1"
-    ipc = {"name": "ipc", "properties": {
-        "subnet": {"id": e.subnet()},
-        "loadBalancerBackendAddressPools": [{"id": p} for p in pools],
-        "loadBalancerInboundNatPools": [{"id": p} for p in nat_pools]}}
-    net_profile: dict[str, Any] = {"networkInterfaceConfigurations": [
-        {"name": "nic", "properties": {"primary": True, "ipConfigurations": [ipc]}}]}
+    ipc = {
+        "name": "ipc",
+        "properties": {
+            "subnet": {"id": e.subnet()},
+            "loadBalancerBackendAddressPools": [{"id": p} for p in pools],
+            "loadBalancerInboundNatPools": [{"id": p} for p in nat_pools],
+        },
+    }
+    net_profile: dict[str, Any] = {
+        "networkInterfaceConfigurations": [{"name": "nic", "properties": {"primary": True, "ipConfigurations": [ipc]}}]
+    }
     if probe:
         net_profile["healthProbe"] = {"id": probe}
-    body = {"id": vmss, "name": "vmss1", "type": "Microsoft.Compute/virtualMachineScaleSets", "location": "westus",
-            "properties": {"virtualMachineProfile": {"networkProfile": net_profile}}}
+    body = {
+        "id": vmss,
+        "name": "vmss1",
+        "type": "Microsoft.Compute/virtualMachineScaleSets",
+        "location": "westus",
+        "properties": {"virtualMachineProfile": {"networkProfile": net_profile}},
+    }
     records = [Record(vmss, body["type"], body)]
     for i in range(instances):
         nic_id = f"{vmss}/virtualMachines/{i}/networkInterfaces/nic"
-        nic = {"id": nic_id, "name": "nic", "properties": {"ipConfigurations": [{"name": "ipc", "properties": {
-            "subnet": {"id": e.subnet()}, "privateIPAddress": f"10.0.0.{10 + i}",
-            "loadBalancerBackendAddressPools": [{"id": p} for p in pools]}}]}}
-        records.append(Record(nic_id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces", nic))
+        nic = {
+            "id": nic_id,
+            "name": "nic",
+            "properties": {
+                "ipConfigurations": [
+                    {
+                        "name": "ipc",
+                        "properties": {
+                            "subnet": {"id": e.subnet()},
+                            "privateIPAddress": f"10.0.0.{10 + i}",
+                            "loadBalancerBackendAddressPools": [{"id": p} for p in pools],
+                        },
+                    }
+                ]
+            },
+        }
+        records.append(
+            Record(nic_id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces", nic)
+        )
 
     def store() -> None:
         for r in records:
@@ -102,7 +128,8 @@ def test_nat_pool_in_use_by_scale_set(estate: Estate) -> None:
     assert resp.status_code == 400
     assert error_code(resp) == "LoadBalancerInboundNatPoolInUseByVirtualMachineScaleSet"
     assert resp.json()["error"]["message"] == (
-        f"Cannot remove inbound nat pool np from load balancer since it is in use by virtual machine scale set {vmss}.")
+        f"Cannot remove inbound nat pool np from load balancer since it is in use by virtual machine scale set {vmss}."
+    )
 
 
 def test_backend_pool_in_use_by_scale_set_and_back_references(estate: Estate) -> None:
@@ -111,7 +138,8 @@ def test_backend_pool_in_use_by_scale_set_and_back_references(estate: Estate) ->
     vmss = add_vmss(estate, pools=[pool], instances=2)
     got = estate.h.clients().network.load_balancer_backend_address_pools.get("rg1", "lb", "pool")
     assert [c.id for c in got.backend_ip_configurations] == [
-        f"{vmss}/virtualMachines/{i}/networkInterfaces/nic/ipConfigurations/ipc" for i in range(2)]
+        f"{vmss}/virtualMachines/{i}/networkInterfaces/nic/ipConfigurations/ipc" for i in range(2)
+    ]
     resp = estate.h.arm("DELETE", pool)
     assert resp.status_code == 400
     assert error_code(resp) == "LoadBalancerBackendAddressPoolInUseByVirtualMachineScaleSet"
@@ -122,8 +150,10 @@ def test_backend_pool_in_use_by_scale_set_and_back_references(estate: Estate) ->
 
 def test_health_probe_rules_of_a_scale_set(estate: Estate) -> None:
     probe = estate.lb_path(child="probes/hp")
-    estate.lb(probes=[{"name": "hp", "properties": {"protocol": "Tcp", "port": 80}}],
-              loadBalancingRules=[estate.rule("web", probe="hp"), estate.rule("alt", port=81, probe="hp")])
+    estate.lb(
+        probes=[{"name": "hp", "properties": {"protocol": "Tcp", "port": 80}}],
+        loadBalancingRules=[estate.rule("web", probe="hp"), estate.rule("alt", port=81, probe="hp")],
+    )
     add_vmss(estate, probe=probe)
     body = get(estate.h, estate.lb_path())
     body["properties"]["loadBalancingRules"][1]["properties"]["backendPort"] = 8080

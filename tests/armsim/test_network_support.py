@@ -66,24 +66,39 @@ class Estate:
 
     def vnet(self, name: str = "vnet", prefix: str = "10.0.0.0/16", subnets: dict[str, str] | None = None) -> str:
         subnets = subnets or {"default": "10.0.0.0/24", "other": "10.0.1.0/24"}
-        put(self.h, self.path(f"virtualNetworks/{name}"), {
-            "location": self.location,
-            "properties": {"addressSpace": {"addressPrefixes": [prefix]},
-                           "subnets": [{"name": n, "properties": {"addressPrefix": p}} for n, p in subnets.items()]},
-        }, expect=201)
+        put(
+            self.h,
+            self.path(f"virtualNetworks/{name}"),
+            {
+                "location": self.location,
+                "properties": {
+                    "addressSpace": {"addressPrefixes": [prefix]},
+                    "subnets": [{"name": n, "properties": {"addressPrefix": p}} for n, p in subnets.items()],
+                },
+            },
+            expect=201,
+        )
         return self.path(f"virtualNetworks/{name}")
 
     def subnet(self, vnet: str = "vnet", name: str = "default") -> str:
         return self.path(f"virtualNetworks/{vnet}/subnets/{name}")
 
     def pip(self, name: str = "pip", sku: str = "Standard") -> str:
-        put(self.h, self.path(f"publicIPAddresses/{name}"), {
-            "location": self.location, "sku": {"name": sku},
-            "properties": {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"},
-        }, expect=201)
+        put(
+            self.h,
+            self.path(f"publicIPAddresses/{name}"),
+            {
+                "location": self.location,
+                "sku": {"name": sku},
+                "properties": {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"},
+            },
+            expect=201,
+        )
         return self.path(f"publicIPAddresses/{name}")
 
-    def lb_body(self, lb: str = "lb", sku: str = "Standard", pip: str | None = None, **collections: Any) -> dict[str, Any]:
+    def lb_body(
+        self, lb: str = "lb", sku: str = "Standard", pip: str | None = None, **collections: Any
+    ) -> dict[str, Any]:
         fe_props = {"publicIPAddress": {"id": pip}} if pip else {"subnet": {"id": self.subnet()}}
         props: dict[str, Any] = {
             "frontendIPConfigurations": [{"name": "fe", "properties": fe_props}],
@@ -95,10 +110,20 @@ class Estate:
     def ref(self, lb: str, coll: str, name: str) -> dict[str, str]:
         return {"id": self.lb_path(lb, f"{coll}/{name}")}
 
-    def rule(self, name: str, lb: str = "lb", port: int = 80, backend: int | None = None, probe: str | None = None,
-             pool: str = "pool", **extra: Any) -> dict[str, Any]:
+    def rule(
+        self,
+        name: str,
+        lb: str = "lb",
+        port: int = 80,
+        backend: int | None = None,
+        probe: str | None = None,
+        pool: str = "pool",
+        **extra: Any,
+    ) -> dict[str, Any]:
         props: dict[str, Any] = {
-            "protocol": "Tcp", "frontendPort": port, "backendPort": backend if backend is not None else port,
+            "protocol": "Tcp",
+            "frontendPort": port,
+            "backendPort": backend if backend is not None else port,
             "frontendIPConfiguration": self.ref(lb, "frontendIPConfigurations", "fe"),
             "backendAddressPool": self.ref(lb, "backendAddressPools", pool),
         }
@@ -107,28 +132,51 @@ class Estate:
         props.update(extra)
         return {"name": name, "properties": props}
 
-    def nat_rule(self, name: str, port: int, lb: str = "lb", backend: int = 22, protocol: str = "Tcp") -> dict[str, Any]:
-        return {"name": name, "properties": {
-            "protocol": protocol, "frontendPort": port, "backendPort": backend,
-            "frontendIPConfiguration": self.ref(lb, "frontendIPConfigurations", "fe")}}
+    def nat_rule(
+        self, name: str, port: int, lb: str = "lb", backend: int = 22, protocol: str = "Tcp"
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "properties": {
+                "protocol": protocol,
+                "frontendPort": port,
+                "backendPort": backend,
+                "frontendIPConfiguration": self.ref(lb, "frontendIPConfigurations", "fe"),
+            },
+        }
 
     def nat_pool(self, name: str, start: int, end: int, lb: str = "lb", backend: int = 22) -> dict[str, Any]:
-        return {"name": name, "properties": {
-            "protocol": "Tcp", "frontendPortRangeStart": start, "frontendPortRangeEnd": end, "backendPort": backend,
-            "frontendIPConfiguration": self.ref(lb, "frontendIPConfigurations", "fe")}}
+        return {
+            "name": name,
+            "properties": {
+                "protocol": "Tcp",
+                "frontendPortRangeStart": start,
+                "frontendPortRangeEnd": end,
+                "backendPort": backend,
+                "frontendIPConfiguration": self.ref(lb, "frontendIPConfigurations", "fe"),
+            },
+        }
 
     def lb(self, lb: str = "lb", expect: int | None = 201, **kw: Any) -> requests.Response:
         return put(self.h, self.lb_path(lb), self.lb_body(lb, **kw), expect=expect)
 
-    def nic_body(self, subnet: str | None = None, pools: list[str] | None = None, nat_rules: list[str] | None = None,
-                 ipconfig: str = "ipconfig1", **props: Any) -> dict[str, Any]:
+    def nic_body(
+        self,
+        subnet: str | None = None,
+        pools: list[str] | None = None,
+        nat_rules: list[str] | None = None,
+        ipconfig: str = "ipconfig1",
+        **props: Any,
+    ) -> dict[str, Any]:
         ipc: dict[str, Any] = {"subnet": {"id": subnet or self.subnet()}}
         if pools is not None:
             ipc["loadBalancerBackendAddressPools"] = [{"id": p} for p in pools]
         if nat_rules is not None:
             ipc["loadBalancerInboundNatRules"] = [{"id": r} for r in nat_rules]
-        return {"location": self.location, "properties": {"ipConfigurations": [{"name": ipconfig, "properties": ipc}],
-                                                          **props}}
+        return {
+            "location": self.location,
+            "properties": {"ipConfigurations": [{"name": ipconfig, "properties": ipc}], **props},
+        }
 
     def nic(self, name: str, expect: int | None = 201, **kw: Any) -> requests.Response:
         return put(self.h, self.path(f"networkInterfaces/{name}"), self.nic_body(**kw), expect=expect)

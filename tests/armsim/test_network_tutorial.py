@@ -34,11 +34,22 @@ def test_tutorial_network_pieces(tutorial: SimHandle) -> None:
     assert nic.network_security_group.id.endswith("/myNetworkSecurityGroup")
     nsg = net.network_security_groups.get(RG, "myNetworkSecurityGroup")
     assert [r.name for r in nsg.default_security_rules] == [
-        "AllowVnetInBound", "AllowAzureLoadBalancerInBound", "DenyAllInBound",
-        "AllowVnetOutBound", "AllowInternetOutBound", "DenyAllOutBound"]
+        "AllowVnetInBound",
+        "AllowAzureLoadBalancerInBound",
+        "DenyAllInBound",
+        "AllowVnetOutBound",
+        "AllowInternetOutBound",
+        "DenyAllOutBound",
+    ]
     rule = nsg.security_rules[0]
     assert (rule.name, rule.priority, rule.protocol, rule.destination_port_range, rule.access, rule.direction) == (
-        "myNetworkSecurityGroupRule", 1001, "Tcp", "80", "Allow", "Inbound")
+        "myNetworkSecurityGroupRule",
+        1001,
+        "Tcp",
+        "80",
+        "Allow",
+        "Inbound",
+    )
     assert len(nsg.network_interfaces) == 3
     subnet = net.subnets.get(RG, "myVnet", "mySubnet")
     assert subnet.address_prefix == "10.0.0.0/24" and len(subnet.ip_configurations) == 3

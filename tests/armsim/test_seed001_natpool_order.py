@@ -86,7 +86,8 @@ def test_natpool_removal_wrong_order_then_right_order(natpool: SimHandle) -> Non
 
     # 2. az vmss update-instances --instance-ids *  (the CLI sends the ids it lists)
     ids = sorted(_latest(c))
-    c.compute.virtual_machine_scale_sets.begin_update_instances(RG, VMSS, VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=ids)).result()
+    everyone = VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=ids)
+    c.compute.virtual_machine_scale_sets.begin_update_instances(RG, VMSS, everyone).result()
     assert _latest(c) == {"0": True, "1": True, "2": True}
     assert _instance_nic_rules(c) == {"0": [], "1": [], "2": []}
     assert _nat_rules(c) == {}
@@ -121,6 +122,7 @@ def test_update_instances_accepts_star(natpool: SimHandle) -> None:
     ipc = vmss.virtual_machine_profile.network_profile.network_interface_configurations[0].ip_configurations[0]
     ipc.load_balancer_inbound_nat_pools = None
     c.compute.virtual_machine_scale_sets.begin_create_or_update(RG, VMSS, vmss).result()
-    c.compute.virtual_machine_scale_sets.begin_update_instances(RG, VMSS, VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["*"])).result()
+    star = VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["*"])
+    c.compute.virtual_machine_scale_sets.begin_update_instances(RG, VMSS, star).result()
     assert _latest(c) == {"0": True, "1": True, "2": True}
     assert _nat_rules(c) == {}
