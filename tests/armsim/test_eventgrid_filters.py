@@ -129,7 +129,7 @@ def test_invalid_filters_are_refused(flt: dict[str, Any]) -> None:
 def test_chaos_parse() -> None:
     c = Chaos.parse({"seed": 1, "delay_ms": [5, 10], "duplicate_rate": 0.2, "reorder": True, "batch_size": 10})
     assert c.describe() == {"seed": 1, "delay_ms": [5.0, 10.0], "duplicate_rate": 0.2, "reorder": True,
-                            "batch_size": 10}
+                            "batch_size": 10, "concurrency": 1}
     first, again = c.rng(), Chaos.parse({"seed": 1}).rng()
     assert [first.random() for _ in range(3)] == [again.random() for _ in range(3)]  # seedable
     for bad in ({"nope": 1}, {"delay_ms": [3, 1]}, {"duplicate_rate": 2}, {"batch_size": 0}):
