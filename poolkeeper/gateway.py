@@ -98,7 +98,7 @@ class _WaitRetryAfter:
 
     def __init__(self, max_wait: float) -> None:
         self.max_wait = max_wait
-        self.fallback = wait_exponential_jitter(initial=0.2, max=max_wait)
+        self.fallback = wait_exponential_jitter(multiplier=0.2, max=max_wait)
 
     def __call__(self, state: RetryCallState) -> float:
         err = state.outcome.exception() if state.outcome else None

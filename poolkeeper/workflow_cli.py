@@ -1,14 +1,228 @@
-"""CLI commands of the NAT-pool workflows (``natpool remove|migrate``, ``rule change-probed-port``)."""
+"""CLI commands of the NAT-pool workflows.
+
+``python -m poolkeeper natpool remove|migrate ...``, ``python -m poolkeeper rule change-probed-port ...`` and
+``python -m poolkeeper operation show|resume ID``, each with ``--dry-run`` where it changes something. They act with
+your own Azure login (DefaultAzureCredential) on ``$POOLKEEPER_ARM_ENDPOINT`` (default Azure's), keep operations in
+``$POOLKEEPER_OPERATIONS_DIR`` (default ``.poolkeeper/operations``) or ``$POOLKEEPER_OPERATIONS_CONTAINER``, show a
+progress bar per phase (tqdm on a terminal, plain lines otherwise) and finish with a table of the steps.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 from typing import Any
+
+from poolkeeper.gateway import ArmRefused
+from poolkeeper.workflows.intents import BadRequest
+from poolkeeper.workflows.runner import Hooks
+from poolkeeper.workflows.store import OperationNotFound
+from poolkeeper.workflows.validate import PreconditionsFailed
+
+COMMANDS = ("natpool", "rule", "operation")
 
 
 def add_commands(sub: Any) -> None:
-    """Registered by the workflows; nothing yet."""
+    natpool = sub.add_parser("natpool", help="remove a NAT pool, or migrate it to a NAT rule V2 (retirement 2027-09-30)")
+    nat_sub = natpool.add_subparsers(dest="action", required=True)
+    remove = nat_sub.add_parser("remove", help="take a NAT pool off its scale sets, then delete it")
+    _common(remove)
+    remove.add_argument("--nat-pool", required=True, help="NAT pool name")
+    remove.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID",
+                        help="scale set using the pool (repeatable; default: found from the load balancer)")
+    remove.add_argument("--delete-frontend", action="store_true", help="also delete the pool's frontend IP config")
+    remove.add_argument("--delete-public-ip", action="store_true", help="and the frontend's public IP")
+    migrate = nat_sub.add_parser("migrate", help="replace a NAT pool with a NAT rule V2 (same frontend, ports)")
+    _common(migrate)
+    migrate.add_argument("--nat-pool", required=True, help="NAT pool name")
+    migrate.add_argument("--backend-pool", help="pool the rule targets: a name, 'reuse-matching' or 'create' "
+                                                "(default: reuse a pool with exactly the NAT pool's instances, else "
+                                                "create one)")
+    migrate.add_argument("--rule-name", help="name of the NAT rule V2 (default: the NAT pool's name)")
+    migrate.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID")
+
+    rule = sub.add_parser("rule", help="load-balancing rule workflows")
+    rule_sub = rule.add_subparsers(dest="action", required=True)
+    probed = rule_sub.add_parser("change-probed-port", help="change the backend port of a rule whose probe is a "
+                                                            "scale set's health probe")
+    _common(probed)
+    probed.add_argument("--rule", required=True, help="load-balancing rule name")
+    probed.add_argument("--new-backend-port", required=True, type=int)
+
+    operation = sub.add_parser("operation", help="show or resume a workflow operation")
+    op_sub = operation.add_subparsers(dest="action", required=True)
+    show = op_sub.add_parser("show", help="an operation's status, steps and port mappings")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    resume = op_sub.add_parser("resume", help="continue an unfinished operation")
+    resume.add_argument("id")
+    resume.add_argument("--load-balancer", help="where its intent is recorded (needed if the store lost it)")
+    resume.add_argument("--json", action="store_true")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--load-balancer", required=True, help="load balancer resource id")
+    p.add_argument("--batch-size", type=int, help="instances per manualUpgrade call (default 20)")
+    p.add_argument("--allow-rolling", action="store_true", help="accept scale sets with the Rolling upgrade policy")
+    p.add_argument("--dry-run", action="store_true", help="check every precondition and list the ARM calls only")
+    p.add_argument("--json", action="store_true", help="print the operation record as JSON")
+
+
+def _body(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    body: dict[str, Any] = {"loadBalancer": args.load_balancer}
+    if args.batch_size is not None:
+        body["batchSize"] = args.batch_size
+    if args.allow_rolling:
+        body["allowRolling"] = True
+    if args.command == "rule":
+        return "change-probed-port", {**body, "rule": args.rule, "newBackendPort": args.new_backend_port}
+    body["natPool"] = args.nat_pool
+    if args.scale_sets:
+        body["scaleSets"] = args.scale_sets
+    if args.action == "remove":
+        if args.delete_frontend:
+            body["deleteFrontend"] = True
+        if args.delete_public_ip:
+            body["deletePublicIp"] = True
+        return "remove-natpool", body
+    if args.backend_pool:
+        body["backendPool"] = args.backend_pool
+    if args.rule_name:
+        body["ruleName"] = args.rule_name
+    return "migrate-natpool", body
+
+
+def build_workflows() -> Any:
+    """Workflows with the operator's own credential on the configured ARM endpoint (no scope restriction)."""
+    from poolkeeper.clients import DEFAULT_ARM_ENDPOINT, ArmClients, default_credential, make_clients
+    from poolkeeper.gateway import ArmGateway
+    from poolkeeper.workflows import Workflows
+    from poolkeeper.workflows.store import default_store
+
+    endpoint = os.environ.get("POOLKEEPER_ARM_ENDPOINT", "").strip() or DEFAULT_ARM_ENDPOINT
+    credential = default_credential()
+    cache: dict[str, ArmClients] = {}
+
+    def gateway(subscription: str, correlation_id: str) -> ArmGateway:
+        if subscription.lower() not in cache:
+            cache[subscription.lower()] = make_clients(subscription, endpoint, credential, retry_total=0)
+        return ArmGateway(cache[subscription.lower()], correlation_id=correlation_id)
+
+    return Workflows(gateway, default_store())
+
+
+class Progress:
+    """Prints each step, and a progress bar of instances per upgrade phase (tqdm on a TTY, text lines otherwise)."""
+
+    def __init__(self, out: Any = sys.stdout) -> None:
+        self.out = out
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.bar: Any = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "started":
+            print(f"operation {event['operation']} ({event['kind']}): {event['steps']} step(s)", file=self.out)
+        elif kind == "step":
+            self._close()
+            print(f"→ {event['step']['title']}", file=self.out)
+        elif kind == "batch":
+            self._batch(event)
+        elif kind == "step-done":
+            self._close()
+            calls = ", ".join(f"{k} {v}" for k, v in sorted(event.get("armCalls", {}).items())) or "no calls"
+            print(f"  done ({calls})", file=self.out)
+        elif kind == "waiting":
+            self._close()
+            print(f"  waiting: {event['why']}", file=self.out)
+        elif kind == "failed":
+            self._close()
+            print(f"  FAILED {event['error']['code']}: {event['error']['message']}", file=self.out)
+        self.out.flush()
+
+    def _batch(self, event: dict[str, Any]) -> None:
+        if self.tty:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # tqdm is a dev dependency; fall back to text
+                self.tty = False
+            else:
+                if self.bar is None:
+                    self.bar = tqdm(total=event["total"], desc=f"  {event['scaleSet']} instances", unit="vm",
+                                    file=self.out)
+                self.bar.update(len(event["instances"]))
+                return
+        print(f"  {event['scaleSet']}: instances updated {event['done']}/{event['total']}", file=self.out)
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def print_record(record: dict[str, Any], out: Any = sys.stdout) -> None:
+    print(f"\noperation {record['id']} ({record['kind']}) — {record['status']}", file=out)
+    rows = record.get("steps") or []
+    if record.get("status") in ("dry-run", "refused") or not rows:
+        rows = [{"key": s["key"], "title": s["title"], "status": "planned", "writes": len(s["armCalls"])}
+                for s in record.get("plan") or []]
+    if rows:
+        width = max(len(r["key"]) for r in rows)
+        print(f"  {'step':<{width}}  {'status':<8}  writes  what", file=out)
+        for r in rows:
+            print(f"  {r['key']:<{width}}  {r.get('status', ''):<8}  {r.get('writes', 0):>6}  {r['title']}", file=out)
+    if record.get("status") == "succeeded" and not record.get("steps"):
+        print("  nothing to do: Azure already matches the request", file=out)
+    for p in record.get("problems") or []:
+        print(f"  REFUSED {p['code']}: {p['message']}", file=out)
+    for n in record.get("notes") or []:
+        print(f"  note {n['code']}: {n['message']}", file=out)
+    ports = (record.get("portMappings") or {}).get("instances")
+    if ports:
+        print("  instance          before  after", file=out)
+        for m in ports:
+            old = (m["before"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort", "-")
+            new = (m["after"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort", "-")
+            print(f"  {m['instance']:<16}  {old!s:>6}  {new!s:>5}", file=out)
+        if record["portMappings"].get("afterNote"):
+            print(f"  {record['portMappings']['afterNote']}", file=out)
+    if record.get("error"):
+        print(f"  ERROR {record['error']['code']}: {record['error']['message']}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ValueError(f"unknown command {args.command!r}")
+    if args.command not in COMMANDS:
+        raise ValueError(f"unknown command {args.command!r}")
+    workflows = build_workflows()
+    hooks = Hooks(on_event=Progress()) if not getattr(args, "json", False) else None
+    try:
+        if args.command == "operation":
+            if args.action == "show":
+                record = workflows.show(args.id)
+            else:
+                record = workflows.resume(args.id, load_balancer=args.load_balancer, hooks=hooks)
+        else:
+            kind, body = _body(args)
+            intent = workflows.parse(kind, body)
+            record = workflows.submit(intent, dry_run=args.dry_run, hooks=hooks)
+    except BadRequest as err:
+        print(f"poolkeeper: {err}", file=sys.stderr)
+        return 2
+    except PreconditionsFailed as err:
+        for p in err.problems:
+            print(f"poolkeeper: refused, {p.code}: {p.message}", file=sys.stderr)
+        print("poolkeeper: nothing was changed", file=sys.stderr)
+        return 1
+    except OperationNotFound as err:
+        print(f"poolkeeper: {err}; pass --load-balancer to resume from the intent recorded there", file=sys.stderr)
+        return 2
+    except ArmRefused as err:
+        print(f"poolkeeper: {err}", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print_record(record)
+    return {"succeeded": 0, "dry-run": 0, "waiting": 3, "running": 3}.get(record.get("status", ""), 1)

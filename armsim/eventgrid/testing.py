@@ -128,10 +128,16 @@ class WebhookReceiver:
         return self.events()
 
     # --- lifecycle --------------------------------------------------------------------------------------------
-    def __enter__(self) -> WebhookReceiver:
+    def start(self) -> WebhookReceiver:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

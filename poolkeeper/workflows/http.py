@@ -1,0 +1,123 @@
+"""The HTTP surface of the workflows, independent of Azure Functions types (handlers/workflows.py translates).
+
+A request is answered within a wait budget: the operation runs in a background thread and the request waits for it
+up to ``POOLKEEPER_WORKFLOW_WAIT_SECONDS``. Work that finishes in time answers 200 with the operation record;
+longer work answers 202 with the operation id and ``statusUrl`` (``GET /api/operations/{id}``). Refusals that the
+preconditions predict answer 409 before anything is written, bad input 400, a load balancer out of scope 403.
+
+In Azure a request may run up to 230 s, and a Functions instance may be frozen or recycled once it has answered;
+so there the wait defaults to 200 s and the run itself stops at a step boundary after ``POOLKEEPER_WORKFLOW_RUN_-
+SECONDS`` (default 200 s). Whatever is left is finished by the ``resume_operations`` timer, which finds the intent
+recorded on the load balancer. Locally (``python -m poolkeeper serve``) the thread simply keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from poolkeeper.gateway import ArmRefused
+from poolkeeper.logs import get_logger
+from poolkeeper.workflows.api import OutOfScope, Workflows
+from poolkeeper.workflows.intents import BadRequest
+from poolkeeper.workflows.runner import Hooks
+from poolkeeper.workflows.store import OperationNotFound
+from poolkeeper.workflows.validate import PreconditionsFailed
+
+log = get_logger("workflows.http")
+
+WAIT_VAR = "POOLKEEPER_WORKFLOW_WAIT_SECONDS"
+RUN_VAR = "POOLKEEPER_WORKFLOW_RUN_SECONDS"
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+def in_azure(environ: dict[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return bool(env.get("WEBSITE_INSTANCE_ID"))
+
+
+def wait_seconds() -> float:
+    return float(os.environ.get(WAIT_VAR) or (200 if in_azure() else 5))
+
+
+def run_seconds() -> float | None:
+    value = os.environ.get(RUN_VAR)
+    if value:
+        return float(value)
+    return 200.0 if in_azure() else None
+
+
+def status_url(operation_id: str) -> str:
+    return f"/api/operations/{operation_id}"
+
+
+def submit(workflows: Workflows, kind: str, body: Any, *, dry_run: bool, wait: float | None = None,
+           budget: float | None = None) -> HttpAnswer:
+    """``POST /api/natpools/remove`` (and the others): validate, then run within the wait budget."""
+    try:
+        intent = workflows.parse(kind, body)
+    except BadRequest as err:
+        return HttpAnswer(400, {"error": str(err)})
+    except OutOfScope as err:
+        return HttpAnswer(403, {"error": str(err)})
+    if dry_run:
+        try:
+            record = workflows.submit(intent, dry_run=True)
+        except BadRequest as err:
+            return HttpAnswer(400, {"error": str(err)})
+        return HttpAnswer(200, {**record, "wouldBeRefused": bool(record["problems"])})
+
+    outcome: dict[str, Any] = {}
+    started = threading.Event()
+    finished = threading.Event()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "started":
+            started.set()
+
+    def work() -> None:
+        try:
+            outcome["record"] = workflows.submit(intent, budget_seconds=budget if budget is not None else run_seconds(),
+                                                 hooks=Hooks(on_event=on_event))
+        except Exception as err:  # reported to the waiting request, or logged if it already answered
+            outcome["error"] = err
+            log.exception("operation failed", extra={"operation": intent.id})
+        finally:
+            finished.set()
+            started.set()
+
+    threading.Thread(target=work, name=f"operation-{intent.id}", daemon=True).start()
+    started.wait()
+    finished.wait(wait if wait is not None else wait_seconds())
+    if not finished.is_set():
+        return HttpAnswer(202, {"operationId": intent.id, "status": "running", "statusUrl": status_url(intent.id),
+                                "message": "the operation continues in the background; poll statusUrl"})
+    err = outcome.get("error")
+    if isinstance(err, PreconditionsFailed):
+        return HttpAnswer(409, {"error": str(err), "problems": [p.to_dict() for p in err.problems]})
+    if isinstance(err, BadRequest):
+        return HttpAnswer(400, {"error": str(err)})
+    if isinstance(err, ArmRefused):
+        return HttpAnswer(409, {"error": str(err), "code": err.code, "operationId": intent.id})
+    if err is not None:
+        return HttpAnswer(500, {"error": f"{type(err).__name__}: {err}", "operationId": intent.id})
+    record = outcome["record"]
+    status = {"succeeded": 200, "failed": 409}.get(record["status"], 202)
+    return HttpAnswer(status, {**record, "operationId": intent.id, "statusUrl": status_url(intent.id)})
+
+
+def show(workflows: Workflows, operation_id: str) -> HttpAnswer:
+    """``GET /api/operations/{id}``."""
+    try:
+        return HttpAnswer(200, workflows.show(operation_id))
+    except OperationNotFound as err:
+        return HttpAnswer(404, {"error": f"{err} ({workflows.store.describe()})"})
+    except ValueError as err:
+        return HttpAnswer(400, {"error": str(err)})
