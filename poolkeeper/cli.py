@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="configuration file or inline JSON (default: $POOLKEEPER_CONFIG)")
 
     demo = sub.add_parser("demo", help="the guided demo on armsim (what `make demo` runs)")
-    demo.add_argument("--time-scale", type=float, default=0.02)
+    demo.add_argument("--time-scale", type=float, default=0.1,
+                      help="armsim time scale (0.1: a VM takes 3 s to create instead of 30 s)")
 
     from poolkeeper import workflow_cli
 

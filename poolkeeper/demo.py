@@ -89,6 +89,7 @@ def run_demo(time_scale: float = 0.02, out: TextIO = sys.stdout) -> int:
             }],
         }
         os.environ["POOLKEEPER_CONFIG"] = json.dumps(config)
+        os.environ.setdefault("POOLKEEPER_LOG_LEVEL", "WARNING")  # the narration tells the story; warnings still show
         n.act("Act 1 — the tutorial estate (seeds 003 and 000)")
         n.say(f"armsim is up at {info.arm_endpoint} with the tutorial estate: myLoadBalancer, myBackEndPool, "
               "myVM1..3 on myNic1..3 in myAvailabilitySet")
@@ -140,7 +141,7 @@ def run_demo(time_scale: float = 0.02, out: TextIO = sys.stdout) -> int:
             rules = _nat_rules_by_nic(ops)
             port4 = rules.get("mynic4", ("-", 0))[1]
             n.say(f"myNic4 in myBackEndPool: {in_pool}; NAT rules: {nic_rules} (frontend port {port4} -> 22) — "
-                  f"{time.monotonic() - created:.1f}s after the VM was created" if wired else
+                  f"{time.monotonic() - created:.1f}s after `az vm create` was issued" if wired else
                   "poolkeeper did not wire myNic4 in time (see the log above)")
 
             n.say("operator: az vm delete --name myVM4 (the NIC stays, as in Azure)")
