@@ -58,7 +58,12 @@ def build_app(rt: Runtime) -> web.Application:
             return _json(err.status, {"error": "invalid_request", "error_description": err.message})
 
     async def metadata(request: web.Request) -> web.StreamResponse:
-        return _json(200, rt.cloud_metadata())
+        # As Azure's: api-version 2019-05-01 (and none) lists every cloud; 2020-06-01 and later answer with this
+        # cloud's object alone, which is what `az cloud register` (api-version 2022-09-01) parses.
+        clouds = rt.cloud_metadata()
+        if request.query.get("api-version", "") >= "2020-06-01":
+            return _json(200, clouds[0])
+        return _json(200, clouds)
 
     async def control(request: web.Request) -> web.StreamResponse:
         if not _is_loopback(request):
@@ -74,7 +79,9 @@ def build_app(rt: Runtime) -> web.Application:
             return _json(400, {"error": f"bad control request: {err}"})
 
     app.router.add_route("GET", "/msi/token", msi_token)
-    app.router.add_route("GET", "/metadata/endpoints", metadata)
+    # `az cloud register --endpoint-resource-manager https://host:port/` appends '/metadata/endpoints' to the endpoint
+    # as given, so the request path starts with '//'; Azure's front door merges the slashes, and so does armsim.
+    app.router.add_route("GET", "/{slashes:/*}metadata/endpoints", metadata)
     app.router.add_route("*", "/_sim/{name:.*}", control)
     app.router.add_route("*", "/{tail:.*}", arm)
     return app

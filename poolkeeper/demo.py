@@ -9,19 +9,15 @@ Act 2 (seed 001's scale set): migrate the retiring NAT pool ``MyNatPool`` to an 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from typing import Any, TextIO
 
-import requests
-from azure.identity import ManagedIdentityCredential
-
 from armsim import Simulator
-from poolkeeper.clients import ArmClients, make_clients
+from poolkeeper.clients import ArmClients
+from poolkeeper.localrun import LocalRun
 
-POOLKEEPER_CLIENT_ID = "poolkeeper-demo-identity"  # poolkeeper's (simulated) user-assigned managed identity
 RG = "myTutorial8"
 
 
@@ -66,108 +62,73 @@ def _wait(predicate: Any, timeout: float = 30.0) -> bool:
     return False
 
 
-def run_demo(time_scale: float = 0.02, out: TextIO = sys.stdout) -> int:
+def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
     n = Narrator(out)
-    with Simulator(scenario="tutorial", time_scale=time_scale, throttle=True) as sim:
-        info = sim.info
-        assert info is not None
-        os.environ.update(info.env())
-        os.environ["AZURE_CLIENT_ID"] = POOLKEEPER_CLIENT_ID  # poolkeeper runs as its own identity
-        sub = info.subscription_id
-        rg_id = f"/subscriptions/{sub}/resourceGroups/{RG}"
-        lb_id = f"{rg_id}/providers/Microsoft.Network/loadBalancers/myLoadBalancer"
-        config = {
-            "scopes": [rg_id],
-            "armEndpoint": info.arm_endpoint,
-            "bindings": [{
-                "name": "web",
-                "match": {"availabilitySet": "myAvailabilitySet"},
-                "loadBalancer": lb_id,
-                "backendPool": "myBackEndPool",
-                "natRule": {"backendPort": 22, "protocol": "Tcp", "frontendIpConfiguration": "myFrontEndPool",
-                            "frontendPortRange": [50001, 50099]},
-            }],
-        }
-        os.environ["POOLKEEPER_CONFIG"] = json.dumps(config)
-        os.environ.setdefault("POOLKEEPER_LOG_LEVEL", "WARNING")  # the narration tells the story; warnings still show
+    with LocalRun(scenario="tutorial", time_scale=time_scale, log_level="WARNING") as run:
+        info = run.info
+        rg_id = f"/subscriptions/{info.subscription_id}/resourceGroups/{RG}"
         n.act("Act 1 — the tutorial estate (seeds 003 and 000)")
         n.say(f"armsim is up at {info.arm_endpoint} with the tutorial estate: myLoadBalancer, myBackEndPool, "
               "myVM1..3 on myNic1..3 in myAvailabilitySet")
-
-        import function_app
-        from handlers import runtime
-        from poolkeeper.eventgrid_setup import subscribe_webhook
-        from poolkeeper.host import LocalHost
-
-        runtime.reset()
-        host = LocalHost(function_app.app, port=0, timers=False).start()
+        host = run.host
         n.say(f"poolkeeper serve is listening at {host.base_url} ({', '.join(host.function_names())})")
-        operator = ManagedIdentityCredential()  # a different identity from poolkeeper's, as a human operator's
-        subscribe_webhook(operator, info.arm_endpoint, sub, RG, host.eventgrid_url("on_resource_event"),
-                          verify=info.ca_bundle)
         n.say("subscribed poolkeeper's Event Grid webhook to the subscription's ARM events (handshake passed)")
-        ops = make_clients(sub, info.arm_endpoint, operator)
-        http = requests.Session()
-        http.verify = info.ca_bundle
-        try:
-            resp = requests.post(f"{host.base_url}/api/reconcile", json={}, timeout=120).json()
-            changes = [c for o in resp["outcomes"] for c in o["plan"]["changes"] if c["kind"] != "Report"]
-            n.say(f"POST /api/reconcile: {len(changes)} changes applied to wire the existing VMs:")
-            for c in changes:
-                print(f"          {c['description']}", file=out)
-            rules = _nat_rules_by_nic(ops)
-            for nic in ("mynic1", "mynic2", "mynic3"):
-                name, port = rules.get(nic, ("-", 0))
-                n.say(f"  {nic}: NAT rule {name} frontend port {port} -> 22")
+        ops = run.operator
+        http = run.http
+        resp = run.reconcile().json()
+        changes = [c for o in resp["outcomes"] for c in o["plan"]["changes"] if c["kind"] != "Report"]
+        n.say(f"POST /api/reconcile: {len(changes)} changes applied to wire the existing VMs:")
+        for c in changes:
+            print(f"          {c['description']}", file=out)
+        rules = _nat_rules_by_nic(ops)
+        for nic in ("mynic1", "mynic2", "mynic3"):
+            name, port = rules.get(nic, ("-", 0))
+            n.say(f"  {nic}: NAT rule {name} frontend port {port} -> 22")
 
-            subnet = f"{rg_id}/providers/Microsoft.Network/virtualNetworks/myVnet/subnets/mySubnet"
-            nsg = f"{rg_id}/providers/Microsoft.Network/networkSecurityGroups/myNetworkSecurityGroup"
-            ipcfg = ops.network.network_interfaces.get(RG, "myNic1").as_dict()["properties"]["ipConfigurations"][0]
-            n.say("operator: az network nic create --name myNic4 (forgetting --lb-address-pools) and az vm create "
-                  "--name myVM4 --availability-set myAvailabilitySet --nics myNic4")
-            ops.network.network_interfaces.begin_create_or_update(RG, "myNic4", {
-                "location": "westus",
-                "properties": {
-                    "ipConfigurations": [{"name": ipcfg["name"], "properties": {
-                        "subnet": {"id": subnet}, "privateIPAllocationMethod": "Dynamic", "primary": True}}],
-                    "networkSecurityGroup": {"id": nsg},
-                },
-            }).result()
-            created = time.monotonic()
-            ops.compute.virtual_machines.begin_create_or_update(RG, "myVM4", _vm_body(rg_id)).result()
-            n.say("myVM4 is running; waiting for poolkeeper to react to the event …")
-            wired = _wait(lambda: _nic_state(ops, "myNic4")[0] and bool(_nic_state(ops, "myNic4")[1]))
-            in_pool, nic_rules = _nic_state(ops, "myNic4")
-            rules = _nat_rules_by_nic(ops)
-            port4 = rules.get("mynic4", ("-", 0))[1]
-            n.say(f"myNic4 in myBackEndPool: {in_pool}; NAT rules: {nic_rules} (frontend port {port4} -> 22) — "
-                  f"{time.monotonic() - created:.1f}s after `az vm create` was issued" if wired else
-                  "poolkeeper did not wire myNic4 in time (see the log above)")
+        subnet = f"{rg_id}/providers/Microsoft.Network/virtualNetworks/myVnet/subnets/mySubnet"
+        nsg = f"{rg_id}/providers/Microsoft.Network/networkSecurityGroups/myNetworkSecurityGroup"
+        ipcfg = ops.network.network_interfaces.get(RG, "myNic1").as_dict()["properties"]["ipConfigurations"][0]
+        n.say("operator: az network nic create --name myNic4 (forgetting --lb-address-pools) and az vm create "
+              "--name myVM4 --availability-set myAvailabilitySet --nics myNic4")
+        ops.network.network_interfaces.begin_create_or_update(RG, "myNic4", {
+            "location": "westus",
+            "properties": {
+                "ipConfigurations": [{"name": ipcfg["name"], "properties": {
+                    "subnet": {"id": subnet}, "privateIPAllocationMethod": "Dynamic", "primary": True}}],
+                "networkSecurityGroup": {"id": nsg},
+            },
+        }).result()
+        created = time.monotonic()
+        ops.compute.virtual_machines.begin_create_or_update(RG, "myVM4", _vm_body(rg_id)).result()
+        n.say("myVM4 is running; waiting for poolkeeper to react to the event …")
+        wired = _wait(lambda: _nic_state(ops, "myNic4")[0] and bool(_nic_state(ops, "myNic4")[1]))
+        in_pool, nic_rules = _nic_state(ops, "myNic4")
+        rules = _nat_rules_by_nic(ops)
+        port4 = rules.get("mynic4", ("-", 0))[1]
+        n.say(f"myNic4 in myBackEndPool: {in_pool}; NAT rules: {nic_rules} (frontend port {port4} -> 22) — "
+              f"{time.monotonic() - created:.1f}s after `az vm create` was issued" if wired else
+              "poolkeeper did not wire myNic4 in time (see the log above)")
 
-            n.say("operator: az vm delete --name myVM4 (the NIC stays, as in Azure)")
-            ops.compute.virtual_machines.begin_delete(RG, "myVM4").result()
-            released = _wait(lambda: not _nic_state(ops, "myNic4")[0] and not _nic_state(ops, "myNic4")[1])
-            still = "mynic4" in _nat_rules_by_nic(ops)
-            n.say(f"myNic4 left myBackEndPool and its NAT rule was deleted: {released and not still}")
-            counters = http.get(info.control_endpoint + "counters").json()
-            eg = http.get(info.control_endpoint + "eventgrid/stats").json()
-            ok_act1 = bool(wired and released and not still and port4 == 50004)
-            table = [("VM", "NIC", "NAT rule", "frontend port")]
-            final_rules = _nat_rules_by_nic(ops)
-            for i in range(1, 5):
-                name, port = final_rules.get(f"mynic{i}", ("(released)" if i == 4 else "-", 0))
-                table.append((f"myVM{i}" + (" (deleted)" if i == 4 else ""), f"myNic{i}", name,
-                              str(port) if port else "-"))
-            n.act("Summary")
-            _print_table(table, out)
-            print(f"ARM requests served by armsim: {counters.get('requests.read', 0)} reads, "
-                  f"{counters.get('arm_writes', 0)} successful writes; events delivered: "
-                  f"{eg.get('delivered', '?')}", file=out)
-            ok_act2 = _act_two(n, out, time_scale)
-        finally:
-            host.stop()
-            ops.close()
-            runtime.reset()
+        n.say("operator: az vm delete --name myVM4 (the NIC stays, as in Azure)")
+        ops.compute.virtual_machines.begin_delete(RG, "myVM4").result()
+        released = _wait(lambda: not _nic_state(ops, "myNic4")[0] and not _nic_state(ops, "myNic4")[1])
+        still = "mynic4" in _nat_rules_by_nic(ops)
+        n.say(f"myNic4 left myBackEndPool and its NAT rule was deleted: {released and not still}")
+        counters = http.get(info.control_endpoint + "counters").json()
+        eg = http.get(info.control_endpoint + "eventgrid/stats").json()
+        ok_act1 = bool(wired and released and not still and port4 == 50004)
+        table = [("VM", "NIC", "NAT rule", "frontend port")]
+        final_rules = _nat_rules_by_nic(ops)
+        for i in range(1, 5):
+            name, port = final_rules.get(f"mynic{i}", ("(released)" if i == 4 else "-", 0))
+            table.append((f"myVM{i}" + (" (deleted)" if i == 4 else ""), f"myNic{i}", name,
+                          str(port) if port else "-"))
+        n.act("Summary")
+        _print_table(table, out)
+        print(f"ARM requests served by armsim: {counters.get('requests.read', 0)} reads, "
+              f"{counters.get('arm_writes', 0)} successful writes; events delivered: "
+              f"{eg.get('delivered', '?')}", file=out)
+    ok_act2 = _act_two(n, out, time_scale)
     verdict = "demo complete" if ok_act1 and ok_act2 else "demo finished WITH PROBLEMS (see above)"
     print(f"\n{verdict} in {time.monotonic() - n.t0:.1f}s", file=out)
     return 0 if ok_act1 and ok_act2 else 1

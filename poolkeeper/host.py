@@ -148,7 +148,8 @@ class LocalHost:
         self.timers_enabled = timers
         self._stop = threading.Event()
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = True
+        self.server.daemon_threads = False
+        self.server.block_on_close = True  # stop() waits for requests in progress (no half-applied reconcile)
         self.port = self.server.server_address[1]
         self.host = host
         self._threads: list[threading.Thread] = []

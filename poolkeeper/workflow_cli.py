@@ -25,7 +25,8 @@ COMMANDS = ("natpool", "rule", "operation")
 
 
 def add_commands(sub: Any) -> None:
-    natpool = sub.add_parser("natpool", help="remove a NAT pool, or migrate it to a NAT rule V2 (retirement 2027-09-30)")
+    natpool = sub.add_parser("natpool", help="remove a NAT pool, or migrate it to a NAT rule V2 "
+                                             "(NAT pools retire on 2027-09-30)")
     nat_sub = natpool.add_subparsers(dest="action", required=True)
     remove = nat_sub.add_parser("remove", help="take a NAT pool off its scale sets, then delete it")
     _common(remove)

@@ -1,4 +1,5 @@
-"""Named starting estates. ``tutorial`` is seed 003's estate with its own names; ``vmss-natpool`` is seed 001's."""
+"""Named starting estates. ``tutorial`` is seed 003's estate with its own names; ``tutorial-before-rules`` is the same
+estate before the tutorial's probe and rule commands; ``vmss-natpool`` is seed 001's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from armsim.engine import Engine
 SCENARIOS: dict[str, list[str]] = {
     "empty": [],
     "tutorial": ["armsim.scenarios.tutorial:build_network", "armsim.scenarios.tutorial_compute:build_compute"],
+    "tutorial-before-rules": [
+        "armsim.scenarios.tutorial:build_network_before_rules",
+        "armsim.scenarios.tutorial_compute:build_compute",
+    ],
     "vmss-natpool": ["armsim.scenarios.vmss_natpool:build"],
 }
 

@@ -9,6 +9,8 @@ set, VMs) is built by ``tutorial_compute.build_compute``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from armsim.engine import Engine
 
 RG = "myTutorial8"
@@ -17,6 +19,19 @@ IPCONFIG = "ipConfig1"
 
 
 def build_network(engine: Engine) -> None:
+    """The tutorial's network as its Step 3 leaves it: probe ``myHealthProbe`` and rule ``myLoadBalancerRule`` made."""
+    _build_network(engine, with_probe_and_rule=True)
+
+
+def build_network_before_rules(engine: Engine) -> None:
+    """The same network before the tutorial's ``az network lb probe create`` and ``az network lb rule create``.
+
+    The load balancer has its frontend and backend pool only, so those two commands can be run verbatim against it.
+    """
+    _build_network(engine, with_probe_and_rule=False)
+
+
+def _build_network(engine: Engine, *, with_probe_and_rule: bool) -> None:
     engine.ensure_resource_group(RG, LOCATION)
     net = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network"
     pip = f"{net}/publicIPAddresses/myPublicIP"
@@ -26,38 +41,31 @@ def build_network(engine: Engine) -> None:
     engine.internal_put(
         pip, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Dynamic"}}
     )
-    engine.internal_put(
-        lb,
-        {
-            "location": LOCATION,
-            "sku": {"name": "Basic"},
-            "properties": {
-                "frontendIPConfigurations": [
-                    {"name": "myFrontEndPool", "properties": {"publicIPAddress": {"id": pip}}}
-                ],
-                "backendAddressPools": [{"name": "myBackEndPool"}],
-                "probes": [
-                    {
-                        "name": "myHealthProbe",
-                        "properties": {"protocol": "Tcp", "port": 80, "intervalInSeconds": 15, "numberOfProbes": 2},
-                    }
-                ],
-                "loadBalancingRules": [
-                    {
-                        "name": "myLoadBalancerRule",
-                        "properties": {
-                            "protocol": "Tcp",
-                            "frontendPort": 80,
-                            "backendPort": 80,
-                            "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/myFrontEndPool"},
-                            "backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"},
-                            "probe": {"id": f"{lb}/probes/myHealthProbe"},
-                        },
-                    }
-                ],
-            },
-        },
-    )
+    lb_props: dict[str, Any] = {
+        "frontendIPConfigurations": [{"name": "myFrontEndPool", "properties": {"publicIPAddress": {"id": pip}}}],
+        "backendAddressPools": [{"name": "myBackEndPool"}],
+    }
+    if with_probe_and_rule:
+        lb_props["probes"] = [
+            {
+                "name": "myHealthProbe",
+                "properties": {"protocol": "Tcp", "port": 80, "intervalInSeconds": 15, "numberOfProbes": 2},
+            }
+        ]
+        lb_props["loadBalancingRules"] = [
+            {
+                "name": "myLoadBalancerRule",
+                "properties": {
+                    "protocol": "Tcp",
+                    "frontendPort": 80,
+                    "backendPort": 80,
+                    "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/myFrontEndPool"},
+                    "backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"},
+                    "probe": {"id": f"{lb}/probes/myHealthProbe"},
+                },
+            }
+        ]
+    engine.internal_put(lb, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": lb_props})
     engine.internal_put(
         vnet,
         {

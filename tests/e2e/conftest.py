@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,35 +10,22 @@ import requests
 from azure.identity import ManagedIdentityCredential
 
 from armsim.eventgrid.testing import WebhookReceiver
-from poolkeeper.clients import ArmClients, make_clients
 from poolkeeper.eventgrid_setup import subscribe_webhook
-from tests.conftest import SimHandle
+from poolkeeper.localrun import LocalRun
+from poolkeeper.localrun import tutorial_config as localrun_tutorial_config
+from tests.conftest import FAST, SimHandle
 
-POOLKEEPER_CLIENT_ID = "poolkeeper-test-identity"
 RG = "myTutorial8"
 
 
-def tutorial_config(sim: SimHandle, **binding_overrides: Any) -> dict[str, Any]:
-    rg_id = f"/subscriptions/{sim.subscription_id}/resourceGroups/{RG}"
-    binding = {
-        "name": "web",
-        "match": {"availabilitySet": "myAvailabilitySet"},
-        "loadBalancer": f"{rg_id}/providers/Microsoft.Network/loadBalancers/myLoadBalancer",
-        "backendPool": "myBackEndPool",
-        "natRule": {"backendPort": 22, "protocol": "Tcp", "frontendIpConfiguration": "myFrontEndPool",
-                    "frontendPortRange": [50001, 50099]},
-    }
-    binding.update(binding_overrides)
-    return {"scopes": [rg_id], "armEndpoint": sim.info.arm_endpoint, "bindings": [binding]}
-
-
 class Poolkeeper:
-    """A running ``poolkeeper serve`` (the local Functions host) wired to a simulator's Event Grid."""
+    """A running ``poolkeeper serve`` wired to a simulator's Event Grid (a ``LocalRun``), plus test helpers."""
 
-    def __init__(self, sim: SimHandle, host: Any, operator: ArmClients, recorder: WebhookReceiver) -> None:
-        self.sim = sim
-        self.host = host
-        self.operator = operator  # clients acting as a human operator (a different identity from poolkeeper's)
+    def __init__(self, run: LocalRun, recorder: WebhookReceiver) -> None:
+        self.run = run
+        self.sim = SimHandle(run.sim)
+        self.host = run.host
+        self.operator = run.operator  # clients acting as a human operator (a different identity from poolkeeper's)
         self.recorder = recorder  # a second webhook that records every event Event Grid delivers
 
     @property
@@ -56,46 +42,36 @@ class Poolkeeper:
         return [e for e in self.writes() if e.get("principal") == principal]
 
     def poolkeeper_oid(self) -> str:
-        return self.sim.control("GET", f"identity?client_id={POOLKEEPER_CLIENT_ID}")["oid"]
+        return self.run.poolkeeper_object_id()
 
     def flush_events(self, timeout: float = 30.0) -> None:
         self.sim.control("POST", "eventgrid/flush", {"timeout": timeout})
 
 
 @pytest.fixture
-def poolkeeper_factory(armsim_factory: Callable[..., SimHandle], monkeypatch: pytest.MonkeyPatch
-                       ) -> Iterator[Callable[..., Poolkeeper]]:
+def poolkeeper_factory() -> Iterator[Callable[..., Poolkeeper]]:
     started: list[Any] = []
 
     def start(*, config: dict[str, Any] | None = None, scenario: str = "tutorial", function_key: str | None = None,
-              **sim_kwargs: Any) -> Poolkeeper:
-        sim = armsim_factory(scenario=scenario, **sim_kwargs)
-        monkeypatch.setenv("AZURE_CLIENT_ID", POOLKEEPER_CLIENT_ID)
-        monkeypatch.setenv("POOLKEEPER_CONFIG", json.dumps(config or tutorial_config(sim)))
-        import function_app
-        from handlers import runtime
-        from poolkeeper.host import LocalHost
-
-        runtime.reset()
-        host = LocalHost(function_app.app, port=0, timers=False, function_key=function_key).start()
-        started.append(host)
-        operator_cred = ManagedIdentityCredential()
-        subscribe_webhook(operator_cred, sim.info.arm_endpoint, sim.subscription_id, RG,
-                          host.eventgrid_url("on_resource_event"), verify=sim.info.ca_bundle)
+              time_scale: float = FAST, throttle: bool = False) -> Poolkeeper:
+        run = LocalRun(scenario=scenario, time_scale=time_scale, throttle=throttle, config=config,
+                       function_key=function_key).__enter__()
+        started.append(run)
         recorder = WebhookReceiver().start()
         started.append(recorder)
-        subscribe_webhook(operator_cred, sim.info.arm_endpoint, sim.subscription_id, RG, recorder.url,
-                          name="recorder", verify=sim.info.ca_bundle)
-        operator = make_clients(sim.subscription_id, sim.info.arm_endpoint, operator_cred)
-        sim.reset_log()
-        return Poolkeeper(sim, host, operator, recorder)
+        subscribe_webhook(ManagedIdentityCredential(), run.info.arm_endpoint, run.info.subscription_id, RG,
+                          recorder.url, name="recorder", verify=run.info.ca_bundle)
+        pk = Poolkeeper(run, recorder)
+        pk.sim.reset_log()
+        return pk
 
     yield start
-    from handlers import runtime
+    for item in reversed(started):
+        item.stop() if isinstance(item, WebhookReceiver) else item.__exit__(None, None, None)
 
-    for item in started:
-        item.stop()
-    runtime.reset()
+
+def tutorial_config(sim: SimHandle, **binding_overrides: Any) -> dict[str, Any]:
+    return localrun_tutorial_config(sim.info, RG, **binding_overrides)
 
 
 def nic_body(sim: SimHandle, name: str, *, pool: bool = False) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import RG, Poolkeeper, nic_body, tutorial_config, vm_body
+from tests.e2e.conftest import RG, Poolkeeper, nic_body, vm_body
 
 pytestmark = pytest.mark.slow
 
@@ -202,15 +202,3 @@ def test_function_key_is_enforced_when_set(poolkeeper_factory: Callable[..., Poo
     ok = requests.post(f"{pk.url}/api/reconcile", json={}, params={"dryRun": "true"},
                        headers={"x-functions-key": "s3cret"}, timeout=60)
     assert ok.status_code == 200
-
-
-def test_tutorial_config_is_valid() -> None:
-    from poolkeeper.config import parse_config
-
-    class FakeSim:
-        subscription_id = "00000000-0000-0000-0000-000000000000"
-
-        class info:
-            arm_endpoint = "https://127.0.0.1:1/"
-
-    assert parse_config(tutorial_config(FakeSim())).bindings[0].name == "web"  # type: ignore[arg-type]

@@ -1,0 +1,73 @@
+"""The demo's second act: migrate seed 001's NAT pool to a NAT rule V2 on a running armsim, narrating each step.
+
+``run_natpool_act(info, out)`` expects armsim running scenario ``vmss-natpool`` with ``info.env()`` already in the
+environment (CA bundle, managed identity endpoint). It dry-runs the migration, runs it, prints one line per step
+with the ARM calls it made, the old → new port of every instance, and returns a summary for the demo to check.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, TextIO
+
+from azure.identity import ManagedIdentityCredential
+
+from poolkeeper.clients import make_clients
+from poolkeeper.gateway import ArmGateway
+from poolkeeper.workflows.api import Workflows
+from poolkeeper.workflows.runner import Hooks
+from poolkeeper.workflows.store import FileStore
+
+RG = "MyResourceGroup"
+
+
+def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
+    credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
+    clients = make_clients(info.subscription_id, info.arm_endpoint, credential, retry_total=0)
+    store_dir = os.environ.get("POOLKEEPER_OPERATIONS_DIR") or tempfile.mkdtemp(prefix="poolkeeper-ops-")
+    workflows = Workflows(lambda sub, cid: ArmGateway(clients, correlation_id=cid), FileStore(store_dir))
+    lb_id = (f"/subscriptions/{info.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/"
+             "loadBalancers/MyLoadBalancer")
+    request = {"loadBalancer": lb_id, "natPool": "MyNatPool"}
+    try:
+        print("Act 2 — NAT pools retire on 2027-09-30: migrate MyNatPool to a NAT rule V2", file=out)
+        dry = workflows.submit(workflows.parse("migrate-natpool", request), dry_run=True)
+        print(f"  dry run: {len(dry['plan'])} steps, writes {dry['expectedWrites']}, refusals: "
+              f"{[p['code'] for p in dry['problems']] or 'none'}", file=out)
+        for step in dry["plan"]:
+            print(f"    would: {step['title']} — {len(step['armCalls'])} ARM write(s)", file=out)
+        for note in dry["notes"]:
+            print(f"  note: {note['message']}", file=out)
+
+        def narrate(event: dict[str, Any]) -> None:
+            if event["event"] == "step-done":
+                calls = ", ".join(f"{v} {k}" for k, v in sorted(event["armCalls"].items()))
+                print(f"  ✓ {event['title']} ({calls})", file=out)
+            elif event["event"] == "batch":
+                print(f"    {event['scaleSet']}: {event['done']}/{event['total']} instances on the new model",
+                      file=out)
+            elif event["event"] == "failed":
+                print(f"  ✗ {event['error']['code']}: {event['error']['message']}", file=out)
+
+        record = workflows.submit(workflows.parse("migrate-natpool", request), hooks=Hooks(on_event=narrate))
+        ports = record.get("portMappings") or {}
+        for m in ports.get("instances") or []:
+            old = (m["before"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort")
+            new = (m["after"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort")
+            print(f"  {m['instance']}: port {old} → {new}", file=out)
+        if ports.get("afterSource") == "predicted":
+            print("  (new ports predicted by poolkeeper: the simulator does not report NAT rule V2 mappings)", file=out)
+        writes = {k: v for k, v in (record.get("armCalls") or {}).items() if k != "read"}
+        print(f"  {record['status']}: operation {record['id']}, ARM calls {record.get('armCalls')}", file=out)
+        return {
+            "operationId": record["id"],
+            "status": record["status"],
+            "steps": [s["key"] for s in record.get("steps") or []],
+            "armWrites": writes,
+            "expectedWrites": dry["expectedWrites"],
+            "portMappings": ports.get("instances") or [],
+            "error": record.get("error"),
+        }
+    finally:
+        clients.close()
