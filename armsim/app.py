@@ -50,8 +50,20 @@ def build_app(rt: Runtime) -> web.Application:
 
     async def msi_token(request: web.Request) -> web.StreamResponse:
         if request.headers.get("X-IDENTITY-HEADER") != rt.identity.header:
-            return _json(401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is missing or wrong; use the identity_header armsim printed."})
-        selector = request.query.get("client_id") or request.query.get("object_id") or request.query.get("principal_id") or request.query.get("mi_res_id")
+            return _json(
+                401,
+                {
+                    "error": "unauthorized",
+                    "error_description": "X-IDENTITY-HEADER is missing or wrong; "
+                    "use the identity_header armsim printed.",
+                },
+            )
+        selector = (
+            request.query.get("client_id")
+            or request.query.get("object_id")
+            or request.query.get("principal_id")
+            or request.query.get("mi_res_id")
+        )
         try:
             return _json(200, rt.identity.issue(request.query.get("resource", ""), selector))
         except ArmError as err:

@@ -207,7 +207,9 @@ class Engine:
         for listener in list(self.event_listeners):
             listener(event)
 
-    def make_event(self, ctx: Ctx, event_type: str, resource_id: str, operation_name: str, status: str) -> dict[str, Any]:
+    def make_event(
+        self, ctx: Ctx, event_type: str, resource_id: str, operation_name: str, status: str
+    ) -> dict[str, Any]:
         """An Azure Resource Manager event in Event Grid schema (topic is filled in by the system topic)."""
         p = ctx.principal
         claims = {
@@ -382,7 +384,9 @@ class Engine:
             412: "PreconditionFailed",
             502: "BadGateway",
         }
-        headers = retry_after_headers(retry_after if retry_after is not None else 1.0 * self.config.time_scale, self.config.time_scale)
+        headers = retry_after_headers(
+            retry_after if retry_after is not None else 1.0 * self.config.time_scale, self.config.time_scale
+        )
         if status != 429 and retry_after is None:
             headers = {}
         return Response(
@@ -405,7 +409,8 @@ class Engine:
             raise ArmError(
                 404,
                 "SubscriptionNotFound",
-                f"The subscription '{parts[1]}' could not be found. armsim serves subscription '{self.subscription_id}'.",
+                f"The subscription '{parts[1]}' could not be found. "
+                f"armsim serves subscription '{self.subscription_id}'.",
             )
         if len(parts) == 2 and method == "GET":
             return Response(200, self._subscription_body())
@@ -442,8 +447,13 @@ class Engine:
             "tenantId": self.tenant_id,
             "displayName": "armsim",
             "state": "Enabled",
-            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "armsim", "spendingLimit": "Off"},
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "armsim",
+                "spendingLimit": "Off",
+            },
             "authorizationSource": "RoleBased",
+            "managedByTenants": [],
         }
 
     def _providers_listing(self) -> list[dict[str, Any]]:
@@ -457,7 +467,11 @@ class Engine:
                 "namespace": ns,
                 "registrationState": "Registered",
                 "resourceTypes": [
-                    {"resourceType": t, "locations": ["West US", "East US", "West Europe"], "apiVersions": ["2024-07-01"]}
+                    {
+                        "resourceType": t,
+                        "locations": ["West US", "East US", "West Europe"],
+                        "apiVersions": ["2024-07-01"],
+                    }
                     for t in sorted(types)
                 ],
             }
@@ -514,7 +528,11 @@ class Engine:
             events = []
             for r in sorted(doomed, key=lambda r: -len(r.id)):
                 self.store.remove(r.id)
-                events.append(self.make_event(ctx, "Microsoft.Resources.ResourceDeleteSuccess", r.id, f"{r.type}/delete", "Succeeded"))
+                events.append(
+                    self.make_event(
+                        ctx, "Microsoft.Resources.ResourceDeleteSuccess", r.id, f"{r.type}/delete", "Succeeded"
+                    )
+                )
             self.store.remove(rid)
             events.append(
                 self.make_event(ctx, "Microsoft.Resources.ResourceDeleteSuccess", rec.id,
@@ -525,12 +543,18 @@ class Engine:
                 resource_id=None, duration=self.config.duration("resources.delete"), events=events,
             )
             self.on_change()
-            return Response(202, None, {"Location": self.op_status_url(op, result=True, api_version=ctx.api_version), "Retry-After": "1"})
+            return Response(
+                202,
+                None,
+                {"Location": self.op_status_url(op, result=True, api_version=ctx.api_version), "Retry-After": "1"},
+            )
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on a resource group.")
 
     def _list_resource_groups(self, query: dict[str, str]) -> Response:
         recs = self.store.of_type(RESOURCE_GROUP_TYPE)
-        return self._page([copy.deepcopy(r.body) for r in recs], query, f"subscriptions/{self.subscription_id}/resourcegroups")
+        return self._page(
+            [copy.deepcopy(r.body) for r in recs], query, f"subscriptions/{self.subscription_id}/resourcegroups"
+        )
 
     def _list_resources_in_group(self, ctx: Ctx, rg: str, query: dict[str, str]) -> Response:
         if self.resource_group(rg) is None:
@@ -553,7 +577,14 @@ class Engine:
             raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found. It may have expired.")
         if result:
             if op.status == "InProgress":
-                return Response(202, None, {"Location": self.op_status_url(op, result=True), **retry_after_headers(self._poll_after(op), self.config.time_scale)})
+                return Response(
+                    202,
+                    None,
+                    {
+                        "Location": self.op_status_url(op, result=True),
+                        **retry_after_headers(self._poll_after(op), self.config.time_scale),
+                    },
+                )
             if op.status == "Failed":
                 return Response(500, {"error": op.error})
             return Response(204 if op.kind == "delete" else 200, None)
@@ -570,7 +601,9 @@ class Engine:
         h = {"Azure-AsyncOperation": self.op_status_url(op, api_version=ctx.api_version)}
         if location:
             h["Location"] = self.op_status_url(op, result=True, api_version=ctx.api_version)
-        h.update(retry_after_headers(self._poll_after(op) if op.status == "InProgress" else 0.001, self.config.time_scale))
+        h.update(
+            retry_after_headers(self._poll_after(op) if op.status == "InProgress" else 0.001, self.config.time_scale)
+        )
         return h
 
     # ------------------------------------------------------------------------------------------------ resources
@@ -578,7 +611,9 @@ class Engine:
         self, ctx: Ctx, method: str, p: ids.ArmPath, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Response:
         if p.resource_group is None and not (method == "GET" and p.is_collection and len(p.types) == 1):
-            raise ArmError(404, "NotFound", "Resource paths need a resource group: /subscriptions/{s}/resourceGroups/{rg}/...")
+            raise ArmError(
+                404, "NotFound", "Resource paths need a resource group: /subscriptions/{s}/resourceGroups/{rg}/..."
+            )
         if p.resource_group is not None and self.resource_group(p.resource_group) is None:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{p.resource_group}' could not be found.")
         # POST .../{type}/{name}/{action}
@@ -719,7 +754,9 @@ class Engine:
         if method in ("PUT", "PATCH"):
             data = json.loads(body or b"null")
             if not isinstance(data, dict):
-                raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object describing the resource.")
+                raise ArmError(
+                    400, "InvalidRequestFormat", "The request body must be a JSON object describing the resource."
+                )
             self._check_preconditions(headers, rec.body.get("etag") if rec else None, rec is not None, rid)
             if method == "PATCH":
                 if rec is None:
@@ -888,7 +925,9 @@ class Engine:
             raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{child_type}'.")
         data = json.loads(body or b"null")
         if not isinstance(data, dict):
-            raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object describing the resource.")
+            raise ArmError(
+                400, "InvalidRequestFormat", "The request body must be a JSON object describing the resource."
+            )
         if method == "PATCH" and current is not None:
             data = provider.patch(ctx, copy.deepcopy(current), data)
         data["name"] = current["name"] if current else name

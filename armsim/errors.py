@@ -31,7 +31,8 @@ def not_found(resource_id: str, kind: str = "Resource") -> ArmError:
     return ArmError(
         404,
         "ResourceNotFound",
-        f"The {kind} '{resource_id}' was not found. Check the resource id (names and resource group), or create it first.",
+        f"The {kind} '{resource_id}' was not found. "
+        "Check the resource id (names and resource group), or create it first.",
     )
 
 

@@ -1,4 +1,5 @@
-"""The App Service managed-identity protocol, so ``ManagedIdentityCredential`` and ``az login --identity`` work unchanged.
+"""The App Service managed-identity protocol, so ``ManagedIdentityCredential`` and ``az login --identity`` work
+unchanged.
 
 Tokens are real JWTs (HS256, signed with a per-simulator secret) carrying the claims Azure's would: ``tid``, ``oid``,
 ``appid``, ``aud``. Each user-assigned identity (selected by ``client_id`` / ``object_id`` / ``mi_res_id``, as on App
@@ -20,7 +21,9 @@ _NS = uuid.UUID("5f1b7a52-2f3c-4c56-9d1e-6d0f3e0a7a11")
 
 
 class IdentityService:
-    def __init__(self, tenant_id: str, subscription_id: str, secret: str | None = None, header: str | None = None) -> None:
+    def __init__(
+        self, tenant_id: str, subscription_id: str, secret: str | None = None, header: str | None = None
+    ) -> None:
         self.tenant_id = tenant_id
         self.subscription_id = subscription_id
         self.secret = secret or secrets.token_hex(32)
@@ -33,7 +36,11 @@ class IdentityService:
             oid = str(uuid.uuid5(_NS, "system-assigned"))
             return {"oid": oid, "appid": str(uuid.uuid5(_NS, "system-assigned-app")), "name": "armsim-system-identity"}
         sel = selector.lower()
-        return {"oid": str(uuid.uuid5(_NS, "oid:" + sel)), "appid": str(uuid.uuid5(_NS, "app:" + sel)), "name": selector}
+        return {
+            "oid": str(uuid.uuid5(_NS, "oid:" + sel)),
+            "appid": str(uuid.uuid5(_NS, "app:" + sel)),
+            "name": selector,
+        }
 
     def object_id_for_client(self, client_id: str | None) -> str:
         return self.principal_for(client_id)["oid"]

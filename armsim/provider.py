@@ -69,7 +69,9 @@ class Provider:
     read_only_children: frozenset[str] = frozenset()
 
     # --- hooks the engine calls -------------------------------------------------------------------------------
-    def prepare(self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, ctx: Ctx, resource_id: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """Validate a PUT body and return what to store (the engine fills id, name, type, etag, provisioningState).
 
         ``body`` is the client's body; it may carry read-only fields copied from an earlier GET, which must be

@@ -75,7 +75,9 @@ class Runtime:
         self.plugins: list[Any] = []
         self._register_core_control()
 
-    def control(self, method: str, name: str) -> Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:
+    def control(
+        self, method: str, name: str
+    ) -> Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:
         def deco(fn: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
             self.control_routes[(method, name)] = fn
             return fn
@@ -247,7 +249,7 @@ class Simulator:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as err:  # noqa: BLE001 - reported to the starting thread
+        except BaseException as err:  # reported to the starting thread
             self._error = err
             self._ready.set()
 

@@ -62,7 +62,9 @@ class Store:
     def __len__(self) -> int:
         return len(self._records)
 
-    def of_type(self, full_type: str, subscription: str | None = None, resource_group: str | None = None) -> list[Record]:
+    def of_type(
+        self, full_type: str, subscription: str | None = None, resource_group: str | None = None
+    ) -> list[Record]:
         """Resources of a type, optionally in one subscription / resource group, sorted by id for stable paging."""
         t = full_type.lower()
         out = []

@@ -8,6 +8,7 @@ different identity, so that poolkeeper's own writes are recognisable in the even
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -87,10 +88,8 @@ class LocalRun:
     def __exit__(self, *exc: object) -> None:
         from handlers import runtime
 
-        try:  # let deliveries in flight finish before the host and its clients go away
+        with contextlib.suppress(requests.RequestException):  # let deliveries in flight finish first
             self.control("POST", "eventgrid/flush", {"timeout": 30})
-        except requests.RequestException:
-            pass
         self.host.stop()
         self.operator.close()
         runtime.reset()

@@ -512,7 +512,16 @@ class LoadBalancer:
         return _by_name_or_id(self.frontends, name_or_id)
 
     def nat_rule(self, name_or_id: str) -> InboundNatRule | None:
-        return _by_name_or_id(self.inbound_nat_rules, name_or_id)
+        key = name_or_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        rule = self._nat_rules_by_name.get(key)
+        if rule is not None and "/" in name_or_id and id_key(rule.id) != id_key(name_or_id):
+            return None
+        return rule
+
+    @cached_property
+    def _nat_rules_by_name(self) -> dict[str, InboundNatRule]:
+        """Rules by lower-case name: a load balancer may hold thousands, and planning looks one up per VM."""
+        return {r.name.lower(): r for r in self.inbound_nat_rules}
 
 
 def _by_name_or_id(items: Iterable[Any], name_or_id: str) -> Any:
@@ -617,6 +626,15 @@ class Snapshot:
                 if any(id_key(p) == key for nc in s.nic_configurations for ic in nc.ip_configurations
                        for p in ic.backend_pool_ids)]
 
+    @cached_property
+    def _nat_rule_index(self) -> dict[str, list[tuple[Nic, IpConfiguration]]]:
+        index: dict[str, list[tuple[Nic, IpConfiguration]]] = {}
+        for nic in self.nics.values():
+            for ic in nic.ip_configurations:
+                for rule in ic.nat_rule_ids:
+                    index.setdefault(id_key(rule), []).append((nic, ic))
+        return index
+
     def nat_rule_referrers(self, rule_id: str) -> list[tuple[Nic, IpConfiguration]]:
-        """NIC ip configurations in the snapshot that reference the NAT rule."""
-        return [(nic, ic) for nic in self.nics.values() for ic in nic.ip_configurations if ic.has_nat_rule(rule_id)]
+        """NIC ip configurations in the snapshot that reference the NAT rule (indexed: planning stays linear)."""
+        return list(self._nat_rule_index.get(id_key(rule_id), []))

@@ -15,6 +15,7 @@ change that is bound to fail half-way.
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +42,9 @@ from poolkeeper.model import BackendPool, Frontend, IpConfiguration, LoadBalance
 from poolkeeper.ports import PortAllocator, PortRangeExhausted, protocols_overlap
 
 NAT_POOL_RETIREMENT = "2027-09-30"
+
+# per load balancer: members (ip configuration, pool) -> (vnet, group), and the counts of vnets and groups
+MemberFacts = tuple[dict[tuple[str, str], tuple[str | None, str | None]], Counter[str], Counter[str]]
 
 
 def plan(config: Config, snapshot: Snapshot, *, only: Iterable[str] | None = None) -> Plan:
@@ -136,6 +140,7 @@ class _Planner:
     wanted_rules: set[str] = field(default_factory=set)
     unassigned: set[tuple[str, str]] = field(default_factory=set)  # (ip configuration key, rule key)
     leaving: set[tuple[str, str]] = field(default_factory=set)  # (ip configuration key, pool key)
+    member_facts: dict[str, MemberFacts] = field(default_factory=dict)
     joiners: dict[str, list[tuple[str | None, str | None]]] = field(default_factory=dict)  # lb key → (vnet, group)
     v1_names: dict[str, str] = field(default_factory=dict)  # rule key → vm key
     port_requests: list[_PortRequest] = field(default_factory=list)
@@ -593,6 +598,20 @@ class _Planner:
         """What a Basic load balancer counts as one availability set."""
         return id_key(vm.availability_set_id or vm.scale_set_id or vm.id)
 
+    def _lb_members(self, lb: LoadBalancer) -> MemberFacts:
+        """(ip configuration key, pool key) → (virtual network, availability group) of every current backend of the
+        load balancer, with the counts of each; computed once per run so that checking N joins stays linear."""
+        cached = self.member_facts.get(lb.key)
+        if cached is None:
+            members: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+            for pool in lb.backend_pools:
+                for nic, ic in self.snapshot.pool_members(pool.id):
+                    members[(id_key(ic.id), id_key(pool.id))] = (vnet_of_subnet(ic.subnet_id), self._group_of_nic(nic))
+            cached = (members, Counter(v for v, _ in members.values() if v),
+                      Counter(g for _, g in members.values() if g))
+            self.member_facts[lb.key] = cached
+        return cached
+
     def _group_of_nic(self, nic: Nic) -> str | None:
         ss = scale_set_of(nic.id)
         if ss is not None:
@@ -606,18 +625,17 @@ class _Planner:
         vnet = vnet_of_subnet(subnet_id)
         vnets: set[str] = set()
         groups: set[str] = set()
+        members, base_vnets, base_groups = self._lb_members(t.lb)
+        leaving = [members[k] for k in self.leaving if k in members]
+        vnet_counts = base_vnets.copy()
+        group_counts = base_groups.copy()
+        vnet_counts.subtract(v for v, _ in leaving if v)
+        group_counts.subtract(g for _, g in leaving if g)
+        vnets |= {v for v, n in vnet_counts.items() if n > 0}
+        groups |= {g for g, n in group_counts.items() if n > 0}
         for pool in t.lb.backend_pools:
             if pool.virtual_network_id:
                 vnets.add(id_key(pool.virtual_network_id))
-            for nic, ic in self.snapshot.pool_members(pool.id):
-                if (id_key(ic.id), id_key(pool.id)) in self.leaving:
-                    continue
-                member_vnet = vnet_of_subnet(ic.subnet_id)
-                if member_vnet:
-                    vnets.add(member_vnet)
-                g = self._group_of_nic(nic)
-                if g:
-                    groups.add(g)
             for ss in self.snapshot.scale_sets_using_pool(pool.id):
                 groups.add(ss.key)
                 for nc in ss.nic_configurations:

@@ -10,6 +10,7 @@ new rules. A :class:`PortAllocator` remembers what it handed out within one plan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from poolkeeper.ids import id_key
 from poolkeeper.model import LoadBalancer
@@ -104,10 +105,16 @@ class PortAllocator:
     def __init__(self) -> None:
         self._reserved: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
         self._freed: dict[str, set[str]] = {}
+        # (lb, frontend, protocol, range) -> [taken ports, next candidate]: within one run the taken set only grows,
+        # so the lowest free port never moves down and allocating N ports is linear, not quadratic.
+        self._cursors: dict[tuple[str, str, str, tuple[int, int]], list[Any]] = {}
 
     def free_rule(self, lb_id: str, rule_name: str) -> None:
         """The plan deletes this rule (in the same load-balancer write), so its ports may be handed out again."""
         self._freed.setdefault(id_key(lb_id), set()).add(rule_name.lower())
+        lb_key = id_key(lb_id)
+        for key in [k for k in self._cursors if k[0] == lb_key]:
+            del self._cursors[key]
 
     def _extra(self, lb_id: str, frontend_id: str, protocol: str) -> set[int]:
         out: set[int] = set()
@@ -119,6 +126,12 @@ class PortAllocator:
     def reserve(self, lb_id: str, frontend_id: str, protocol: str, ports: Iterable[int]) -> None:
         """Mark ports as used by something this plan creates (a new rule or V2 range)."""
         self._reserved.setdefault((id_key(lb_id), id_key(frontend_id)), []).append((protocol, set(ports)))
+        self._forget_cursors(lb_id, frontend_id)
+
+    def _forget_cursors(self, lb_id: str, frontend_id: str) -> None:
+        lb_key, fe_key = id_key(lb_id), id_key(frontend_id)
+        for key in [k for k in self._cursors if k[0] == lb_key and k[1] == fe_key]:
+            del self._cursors[key]
 
     def taken(self, lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
               ) -> set[int]:
@@ -129,8 +142,16 @@ class PortAllocator:
 
     def allocate(self, lb: LoadBalancer, frontend_id: str, protocol: str, port_range: tuple[int, int]) -> int:
         """The lowest free port in range, now reserved. Raises :class:`PortRangeExhausted`."""
-        port = lowest_free(self.taken(lb, frontend_id, protocol), port_range)
-        if port is None:
+        key = (lb.key, id_key(frontend_id), protocol.lower(), port_range)
+        state = self._cursors.get(key)
+        if state is None:
+            state = [self.taken(lb, frontend_id, protocol), port_range[0]]
+        taken, port = state
+        while port <= port_range[1] and port in taken:
+            port += 1
+        if port > port_range[1]:
             raise PortRangeExhausted(lb.id, frontend_id, protocol, port_range)
-        self.reserve(lb.id, frontend_id, protocol, [port])
+        self.reserve(lb.id, frontend_id, protocol, [port])  # forgets cursors of this frontend; restore ours below
+        taken.add(port)
+        self._cursors[key] = [taken, port + 1]
         return port

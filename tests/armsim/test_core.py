@@ -18,7 +18,9 @@ def test_default_credential_gets_a_jwt_with_tenant(armsim: SimHandle) -> None:
 
 
 def test_arm_routes_need_a_bearer_token(armsim: SimHandle) -> None:
-    resp = armsim.http.get(armsim.info.arm_endpoint + f"subscriptions/{armsim.subscription_id}/resourcegroups?api-version=2021-04-01")
+    resp = armsim.http.get(
+        armsim.info.arm_endpoint + f"subscriptions/{armsim.subscription_id}/resourcegroups?api-version=2021-04-01"
+    )
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "AuthenticationFailed"
     bad = armsim.arm("GET", f"/subscriptions/{armsim.subscription_id}/resourcegroups", token="not-a-token")
@@ -39,7 +41,9 @@ def test_api_version_is_required(armsim: SimHandle) -> None:
 
 def test_resource_groups_are_case_insensitive_and_keep_casing(armsim: SimHandle) -> None:
     sub = armsim.subscription_id
-    put = armsim.arm("PUT", f"/subscriptions/{sub}/resourcegroups/MyGroup", {"location": "westus"}, api_version="2021-04-01")
+    put = armsim.arm(
+        "PUT", f"/subscriptions/{sub}/resourcegroups/MyGroup", {"location": "westus"}, api_version="2021-04-01"
+    )
     assert put.status_code == 201
     got = armsim.arm("GET", f"/subscriptions/{sub}/resourceGroups/mygroup", api_version="2021-04-01")
     assert got.status_code == 200
