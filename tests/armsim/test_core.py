@@ -77,3 +77,14 @@ def test_sdk_not_found_maps_to_resource_not_found(armsim: SimHandle) -> None:
         clients.network.load_balancers.get("rg1", "nope")
     with pytest.raises(HttpResponseError):
         clients.network.load_balancers.get("missing-rg", "nope")
+
+
+def test_cloud_metadata_as_azure_serves_it(armsim: SimHandle) -> None:
+    """A list of clouds for api-version 2019-05-01, this cloud alone for later versions (``az cloud register`` asks
+    2022-09-01), and a doubled leading slash is fine (az appends ``/metadata/endpoints`` to ``https://host:port/``)."""
+    base = armsim.info.arm_endpoint
+    listed = armsim.http.get(base + "metadata/endpoints?api-version=2019-05-01").json()
+    assert isinstance(listed, list) and listed[0]["resourceManager"] == base
+    one = armsim.http.get(base + "/metadata/endpoints?api-version=2022-09-01").json()
+    assert one["name"] == "LocalSim" and one["resourceManager"] == base
+    assert one["authentication"]["loginEndpoint"] and one["authentication"]["audiences"][0]
