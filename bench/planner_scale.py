@@ -41,9 +41,8 @@ def estate(n: int) -> dict[str, list[dict[str, Any]]]:
         vms.append({"id": vm_id, "name": f"vm{i}", "location": "westus", "properties": {
             "availabilitySet": {"id": AVSET}, "networkProfile": {"networkInterfaces": [{"id": nic_id}]}}})
         nics.append({"id": nic_id, "name": f"nic{i}", "tags": {"poolkeeper.binding": "web"} if wired else {},
-                     "properties": {"virtualMachine": {"id": vm_id},
-                                    "ipConfigurations": [{"name": "ipconfig1", "id": f"{nic_id}/ipConfigurations/ipconfig1",
-                                                          "properties": ipcfg}]}})
+                     "properties": {"virtualMachine": {"id": vm_id}, "ipConfigurations": [
+                         {"name": "ipconfig1", "id": f"{nic_id}/ipConfigurations/ipconfig1", "properties": ipcfg}]}})
     lb = {"id": LB, "name": "lb", "sku": {"name": "Standard"}, "properties": {
         "frontendIPConfigurations": [{"name": "fe", "id": FE, "properties": {}}],
         "backendAddressPools": [{"name": "pool", "id": POOL, "properties": {}}],
