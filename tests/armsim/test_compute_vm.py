@@ -6,14 +6,14 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import SimHandle
+from tests.reference import REFERENCE_DIR
 
-REF = Path("/work/shared/reference")
+REF = REFERENCE_DIR
 RG = "myTutorial8"
 API = "2024-07-01"
 

@@ -8,7 +8,6 @@ name), and no back-reference the example does not have. Values such as etags and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +15,9 @@ import pytest
 from armsim.store import Record
 from tests.armsim.test_network_support import API, Estate, get, instant, put
 from tests.conftest import SimHandle
+from tests.reference import REFERENCE_DIR
 
-REF = Path("/work/shared/reference")
+REF = REFERENCE_DIR
 BACK_REFERENCES = {
     "backendIPConfigurations",
     "backendIPConfiguration",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from poolkeeper.config import parse_config
 from poolkeeper.eventparse import OID_CLAIM, MalformedEvent, parse_event, triage
+from tests.reference import REFERENCE_DIR
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REF = REFERENCE_DIR
 SUB = "6fb867d5-d552-4dbe-9f6a-7a151b6292aa"
 RG = f"/subscriptions/{SUB}/resourceGroups/myTutorial8"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines/myVM4"

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from poolkeeper.model import LoadBalancer, Nic, ScaleSet, ScaleSetInstance, Snapshot, Vm
+from tests.reference import load_reference
 
 from . import builders as B
 
-REFERENCE = Path("/work/shared/reference")
-
 
 def _example(name: str) -> Any:
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference example {name} not available")
-    return json.loads(path.read_text())
+    return load_reference(name)
 
 
 def test_reference_load_balancer_get() -> None:
