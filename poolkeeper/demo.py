@@ -145,7 +145,7 @@ def _act_two(n: Narrator, out: TextIO, time_scale: float) -> bool:
         assert sim.info is not None
         os.environ.update(sim.info.env())
         summary = run_natpool_act(sim.info, out)
-    return bool(summary.get("ok", False))
+    return summary.get("status") == "succeeded" and not summary.get("error")
 
 
 def _vm_body(rg_id: str) -> dict[str, Any]:

@@ -148,8 +148,12 @@ class LocalHost:
         self.timers_enabled = timers
         self._stop = threading.Event()
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = False
-        self.server.block_on_close = True  # stop() waits for requests in progress (no half-applied reconcile)
+        # stop() waits for requests in progress (no half-applied reconcile), but not for idle keep-alive
+        # connections, which would hold it forever: in-flight requests are counted instead of joining threads
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self._in_flight = 0
+        self._idle = threading.Condition()
         self.port = self.server.server_address[1]
         self.host = host
         self._threads: list[threading.Thread] = []
@@ -176,10 +180,21 @@ class LocalHost:
         log.info("host started", extra={"url": self.base_url, "functions": self.function_names()})
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 120.0) -> None:
         self._stop.set()
         self.server.shutdown()
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
         self.server.server_close()
+
+    def _begin(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _end(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def function_names(self) -> list[str]:
         return sorted([f.name for f in self.index.http] + [f.name for f in self.index.eventgrid.values()]
@@ -232,6 +247,7 @@ class LocalHost:
                     self.wfile.write(data)
 
             def _dispatch(self) -> None:
+                host._begin()
                 try:
                     host._serve(self)
                 except Exception as err:
@@ -240,6 +256,8 @@ class LocalHost:
                                                         "trace": traceback.format_exc()})
                     self._send(500, {"error": f"internal error ({type(err).__name__}); see the host log for "
                                               f"error id {error_id}"})
+                finally:
+                    host._end()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 

@@ -31,7 +31,6 @@ def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
              "loadBalancers/MyLoadBalancer")
     request = {"loadBalancer": lb_id, "natPool": "MyNatPool"}
     try:
-        print("Act 2 — NAT pools retire on 2027-09-30: migrate MyNatPool to a NAT rule V2", file=out)
         dry = workflows.submit(workflows.parse("migrate-natpool", request), dry_run=True)
         print(f"  dry run: {len(dry['plan'])} steps, writes {dry['expectedWrites']}, refusals: "
               f"{[p['code'] for p in dry['problems']] or 'none'}", file=out)

@@ -113,9 +113,7 @@ class Runner:
             record["notes"] = [{"code": "RebuiltFromTag", "message": "the operation store had no record of this "
                                 "operation (lost or another store); resumed from the intent recorded on the load "
                                 "balancer; backups taken by the first run are where that run kept them"}]
-        if record.get("status") in FINAL and record.get("status") == "succeeded":
-            # finished earlier: look again (a finished operation plans nothing, so this makes no write)
-            pass
+        # even a finished operation is looked at again: it plans nothing, so this makes no write
         record["status"] = "running"
         return self._advance(intent, record)
 

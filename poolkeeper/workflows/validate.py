@@ -256,7 +256,7 @@ def _check_migrate(intent: Intent, snap: Snapshot, problems: list[Problem], note
         lo = rp.get("frontendPortRangeStart", rp.get("frontendPort"))
         hi = rp.get("frontendPortRangeEnd", rp.get("frontendPort"))
         if lo is not None and hi is not None and int(lo) <= end and int(hi) >= start:
-            problems.append(Problem("InboundNatRuleFrontendPortRangeOverlap",
+            problems.append(Problem("InboundNatRuleFrontendPortConflict",
                                     f"NAT rule {rule['name']} already uses frontend ports {lo}-{hi} on the same "
                                     f"frontend, overlapping {start}-{end}"))
     for rule in aj.children(lb, "loadBalancingRules"):

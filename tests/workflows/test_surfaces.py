@@ -74,17 +74,18 @@ def test_functions_app_routes_and_timer(estate: Estate, monkeypatch: pytest.Monk
     try:
         assert "resume_operations" in host.function_names()
         url = host.base_url + "/api/natpools/migrate"
+        close = {"Connection": "close"}  # LocalHost.stop() joins request threads; leave no keep-alive behind
         body = {"loadBalancer": estate.lb_id, "natPool": "MyNatPool"}
-        dry = requests.post(url, params={"dryRun": "true"}, json=body, timeout=30)
+        dry = requests.post(url, params={"dryRun": "true"}, json=body, timeout=30, headers=close)
         assert dry.status_code == 200 and dry.json()["status"] == "dry-run"
         outside = dict(body, loadBalancer=estate.lb_id.replace("MyResourceGroup", "OtherGroup"))
-        assert requests.post(url, json=outside, timeout=30).status_code == 403
-        run = requests.post(url, json=body, timeout=60)
+        assert requests.post(url, json=outside, timeout=30, headers=close).status_code == 403
+        run = requests.post(url, json=body, timeout=60, headers=close)
         assert run.status_code in (200, 202)
         op = run.json()["operationId"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            got = requests.get(f"{host.base_url}/api/operations/{op}", timeout=10)
+            got = requests.get(f"{host.base_url}/api/operations/{op}", timeout=10, headers=close)
             if got.json().get("status") == "succeeded":
                 break
             time.sleep(0.1)
