@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from poolkeeper.logs import get_logger
 
@@ -212,7 +213,7 @@ class LocalHost:
                     return
             first = False
             try:
-                timer.call(**{timer.arg: func.TimerRequest(past_due=False)})
+                timer.call(**{timer.arg: TimerRequest(past_due=False)})
             except Exception:
                 log.exception("timer failed", extra={"function": timer.name})
 
