@@ -38,3 +38,28 @@ def not_found(resource_id: str, kind: str = "Resource") -> ArmError:
 
 def bad_request(code: str, message: str) -> ArmError:
     return ArmError(400, code, message)
+
+
+def referenced_resource_not_provisioned(referenced_id: str, user_id: str, wait_seconds: float,
+                                        time_scale: float) -> ArmError:
+    """The network provider's retryable 429 for a write that references a load balancer still being updated.
+
+    Source: the transcribed error in shared/reference/error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
+    (coreos/tectonic-installer#1460). The retry hint is the time left on the load balancer's operation.
+    """
+    from armsim.throttle import retry_after_headers
+
+    return ArmError(
+        429,
+        "RetryableError",
+        "A retryable error occurred.",
+        details=[
+            {
+                "code": "ReferencedResourceNotProvisioned",
+                "message": f"Cannot proceed with operation because resource {referenced_id} used by resource "
+                f"{user_id} is not in Succeeded state. Resource is in Updating state and the last operation that "
+                "updated/is updating the resource is PutLoadBalancerOperation.",
+            }
+        ],
+        headers=retry_after_headers(max(wait_seconds, 0.001), time_scale),
+    )

@@ -19,6 +19,7 @@ rules, frontends, SKU) to refuse what Azure's compute provider refuses when a sc
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ from armsim.compute.common import (
     ref_ids,
     same,
 )
-from armsim.errors import ArmError
+from armsim.errors import ArmError, referenced_resource_not_provisioned
 from armsim.provider import Ctx
 from armsim.store import Record
 
@@ -190,19 +191,8 @@ def check_not_busy(ctx: Ctx, lb_keys: set[str], vmss_id: str) -> None:
         if op is None:
             continue
         lb = ctx.store.get(k)
-        raise ArmError(
-            429,
-            "RetryableError",
-            "A retryable error occurred.",
-            details=[
-                {
-                    "code": "ReferencedResourceNotProvisioned",
-                    "message": f"Cannot proceed with operation because resource {lb.id if lb else k} used by resource "
-                    f"{vmss_id} is not in Succeeded state. Resource is in Updating state and the last operation "
-                    f"that updated/is updating the resource is PutLoadBalancerOperation.",
-                }
-            ],
-            headers={"Retry-After": "10"},
+        raise referenced_resource_not_provisioned(
+            lb.id if lb else k, vmss_id, op.due - time.monotonic(), ctx.engine.config.time_scale
         )
 
 

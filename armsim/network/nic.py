@@ -24,7 +24,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from armsim import ids
-from armsim.errors import ArmError
+from armsim.errors import ArmError, referenced_resource_not_provisioned
 from armsim.network import ipam
 from armsim.network.common import (
     NET,
@@ -45,7 +45,6 @@ from armsim.network.loadbalancer import find_lb_child, mixed_pool
 from armsim.network.nsg import nsg_exists
 from armsim.provider import Ctx, Provider
 from armsim.store import Record
-from armsim.throttle import retry_after_headers
 
 if TYPE_CHECKING:
     from armsim.engine import Engine
@@ -170,22 +169,9 @@ class NetworkInterfaceProvider(Provider):
                 if op is None:
                     continue
                 lb = ctx.store.get(lb_id)
-                wait = max(op.due - _now(), 0.001)
-                raise ArmError(
-                    429,
-                    "RetryableError",
-                    "A retryable error occurred.",
-                    details=[
-                        {
-                            "code": "ReferencedResourceNotProvisioned",
-                            "message": "Cannot proceed with operation because resource "
-                            f"{lb.id if lb else lb_id} used by "
-                            f"resource {nic_id}/ipConfigurations/{c['name']} is not in Succeeded state. Resource is in "
-                            f"Updating state and the last operation that updated/is updating the resource is "
-                            f"PutLoadBalancerOperation.",
-                        }
-                    ],
-                    headers=retry_after_headers(wait, ctx.engine.config.time_scale),
+                raise referenced_resource_not_provisioned(
+                    lb.id if lb else lb_id, f"{nic_id}/ipConfigurations/{c['name']}", op.due - _now(),
+                    ctx.engine.config.time_scale,
                 )
 
     def _prepare_ipconfig(
