@@ -69,6 +69,9 @@ class Reconciler:
         self._clients: dict[str, ArmClients] = {}
         self._lock = threading.Lock()
         self._own_object_id: str | None = None
+        # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
+        # (an empty set: nothing queued; None: the whole group)
+        self._pending: dict[tuple[str, str], set[str] | None] = {}
 
     def clients(self, subscription_id: str) -> ArmClients:
         with self._lock:
@@ -147,6 +150,40 @@ class Reconciler:
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
         )
+
+    def reconcile_coalesced(
+        self, subscription_id: str, resource_group: str | None, only: set[str] | None
+    ) -> ReconcileOutcome | None:
+        """Event-driven runs, coalesced per resource group.
+
+        A burst of events (twenty VMs created at once) would otherwise make twenty runs each read the whole resource
+        group. While a run for the group is in flight, later events only add their resources to a pending set and
+        return None; the in-flight run does one more round for everything pending before it finishes. So a burst
+        costs two or three runs, not one per event. ``only=None`` (a delete) widens the pending round to the group.
+        """
+        key = (subscription_id.lower(), (resource_group or "").lower())
+        with self._lock:
+            if key in self._pending:
+                current = self._pending[key]
+                self._pending[key] = None if current is None or only is None else current | only
+                return None
+            self._pending[key] = set()  # nothing queued yet behind this run
+            targets: set[str] | None = only
+        outcome: ReconcileOutcome | None = None
+        try:
+            while True:
+                outcome = self.reconcile(subscription_id, resource_group=resource_group, only=targets)
+                with self._lock:
+                    queued = self._pending[key]
+                    if queued is not None and not queued:
+                        del self._pending[key]
+                        return outcome
+                    targets = queued
+                    self._pending[key] = set()
+        except BaseException:
+            with self._lock:
+                self._pending.pop(key, None)
+            raise
 
     def reconcile_all(self, *, dry_run: bool | None = None) -> list[ReconcileOutcome]:
         return [self.reconcile(sub, dry_run=dry_run) for sub in self.subscriptions()]

@@ -38,11 +38,11 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
         log.info("event not acted on", extra=extra)
         return {"event": event.id, **decision.to_dict()}
     log.info("event accepted", extra=extra)
-    outcome = reconciler.reconcile(
-        decision.subscription_id,
-        resource_group=decision.resource_group,
-        only=set(decision.only) if decision.only is not None else None,
+    outcome = reconciler.reconcile_coalesced(
+        decision.subscription_id, decision.resource_group, set(decision.only) if decision.only is not None else None
     )
+    if outcome is None:  # folded into the run already in flight for this resource group
+        return {"event": event.id, **decision.to_dict(), "coalesced": True}
     return {"event": event.id, **decision.to_dict(), "outcome": outcome.to_dict()}
 
 
