@@ -66,7 +66,7 @@ def vm_body(nic_id: str, **extra: Any) -> dict[str, Any]:
             "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "UbuntuServer",
                                                   "sku": "18.04-LTS", "version": "latest"},
                                "osDisk": {"createOption": "FromImage"}},
-            "osProfile": {"computerName": "vm", "adminUsername": "azureuser", "adminPassword": "P@ssw0rd1234!"},
+            "osProfile": {"computerName": "vm", "adminUsername": "azureuser", "adminPassword": "not-a-secret"},
             "networkProfile": {"networkInterfaces": [{"id": nic_id}]},
         },
     }

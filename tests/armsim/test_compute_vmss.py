@@ -122,7 +122,7 @@ def test_create_with_azure_load_balancer_reference_request(natpool: SimHandle) -
             .replace("{existing-backend-address-pool-name}", "MyBackendPool")
             .replace("{existing-virtual-network-name}", "MyVnet").replace("{existing-subnet-name}", "MySubnet")
             .replace("{vmss-name}", "refvmss").replace("{your-username}", "azureuser")
-            .replace("{your-password}", "P@ssw0rd1234!"))
+            .replace("{your-password}", "not-a-secret"))
     resp = natpool.arm("PUT", vmss_path(natpool, "refvmss"), json.loads(text))
     assert resp.status_code == 201, resp.text
     assert missing_keys(example["responses"]["201"]["body"], resp.json()) == []

@@ -155,7 +155,7 @@ def test_vm_write_is_delivered(sim: SimHandle, hook: WebhookReceiver) -> None:
         "hardwareProfile": {"vmSize": "Standard_B2s"},
         "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
                                               "sku": "server", "version": "latest"}},
-        "osProfile": {"computerName": "vm1", "adminUsername": "azureuser", "adminPassword": "P@ssw0rd-12345"},
+        "osProfile": {"computerName": "vm1", "adminUsername": "azureuser"},
         "networkProfile": {"networkInterfaces": []}}}
     resp = sim.arm("PUT", vm, body)
     assert resp.status_code < 300, resp.text
