@@ -8,6 +8,7 @@ nothing changed, and PUTs with ``If-Match``. A lost ETag race (412) or a change 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from poolkeeper.logs import get_logger
 from poolkeeper.mutations import StaleChange, edit_load_balancer, edit_nic, edit_scale_set
 
 log = get_logger("executor")
+
+Raw = dict[str, Any]
 
 
 class Replan(Exception):
@@ -81,6 +84,9 @@ class Executor:
                     result.writes += 1
                 result.applied.append(change)
             return
+        read: Callable[[str], Raw | None]
+        edit: Callable[[Raw, Iterable[Change]], Raw]
+        write: Callable[[str, Raw, str | None], Raw | None]
         if batch.target_kind == "loadBalancer":
             read, edit, write = gw.get_load_balancer, edit_load_balancer, gw.put_load_balancer
         elif batch.target_kind == "networkInterface":

@@ -99,15 +99,15 @@ def submit(workflows: Workflows, kind: str, body: Any, *, dry_run: bool, wait: f
     if not finished.is_set():
         return HttpAnswer(202, {"operationId": intent.id, "status": "running", "statusUrl": status_url(intent.id),
                                 "message": "the operation continues in the background; poll statusUrl"})
-    err = outcome.get("error")
-    if isinstance(err, PreconditionsFailed):
-        return HttpAnswer(409, {"error": str(err), "problems": [p.to_dict() for p in err.problems]})
-    if isinstance(err, BadRequest):
-        return HttpAnswer(400, {"error": str(err)})
-    if isinstance(err, ArmRefused):
-        return HttpAnswer(409, {"error": str(err), "code": err.code, "operationId": intent.id})
-    if err is not None:
-        return HttpAnswer(500, {"error": f"{type(err).__name__}: {err}", "operationId": intent.id})
+    failure = outcome.get("error")
+    if isinstance(failure, PreconditionsFailed):
+        return HttpAnswer(409, {"error": str(failure), "problems": [p.to_dict() for p in failure.problems]})
+    if isinstance(failure, BadRequest):
+        return HttpAnswer(400, {"error": str(failure)})
+    if isinstance(failure, ArmRefused):
+        return HttpAnswer(409, {"error": str(failure), "code": failure.code, "operationId": intent.id})
+    if failure is not None:
+        return HttpAnswer(500, {"error": f"{type(failure).__name__}: {failure}", "operationId": intent.id})
     record = outcome["record"]
     status = {"succeeded": 200, "failed": 409}.get(record["status"], 202)
     return HttpAnswer(status, {**record, "operationId": intent.id, "statusUrl": status_url(intent.id)})

@@ -160,9 +160,9 @@ def affected_scale_sets(snap: Snapshot, intent: Intent, nat_pool_id: str | None)
     wanted = {id_key(s) for s in intent.scale_set_ids()}
     if nat_pool_id is not None and snap.lb is not None:
         for rule in aj.derived_rules(snap.lb, aj.name_of(nat_pool_id)):
-            vmss = aj.scale_set_of_ip_configuration(aj.ref(aj.props(rule).get("backendIPConfiguration")) or "")
-            if vmss:
-                wanted.add(id_key(vmss))
+            vmss_id = aj.scale_set_of_ip_configuration(aj.ref(aj.props(rule).get("backendIPConfiguration")) or "")
+            if vmss_id:
+                wanted.add(id_key(vmss_id))
     out = []
     for vmss in snap.sorted_scale_sets():
         refs_pool = nat_pool_id is not None and aj.model_references(vmss, "loadBalancerInboundNatPools", nat_pool_id)
