@@ -155,9 +155,11 @@ class ArmGateway:
                                "attempt": attempt.retry_state.attempt_number, "correlation_id": self.correlation_id},
                     )
                     raise
-                log.debug(
+                log.info(  # every ARM call, with the run's correlation id (issue 4); filter on "op" to quieten reads
                     "arm call",
-                    extra={"op": what, "resource": resource_id, "ms": round((time.perf_counter() - started) * 1000, 1),
+                    extra={"op": what, "kind": kind, "resource": resource_id,
+                           "attempt": attempt.retry_state.attempt_number,
+                           "ms": round((time.perf_counter() - started) * 1000, 1),
                            "correlation_id": self.correlation_id},
                 )
                 return result
