@@ -63,6 +63,9 @@ class Operation:
     on_complete: Callable[[], None] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
+    # the final body of an action (e.g. queryInboundNatRulePortMapping), answered by the Location poll once done;
+    # None keeps the old answer (200 without a body)
+    result: Any = None
 
 
 def _norm_etag(value: str) -> str:
@@ -154,6 +157,7 @@ class Engine:
         on_complete: Callable[[], None] | None = None,
         events: list[dict[str, Any]] | None = None,
         fail: bool = False,
+        result: Any = None,
     ) -> Operation:
         op = Operation(
             id=str(uuid.uuid4()),
@@ -166,6 +170,7 @@ class Engine:
             on_complete=on_complete,
             events=events or [],
             fail=fail,
+            result=result,
         )
         self.ops[op.id] = op
         if duration <= 0:
@@ -587,6 +592,9 @@ class Engine:
                 )
             if op.status == "Failed":
                 return Response(500, {"error": op.error})
+            if op.result is not None:
+                # an action's final body: the SDK's poller GETs the Location URL and deserializes this
+                return Response(200, copy.deepcopy(op.result))
             return Response(204 if op.kind == "delete" else 200, None)
         body: dict[str, Any] = {"name": op.id, "status": op.status, "startTime": op.started}
         if op.error:
@@ -851,6 +859,9 @@ class Engine:
     def _action(self, ctx: Ctx, target: ids.ArmPath, name: str, body: bytes) -> Response:
         provider = self.provider_for(target.full_type)
         if provider is None:
+            child = self._child_action_target(target)
+            if child is not None:
+                return self._child_action(ctx, target, child[0], child[1], name, body)
             raise ArmError(400, "InvalidResourceType", f"The resource type '{target.full_type}' is not supported.")
         rid = target.resource_id()
         rec = self.store.get(rid)
@@ -862,7 +873,46 @@ class Engine:
         data = json.loads(body) if body else None
         result: ActionResult = provider.action(ctx, rec, name, data)
         op_name = f"{provider.type}/{name}/action"
-        ev = self.make_event(ctx, "Microsoft.Resources.ResourceActionSuccess", rec.id, op_name, "Succeeded")
+        return self._action_outcome(ctx, provider, rec, rec.id, op_name, result)
+
+    def _child_action_target(self, target: ids.ArmPath) -> tuple[Provider, str] | None:
+        """(parent provider, collection property) when ``target`` is a child declared in its parent's ``children``.
+
+        Children such as a load balancer's backend pools have no provider of their own, so before this path an
+        action on them was refused as an unknown type; resolving through the parent keeps every other case as it was.
+        """
+        if len(target.types) < 2 or len(target.names) != len(target.types):
+            return None
+        parent_provider = self.provider_for(f"{target.namespace}/{'/'.join(target.types[:-1])}")
+        if parent_provider is None:
+            return None
+        prop = {k.lower(): v for k, v in parent_provider.children.items()}.get(target.types[-1].lower())
+        return (parent_provider, prop) if prop is not None else None
+
+    def _child_action(
+        self, ctx: Ctx, target: ids.ArmPath, provider: Provider, prop: str, name: str, body: bytes
+    ) -> Response:
+        """POST .../{parent}/{collection}/{child}/{action}: the parent's provider answers (``child_action``)."""
+        parent_id = target.resource_id(len(target.types) - 1)
+        parent = self.store.get(parent_id)
+        if parent is None:
+            raise not_found(parent_id, f"resource '{provider.type}'")
+        data = json.loads(body) if body else None
+        child_name = target.names[-1]
+        result: ActionResult = provider.child_action(ctx, parent, prop, child_name, name, data)
+        if result.busy:
+            busy = self.is_busy(parent.id)
+            if busy is not None:
+                raise self._busy_error(ctx, busy, parent.id)
+        child_id = f"{parent.id}/{target.types[-1]}/{child_name}"
+        op_name = f"{provider.type}/{target.types[-1]}/{name}/action"
+        return self._action_outcome(ctx, provider, parent, child_id, op_name, result)
+
+    def _action_outcome(
+        self, ctx: Ctx, provider: Provider, rec: Record, event_id: str, op_name: str, result: ActionResult
+    ) -> Response:
+        """Answer an action at once, or start its long-running operation (202 + Location, final body kept)."""
+        ev = self.make_event(ctx, "Microsoft.Resources.ResourceActionSuccess", event_id, op_name, "Succeeded")
         if result.duration <= 0:
             if result.on_complete:
                 result.on_complete()
@@ -871,7 +921,8 @@ class Engine:
             return Response(result.status, result.body)
         op = self.start_operation(
             namespace=provider.type.split("/")[0], location=rec.body.get("location", "westus"), kind="action",
-            resource_id=rid, duration=result.duration, on_complete=result.on_complete, events=[ev],
+            resource_id=rec.id, duration=result.duration, on_complete=result.on_complete, events=[ev],
+            result=result.body,
         )
         if result.busy:
             rec.busy_op = op.id

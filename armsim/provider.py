@@ -46,6 +46,7 @@ class ActionResult:
     """The outcome of a POST action: an immediate body, or a long-running operation completing later."""
 
     status: int = 200
+    # the answer: sent at once, or, for a long-running operation, by the Location poll (operationResults) once done
     body: Any = None
     duration: float = 0.0  # seconds (already scaled); > 0 makes it a long-running operation (202 + Location)
     on_complete: Callable[[], None] | None = None
@@ -100,6 +101,23 @@ class Provider:
             404,
             "InvalidResourceType",
             f"The action '{name}' is not supported on resource type '{self.type}'. Check the URL.",
+        )
+
+    def child_action(
+        self, ctx: Ctx, parent: Record, collection_prop: str, child_name: str, action_name: str, body: Any
+    ) -> ActionResult:
+        """A POST action on a child of this resource (``.../{type}/{name}/{collection}/{child}/{action}``).
+
+        Children live inside the parent's record (no provider of their own), so their actions are served by the
+        parent's provider. ``collection_prop`` is the property under ``properties`` holding the collection. The
+        default refuses, the same way :meth:`action` does, so a provider declaring ``children`` gains no action by
+        accident.
+        """
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The action '{action_name}' is not supported on resource type '{self.type}/{collection_prop}'. "
+            f"Check the URL.",
         )
 
     def patch(self, ctx: Ctx, existing: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

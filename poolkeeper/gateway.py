@@ -407,6 +407,38 @@ class ArmGateway:
         except (ServiceRequestError, ServiceResponseError):
             self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id))
 
+    @needs_actions("Microsoft.Network/loadBalancers/backendAddressPools/queryInboundNatRulePortMapping/action")
+    def query_nat_rule_port_mapping(
+        self, lb_id: str, pool_name: str, ip_configuration_id: str
+    ) -> list[dict[str, Any]]:
+        """The frontend port each NAT rule V2 on a backend pool gives one member, as Azure assigned it.
+
+        Why ask: a NAT rule V2 hands out ports from its range itself, and Azure does not list them in the load
+        balancer body, so only this query tells an operator which port now reaches which instance.
+        LoadBalancers_ListInboundNatRulePortMappings (``POST .../backendAddressPools/{pool}/
+        queryInboundNatRulePortMapping``, specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/
+        loadBalancer.json, example QueryInboundNatRulePortMapping.json) is a long-running operation whose final
+        body is ``{"inboundNatRulePortMappings": [{inboundNatRuleName, protocol, frontendPort, backendPort}]}``.
+
+        It changes nothing, so the whole start-and-poll is retried on transient failures (counted as ``query``).
+        A refusal (403 without the role action, 400 for a non-member) raises :class:`ArmRefused`.
+        """
+        rg, name = _rg_name(lb_id)
+        lbs = self.clients.network.load_balancers
+        # the REST body as JSON (the SDK accepts the mapping; its overloads only spell out the model and IO[bytes])
+        body: Any = {"ipConfiguration": {"id": ip_configuration_id}}
+
+        def query(headers: dict[str, str]) -> Any:
+            poller = lbs.begin_list_inbound_nat_rule_port_mappings(rg, name, pool_name, body, headers=headers)
+            return poller.result()
+
+        try:
+            result = self._call("query", "query NAT rule port mapping", f"{lb_id}/backendAddressPools/{pool_name}",
+                                query)
+        except HttpResponseError as err:
+            raise self._refused(lb_id, err) from err
+        return [dict(m) for m in _raw(result).get("inboundNatRulePortMappings") or []]
+
 
 def _if_match(etag: str | None) -> dict[str, Any]:
     return {"headers": {"If-Match": etag}} if etag else {}

@@ -31,11 +31,20 @@ Error codes and where they come from (``arm-errors.md`` in the shared reference,
   rules NICs still use.
 - ``InboundNatPoolFrontendPortRangeSmallerThanRequestedPorts`` (azure-docs#119323) from :func:`set_natpool_rules`.
 - ``CannotMixIPBasedAddressesAndIPConfigurationsOnLoadBalancerBackendAddressPool`` (terraform-provider-azurerm#25962).
+- ``BackendAddressNotFoundInBackendAddressPool``: ``queryInboundNatRulePortMapping`` for an ip configuration or
+  address that is not a member of the pool. UNCONFIRMED code (no public error dump found); self-explanatory.
+
+``POST .../backendAddressPools/{pool}/queryInboundNatRulePortMapping`` (``LoadBalancers_ListInboundNatRulePortMappings``
+in specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/loadBalancer.json, example
+QueryInboundNatRulePortMapping.json) answers, for one pool member, the frontend port each NAT rule V2 on that pool
+gave it. It is a long-running operation (202 + Location; the Location poll returns the mappings). Azure does not
+document how ports are handed out; armsim's rule (see :func:`_assign_v2_ports`) is stable per (rule, member).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +57,7 @@ from armsim.network.common import (
     enum_value,
     int_value,
     invalid_reference,
+    ip_configurations,
     ipconfigs_referencing,
     new_guid,
     prepare_children,
@@ -58,7 +68,7 @@ from armsim.network.common import (
     scale_set_id,
     scale_sets_referencing,
 )
-from armsim.provider import Ctx, Provider
+from armsim.provider import ActionResult, Ctx, Provider
 from armsim.store import Record
 
 if TYPE_CHECKING:
@@ -67,6 +77,9 @@ if TYPE_CHECKING:
 
 LB_TYPE = f"{NET}/loadBalancers"
 META_DERIVED = "natpool_rules"  # record.meta key: derived rule name (lower) -> {name, pool, instance, ipconfig}
+# record.meta key: NAT rule V2 name (lower) -> {"pool": pool id key, "range": [start, end], "ports": {member: port}}
+META_V2_PORTS = "natrule_v2_ports"
+QUERY_PORT_MAPPING = "queryInboundNatRulePortMapping"
 
 # collection -> read-only properties clients echo back (back-references and server-set fields)
 _READONLY: dict[str, frozenset[str]] = {
@@ -632,6 +645,49 @@ class LoadBalancerProvider(Provider):
                 f"Remove these ip configurations from its backend pools and inbound NAT rules first.",
             )
 
+    # ------------------------------------------------------------------------------------------------ actions
+    def child_action(
+        self, ctx: Ctx, parent: Record, collection_prop: str, child_name: str, action_name: str, body: Any
+    ) -> ActionResult:
+        """``queryInboundNatRulePortMapping`` on a backend pool; any other child action is refused as before.
+
+        LoadBalancers_ListInboundNatRulePortMappings (stable/2024-07-01/loadBalancer.json): the body names one member
+        by ``ipConfiguration.id`` or ``ipAddress``; the answer lists, per NAT rule V2 on the pool, that member's
+        frontend port. Azure answers 202 + Location, so armsim makes it a long-running operation whose Location poll
+        returns the mappings — clients must poll, as they must in Azure. It does not lock the load balancer.
+        """
+        if collection_prop != "backendAddressPools" or action_name.lower() != QUERY_PORT_MAPPING.lower():
+            return super().child_action(ctx, parent, collection_prop, child_name, action_name, body)
+        props = parent.body.get("properties", {})
+        pool = next(
+            (p for p in props.get("backendAddressPools") or [] if p["name"].lower() == child_name.lower()), None
+        )
+        if pool is None:
+            pool_id = f"{parent.id}/backendAddressPools/{child_name}"
+            raise not_found(pool_id, f"resource '{_child_type(collection_prop)}'")
+        member = _query_member(ctx, pool, body)
+        ports = _assign_v2_ports(ctx, parent, pool)
+        mappings = []
+        for rule in props.get("inboundNatRules") or []:
+            rp = rule["properties"]
+            port = ports.get(rule["name"].lower(), {}).get(member)
+            if port is None:
+                continue
+            mappings.append(
+                {
+                    "inboundNatRuleName": rule["name"],
+                    "protocol": rp.get("protocol"),
+                    "frontendPort": port,
+                    "backendPort": rp.get("backendPort"),
+                }
+            )
+        return ActionResult(
+            status=202,
+            body={"inboundNatRulePortMappings": mappings},
+            duration=ctx.duration("network.put"),
+            busy=False,
+        )
+
     # ------------------------------------------------------------------------------------------------ render
     def render(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         props = body.setdefault("properties", {})
@@ -706,6 +762,107 @@ class LoadBalancerNetworkInterfacesProvider(Provider):
                 for _ipc, _p, nic in ipconfigs_referencing(ctx.store, child["id"], key):
                     seen.setdefault(ids.key(nic.id), nic)
         return {"value": [ctx.engine.render(ctx, r) for r in sorted(seen.values(), key=lambda r: r.id.lower())]}
+
+
+# ------------------------------------------------------------------------------------------------ NAT rule V2 ports
+def _natural(key: str) -> list[Any]:
+    """Sort key that orders ``.../virtualMachines/2/...`` before ``.../virtualMachines/10/...`` (instance order)."""
+    out: list[Any] = []
+    for part in re.split(r"(\d+)", key):
+        out.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+    return out
+
+
+def _pool_members(ctx: Ctx, pool: dict[str, Any]) -> dict[str, str]:
+    """member key -> private IP address ("" if unknown) of every member of a backend pool.
+
+    A NIC-based member is keyed by its ip configuration id (lower-cased, as ``ids.key``); an IP-based member
+    (``loadBalancerBackendAddresses[].properties.ipAddress``) by ``ip:<address>``. Azure refuses pools mixing both.
+    """
+    out: dict[str, str] = {}
+    # a scale-set instance references the pool twice (its NIC record and its applied model, which has no address):
+    # ipconfigs_referencing keeps one of the two, so read the address from the NIC record itself
+    for rec in ctx.store.referrers(pool["id"]):
+        for ipc_id, ipc, _nic in ip_configurations(rec):
+            if any(same(p, pool["id"]) for p in ref_ids(ipc.get("loadBalancerBackendAddressPools"))):
+                key = ids.key(ipc_id)
+                out[key] = out.get(key) or str(ipc.get("privateIPAddress") or "")
+    for address in pool.get("properties", {}).get("loadBalancerBackendAddresses") or []:
+        ip = str((address.get("properties") or {}).get("ipAddress") or "")
+        if ip:
+            out[f"ip:{ip}"] = ip
+    return out
+
+
+def _query_member(ctx: Ctx, pool: dict[str, Any], body: Any) -> str:
+    """The member key a QueryInboundNatRulePortMappingRequest names; a 400 if it names none or a non-member."""
+    ipc_id = ref_id(body.get("ipConfiguration")) if isinstance(body, dict) else None
+    ip = body.get("ipAddress") if isinstance(body, dict) else None
+    if not ipc_id and not ip:
+        raise ArmError(
+            400,
+            "InvalidRequestFormat",
+            "The request body must name the backend address: {\"ipConfiguration\": {\"id\": \"<NIC ip "
+            "configuration id>\"}} or {\"ipAddress\": \"<address>\"}.",
+        )
+    members = _pool_members(ctx, pool)
+    if ipc_id and ids.key(ipc_id) in members:
+        return ids.key(ipc_id)
+    if not ipc_id and ip:
+        if f"ip:{ip}" in members:
+            return f"ip:{ip}"
+        by_ip = sorted(k for k, v in members.items() if v == ip)
+        if by_ip:
+            return by_ip[0]
+    raise ArmError(
+        400,
+        "BackendAddressNotFoundInBackendAddressPool",
+        f"The backend address {ipc_id or ip} is not a member of backend address pool {pool['id']}. Query a NIC ip "
+        f"configuration or IP address that is in the pool (see its backendIPConfigurations or "
+        f"loadBalancerBackendAddresses).",
+    )
+
+
+def _assign_v2_ports(ctx: Ctx, rec: Record, pool: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """NAT rule V2 name (lower) -> {member key: frontend port} for the rules on ``pool``, updating the record's meta.
+
+    Azure hands each pool member its own frontend port from a V2 rule's range and does not renumber the others when
+    membership changes. armsim's rule: a member keeps its port for as long as it stays in the pool (and the rule keeps
+    its pool and range); a member that left frees its port; new members take the lowest free ports of the range in
+    order of ip configuration id (instance order for a scale set). Members beyond the range get no port. The
+    assignments live in ``record.meta`` (simulator bookkeeping, not the body), so they survive LB writes but no
+    client sees them except through this query. They are brought up to date when queried.
+    """
+    props = rec.body.get("properties", {})
+    members = sorted(_pool_members(ctx, pool), key=_natural)
+    store: dict[str, Any] = copy.deepcopy(rec.meta.get(META_V2_PORTS) or {})
+    v2_rules = {
+        r["name"].lower(): r for r in props.get("inboundNatRules") or []
+        if ref_id(r["properties"].get("backendAddressPool")) is not None
+    }
+    store = {k: v for k, v in store.items() if k in v2_rules}  # deleted rules release everything
+    out: dict[str, dict[str, int]] = {}
+    for key, rule in v2_rules.items():
+        rp = rule["properties"]
+        if not same(ref_id(rp.get("backendAddressPool")), pool["id"]):
+            continue
+        lo, hi = int(rp["frontendPortRangeStart"]), int(rp["frontendPortRangeEnd"])
+        entry = store.get(key) or {}
+        if entry.get("pool") != ids.key(pool["id"]) or entry.get("range") != [lo, hi]:
+            entry = {}  # a rule re-pointed or re-ranged starts over, as a new rule would
+        ports = {m: p for m, p in (entry.get("ports") or {}).items() if m in members and lo <= p <= hi}
+        used = set(ports.values())
+        free = (p for p in range(lo, hi + 1) if p not in used)
+        for member in members:
+            if member not in ports:
+                port = next(free, None)
+                if port is None:
+                    break
+                ports[member] = port
+        store[key] = {"pool": ids.key(pool["id"]), "range": [lo, hi], "ports": ports}
+        out[key] = dict(ports)
+    rec.meta[META_V2_PORTS] = store
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -55,9 +55,13 @@ def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
             old = (m["before"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort")
             new = (m["after"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort")
             print(f"  {m['instance']}: port {old} → {new}", file=out)
-        if ports.get("afterSource") == "predicted":
-            print("  (new ports predicted by poolkeeper: the simulator does not report NAT rule V2 mappings)", file=out)
-        writes = {k: v for k, v in (record.get("armCalls") or {}).items() if k != "read"}
+        if ports.get("afterSource") == "azure":
+            print("  (new ports as Azure reports them: LoadBalancers_ListInboundNatRulePortMappings per instance)",
+                  file=out)
+        elif ports.get("afterSource") == "predicted":
+            print("  (new ports predicted by poolkeeper: Azure refused the NAT rule V2 port mapping query)", file=out)
+        # the port mapping query is a POST that changes nothing: not a write
+        writes = {k: v for k, v in (record.get("armCalls") or {}).items() if k not in ("read", "query")}
         print(f"  {record['status']}: operation {record['id']}, ARM calls {record.get('armCalls')}", file=out)
         return {
             "operationId": record["id"],

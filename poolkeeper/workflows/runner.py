@@ -219,7 +219,9 @@ class Runner:
         record["status"] = "succeeded"
         record["finishedAt"] = now()
         if intent.kind == "migrate-natpool" and snap.lb is not None:
-            record["portMappings"] = _port_report(record.get("portMappings") or {}, snap.lb, intent)
+            mappings = record.get("portMappings") or {}
+            queried = self._query_ports(snap.lb, intent, mappings.get("before") or [])
+            record["portMappings"] = _port_report(mappings, snap.lb, intent, queried)
         record["armCalls"] = dict(self.gw.calls)
         record["updatedAt"] = now()
         self.store.save(record)
@@ -227,6 +229,36 @@ class Runner:
         log.info("operation finished", extra={"operation": intent.id, "kind": intent.kind,
                                               "correlation_id": self.gw.correlation_id})
         return record
+
+    def _query_ports(self, lb: dict[str, Any], intent: Intent,
+                     before: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+        """Each migrated instance's port on the new NAT rule V2, as Azure assigned it; None if Azure refused.
+
+        Why query: Azure picks a V2 rule's port per member itself and does not put it in the load balancer body, so
+        anything else is a guess. One LoadBalancers_ListInboundNatRulePortMappings call per instance that was in the
+        NAT pool. A refusal (e.g. a 403 because the role predates the action) falls back to the prediction in
+        :func:`_port_report`, with a warning: the migration itself has already succeeded.
+        """
+        rule = intent.params.get("ruleName") or intent.params["natPool"]
+        pool = intent.params["backendPool"]
+        out: dict[str, dict[str, Any]] = {}
+        for m in sorted(before, key=lambda m: id_key(m["ipConfiguration"])):
+            ipc = m["ipConfiguration"]
+            try:
+                answer = self.gw.query_nat_rule_port_mapping(lb["id"], pool, ipc)
+            except ArmRefused as err:
+                log.warning("Azure refused the NAT rule V2 port mapping query; reporting predicted ports",
+                            extra={"operation": intent.id, "resource": err.resource_id, "status": err.status,
+                                   "code": err.code, "error": err.azure_message,
+                                   "correlation_id": self.gw.correlation_id})
+                return None
+            hit = next((a for a in answer if str(a.get("inboundNatRuleName", "")).lower() == rule.lower()), None)
+            if hit is not None:
+                out[id_key(ipc)] = {"instance": m.get("instance"), "ipConfiguration": ipc,
+                                    "inboundNatRuleName": hit.get("inboundNatRuleName"),
+                                    "protocol": hit.get("protocol"), "frontendPort": hit.get("frontendPort"),
+                                    "backendPort": hit.get("backendPort")}
+        return out
 
     def _pause(self, record: dict[str, Any], why: str) -> dict[str, Any]:
         record["status"] = "waiting"
@@ -255,14 +287,22 @@ def _diff(after: Any, before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in dict(after).items() if v - before.get(k, 0)}
 
 
-def _port_report(mappings: dict[str, Any], lb: dict[str, Any], intent: Intent) -> dict[str, Any]:
-    """Old → new port per instance, in the ListInboundNatRulePortMappings shape, for SSH/RDP configs."""
+def _port_report(mappings: dict[str, Any], lb: dict[str, Any], intent: Intent,
+                 queried: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """Old → new port per instance, in the ListInboundNatRulePortMappings shape, for SSH/RDP configs.
+
+    ``queried`` is Azure's answer per ipConfiguration (``afterSource: "azure"``); None means the query was refused,
+    and then the backend pool's own listing, if Azure filled it in, or else poolkeeper's prediction is used.
+    """
     before = {id_key(m["ipConfiguration"]): m for m in mappings.get("before") or []}
     rule = intent.params.get("ruleName") or intent.params["natPool"]
-    after = port_mappings_v2(lb, rule, intent.params["backendPool"])
     source = "azure"
-    if not after:
-        after, source = _predicted(lb, rule, list(before.values())), "predicted"
+    if queried is not None:
+        after = queried
+    else:
+        after = port_mappings_v2(lb, rule, intent.params["backendPool"])
+        if not after:
+            after, source = _predicted(lb, rule, list(before.values())), "predicted"
     instances = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
@@ -278,11 +318,11 @@ def _port_report(mappings: dict[str, Any], lb: dict[str, Any], intent: Intent) -
            "instances": instances}
     if source == "predicted":
         out["afterNote"] = (
-            "Azure did not list the NAT rule V2's port per instance on the backend pool, so 'after' is poolkeeper's "
-            "prediction (instances in id order from the range start), not Azure's answer; confirm it with "
-            f"`az network lb list-mapping -g <rg> -n {aj.name_of(intent.load_balancer)} --backend-pool-name "
-            f"{intent.params['backendPool']} --request ip-configuration=<ipConfiguration id>` (Azure's "
-            "LoadBalancers_ListInboundNatRulePortMappings)"
+            "Azure refused the NAT rule V2 port mapping query (LoadBalancers_ListInboundNatRulePortMappings; the "
+            "role needs Microsoft.Network/loadBalancers/backendAddressPools/queryInboundNatRulePortMapping/action), "
+            "so 'after' is poolkeeper's prediction (instances in id order from the range start), not Azure's answer; "
+            f"confirm it with `az network lb list-mapping -g <rg> -n {aj.name_of(intent.load_balancer)} "
+            f"--backend-pool-name {intent.params['backendPool']} --request ip-configuration=<ipConfiguration id>`"
         )
     return out
 
@@ -292,7 +332,7 @@ def _shape(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _predicted(lb: dict[str, Any], rule_name: str, before: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Ports a NAT rule V2 would hand out in instance order (used only when Azure does not report them)."""
+    """Ports a NAT rule V2 would hand out in instance order (only when Azure refused to report them)."""
     rule = aj.child(lb, "inboundNatRules", rule_name)
     if rule is None:
         return {}

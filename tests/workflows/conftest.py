@@ -14,6 +14,7 @@ from poolkeeper.gateway import ArmGateway
 from poolkeeper.workflows import Workflows
 from poolkeeper.workflows.store import FileStore
 from tests.conftest import SimHandle
+from tests.workflows.helpers import writes
 
 RG = "MyResourceGroup"
 
@@ -55,8 +56,8 @@ class Estate:
         return self.gateway().list_scale_set_instances(self.vmss_id)
 
     def writes(self) -> list[dict[str, Any]]:
-        """ARM requests that changed something (succeeded, not reads), in order."""
-        return [e for e in self.sim.requests_log() if e["kind"] != "read" and e["status"] < 300]
+        """ARM requests that changed something (succeeded, not reads nor the port mapping query), in order."""
+        return writes(self.sim.requests_log())
 
 
 @pytest.fixture

@@ -5,10 +5,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+QUERY_PORTS = "queryinboundnatruleportmapping"
+
 
 def writes(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Successful ARM requests that change something (PUT/PATCH/POST/DELETE), in order."""
-    return [e for e in log if e["kind"] != "read" and e["status"] < 300]
+    """Successful ARM requests that change something (PUT/PATCH/POST/DELETE), in order.
+
+    The NAT rule V2 port mapping query is a POST (ARM logs it as an action) that changes nothing: left out.
+    """
+    return [e for e in log if e["kind"] != "read" and e["status"] < 300 and not is_port_query(e)]
+
+
+def is_port_query(entry: dict[str, Any]) -> bool:
+    """A LoadBalancers_ListInboundNatRulePortMappings request (its POST, not the operation polls)."""
+    return entry["method"] == "POST" and entry["path"].rstrip("/").lower().endswith(QUERY_PORTS)
 
 
 def labels(log: list[dict[str, Any]]) -> list[str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from poolkeeper.workflows import INTENT_TAG
 from tests.workflows.conftest import Estate
-from tests.workflows.helpers import LB_PUT, UPGRADE, VMSS_PUT, batches, count, labels
+from tests.workflows.helpers import LB_PUT, UPGRADE, VMSS_PUT, batches, count, is_port_query, labels
 
 
 def _request(estate: Estate, **extra: Any) -> dict[str, Any]:
@@ -63,10 +64,42 @@ def test_migrate_reports_old_and_new_ports_per_instance(estate: Estate) -> None:
     first = report["instances"][0]
     assert first["before"]["inboundNatRulePortMappings"] == [
         {"inboundNatRuleName": "MyNatPool.0", "protocol": "Tcp", "frontendPort": 50000, "backendPort": 22}]
-    assert first["after"]["inboundNatRulePortMappings"][0]["inboundNatRuleName"] == "MyNatPool"
-    assert report["afterSource"] in ("azure", "predicted")
+    # Azure's answer (LoadBalancers_ListInboundNatRulePortMappings), one query per instance NIC ip configuration
+    assert report["afterSource"] == "azure" and "afterNote" not in report
+    assert first["after"]["inboundNatRulePortMappings"] == [
+        {"inboundNatRuleName": "MyNatPool", "protocol": "Tcp", "frontendPort": 50000, "backendPort": 22}]
+    assert [m["after"]["inboundNatRulePortMappings"][0]["frontendPort"] for m in report["instances"]] == [
+        50000, 50001, 50002]
+    assert [m["portChanged"] for m in report["instances"]] == [False, False, False]
+    assert sum(1 for e in estate.sim.requests_log() if is_port_query(e)) == 3
+    assert record["armCalls"]["query"] == 3
     notes = {n["code"] for n in record["notes"]}
     assert {"PortsMayChange", "ConnectivityGap"} <= notes
+
+
+def test_refused_port_query_falls_back_to_a_prediction(estate: Estate) -> None:
+    """A role without …/queryInboundNatRulePortMapping/action gets a 403: the migration still succeeds, the report
+    says its "after" ports are predicted, and a warning is logged."""
+    refuse = {"method": "POST", "path_contains": "queryInboundNatRulePortMapping", "rate": 1.0, "status": 403}
+    estate.sim.control("POST", "faults", {"rules": [refuse]})
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logger = logging.getLogger("poolkeeper.workflows")
+    logger.addHandler(handler)
+    try:
+        record = estate.workflows.submit(estate.workflows.parse("migrate-natpool", _request(estate)))
+    finally:
+        logger.removeHandler(handler)
+    assert record["status"] == "succeeded", record.get("error")
+    report = record["portMappings"]
+    assert report["afterSource"] == "predicted"
+    assert "queryInboundNatRulePortMapping/action" in report["afterNote"]
+    assert [m["after"]["inboundNatRulePortMappings"][0]["frontendPort"] for m in report["instances"]] == [
+        50000, 50001, 50002]
+    assert any("port mapping query" in r.getMessage() and getattr(r, "status", None) == 403 for r in seen)
+    # refused once, not retried per instance
+    assert sum(1 for e in estate.sim.requests_log() if is_port_query(e)) == 1
 
 
 def test_connectivity_gap_is_between_the_instance_update_and_the_rule(estate: Estate) -> None:

@@ -130,4 +130,6 @@ def test_demo_act(estate: Estate) -> None:
     assert summary["steps"] == ["record-intent", "update-model:MyVMSS", "upgrade:MyVMSS:instances", "delete-natpool"]
     assert len(summary["portMappings"]) == 3
     text = out.getvalue()
-    assert "✓" in text and "port 50000 →" in text
+    assert "✓" in text and "port 50000 → 50000" in text
+    assert "as Azure reports them" in text and "predicted" not in text
+    assert "query" not in summary["armWrites"], "the port mapping query is not a write"
