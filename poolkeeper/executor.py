@@ -16,6 +16,7 @@ from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
 from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.logs import get_logger
 from poolkeeper.mutations import StaleChange, edit_load_balancer, edit_nic, edit_scale_set
+from poolkeeper.rmw import ResourceGone, read_modify_write
 
 log = get_logger("executor")
 
@@ -95,17 +96,15 @@ class Executor:
             read, edit, write = gw.get_scale_set, edit_scale_set, gw.put_scale_set
         else:
             raise TypeError(f"no executor for {batch.target_kind}")
-        current = read(rid)
-        if current is None:
-            raise StaleChange(f"{rid} no longer exists")
-        wanted = edit(current, batch.changes)
-        if wanted == current:
-            result.skipped += 1
-            result.applied.extend(batch.changes)
-            return
-        write(rid, wanted, current.get("etag"))
-        result.writes += 1
+        try:
+            wrote = read_modify_write(rid, read, lambda body: edit(body, batch.changes), write)
+        except ResourceGone as err:
+            raise StaleChange(str(err)) from err
         result.applied.extend(batch.changes)
+        if not wrote:
+            result.skipped += 1
+            return
+        result.writes += 1
         log.info(
             "applied",
             extra={"resource": rid, "changes": [c.describe() for c in batch.changes],

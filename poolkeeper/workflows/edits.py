@@ -92,8 +92,3 @@ def apply_model_edits(vmss: Raw, edits: list[tuple[Any, ...]]) -> Raw:
         else:  # pragma: no cover
             raise ValueError(f"unknown scale-set edit {op!r}")
     return body
-
-
-def unchanged(before: Raw, after: Raw) -> bool:
-    """True when the edits changed nothing (the step's effect is already in Azure): skip the write."""
-    return before == after

@@ -14,8 +14,9 @@ from typing import Any
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.ids import ResourceId, id_key
 from poolkeeper.logs import get_logger
+from poolkeeper.rmw import ResourceGone, read_modify_write
 from poolkeeper.workflows import armjson as aj
-from poolkeeper.workflows.edits import apply_lb_edits, apply_model_edits, unchanged
+from poolkeeper.workflows.edits import apply_lb_edits, apply_model_edits
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
 from poolkeeper.workflows.state import Snapshot, Step, affected_scale_sets
 
@@ -91,34 +92,27 @@ def execute(gw: ArmGateway, step: Step, intent: Intent, *, on_batch: BatchCallba
 
 
 def _write_lb(gw: ArmGateway, step: Step, before_write: WriteHook | None) -> dict[str, Any]:
-    fresh = gw.get_load_balancer(step.target)
-    if not fresh:
-        raise ValueError(f"load balancer {step.target} disappeared during the operation")
-    body = apply_lb_edits(fresh, step.edits)
-    if unchanged(fresh, body):
-        return {"writes": 0, "skipped": "already in place"}
-    if before_write is not None:
-        before_write(step)
-    gw.put_load_balancer(step.target, _writable_lb(body), fresh.get("etag"))
-    return {"writes": 1}
+    return _rmw(step, gw.get_load_balancer, lambda body: apply_lb_edits(body, step.edits),
+                lambda rid, body, etag: gw.put_load_balancer(rid, _writable_lb(body), etag), before_write)
 
 
 def _writable_lb(body: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in body.items() if k != "etag"}
-    return out
+    return {k: v for k, v in body.items() if k != "etag"}
 
 
 def _write_model(gw: ArmGateway, step: Step, before_write: WriteHook | None) -> dict[str, Any]:
-    fresh = gw.get_scale_set(step.target)
-    if not fresh:
-        raise ValueError(f"scale set {step.target} disappeared during the operation")
-    body = apply_model_edits(fresh, step.edits)
-    if unchanged(fresh, body):
-        return {"writes": 0, "skipped": "already in place"}
-    if before_write is not None:
-        before_write(step)
-    gw.put_scale_set(step.target, body, fresh.get("etag"))
-    return {"writes": 1}
+    return _rmw(step, gw.get_scale_set, lambda body: apply_model_edits(body, step.edits), gw.put_scale_set,
+                before_write)
+
+
+def _rmw(step: Step, read: Any, edit: Any, write: Any, before_write: WriteHook | None) -> dict[str, Any]:
+    """One step's write: the shared read-modify-write, reporting a write or that the effect was already there."""
+    try:
+        wrote = read_modify_write(step.target, read, edit, write,
+                                  before_write=(lambda: before_write(step)) if before_write else None)
+    except ResourceGone as err:
+        raise ValueError(f"{err} (it disappeared during the operation)") from err
+    return {"writes": 1} if wrote else {"writes": 0, "skipped": "already in place"}
 
 
 def _upgrade(gw: ArmGateway, step: Step, intent: Intent, on_batch: BatchCallback | None,
