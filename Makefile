@@ -14,6 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q

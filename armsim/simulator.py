@@ -10,7 +10,7 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ class Runtime:
             secrets_file.chmod(0o600)
         self.engine.token_verifier = self.identity.verify
         self.control_routes: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.base_url = ""
         self.plugins: list[Any] = []
         self._register_core_control()

@@ -311,7 +311,7 @@ def change_from_dict(data: dict[str, Any]) -> Change:
     if cls is None:
         raise ValueError(f"unknown change kind {data.get('kind')!r}; known: {', '.join(sorted(CHANGE_TYPES))}")
     names = {f.name for f in fields(cls)}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         name = _snake(key)
         if name in names:

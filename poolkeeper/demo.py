@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
+
+from azure.mgmt.compute.models import VirtualMachine
+from azure.mgmt.network.models import NetworkInterface
 
 from armsim import Simulator
 from poolkeeper.clients import ArmClients
@@ -90,16 +94,16 @@ def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
         ipcfg = ops.network.network_interfaces.get(RG, "myNic1").as_dict()["properties"]["ipConfigurations"][0]
         n.say("operator: az network nic create --name myNic4 (forgetting --lb-address-pools) and az vm create "
               "--name myVM4 --availability-set myAvailabilitySet --nics myNic4")
-        ops.network.network_interfaces.begin_create_or_update(RG, "myNic4", {
+        ops.network.network_interfaces.begin_create_or_update(RG, "myNic4", NetworkInterface({
             "location": "westus",
             "properties": {
                 "ipConfigurations": [{"name": ipcfg["name"], "properties": {
                     "subnet": {"id": subnet}, "privateIPAllocationMethod": "Dynamic", "primary": True}}],
                 "networkSecurityGroup": {"id": nsg},
             },
-        }).result()
+        })).result()
         created = time.monotonic()
-        ops.compute.virtual_machines.begin_create_or_update(RG, "myVM4", _vm_body(rg_id)).result()
+        ops.compute.virtual_machines.begin_create_or_update(RG, "myVM4", VirtualMachine(_vm_body(rg_id))).result()
         n.say("myVM4 is running; waiting for poolkeeper to react to the event …")
         wired = _wait(lambda: _nic_state(ops, "myNic4")[0] and bool(_nic_state(ops, "myNic4")[1]))
         in_pool, nic_rules = _nic_state(ops, "myNic4")
@@ -165,7 +169,7 @@ def _vm_body(rg_id: str) -> dict[str, Any]:
     }
 
 
-def _print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for j, row in enumerate(rows):
         print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)), file=out)

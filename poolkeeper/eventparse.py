@@ -79,7 +79,8 @@ def parse_event(raw: Any) -> ResourceEvent:
         ResourceId.parse(resource_id)
     except ValueError as err:
         raise MalformedEvent(f"event {raw.get('id')!r}: {err}") from err
-    claims = data.get("claims") if isinstance(data.get("claims"), dict) else {}
+    raw_claims = data.get("claims")
+    claims: dict[str, Any] = raw_claims if isinstance(raw_claims, dict) else {}
     return ResourceEvent(
         id=str(raw.get("id", "")),
         event_type=event_type,

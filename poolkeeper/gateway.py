@@ -71,7 +71,7 @@ def is_transient(err: BaseException) -> bool:
     if isinstance(err, ServiceRequestError | ServiceResponseError):
         return True
     status = _status(err)
-    if status == 409:
+    if status == 409 and isinstance(err, HttpResponseError):
         # 409 is also "this conflicts with the resource's state" (not transient); retry only the busy kind
         return _code(err) in ("AnotherOperationInProgress", "Conflict", "OperationNotAllowed", "RetryableError", "")
     return status in TRANSIENT_STATUS

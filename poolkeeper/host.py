@@ -127,7 +127,7 @@ def _event_from_json(raw: dict[str, Any]) -> func.EventGridEvent:
         event_time = None
     return func.EventGridEvent(
         id=str(raw.get("id", "")),
-        data=raw.get("data") if isinstance(raw.get("data"), dict) else {},
+        data=_data if isinstance(_data := raw.get("data"), dict) else {},
         topic=str(raw.get("source" if cloud else "topic", "")),
         subject=str(raw.get("subject", "")),
         event_type=str(raw.get("type" if cloud else "eventType", "")),
@@ -202,7 +202,7 @@ class LocalHost:
                       + [t.name for t in self.index.timers])
 
     def _run_timer(self, timer: TimerFunction) -> None:
-        from croniter import croniter
+        from croniter import croniter  # type: ignore[import-untyped]
 
         first = True
         itr = croniter(timer.schedule, dt.datetime.now(), second_at_beginning=True)

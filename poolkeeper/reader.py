@@ -55,9 +55,9 @@ def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId])
         if key in lbs or ResourceId.parse(binding.load_balancer).subscription.lower() != sub:
             continue
         if in_scope(binding.load_balancer, config.scopes):
-            lb = gateway.get_load_balancer(binding.load_balancer)
-            if lb is not None:
-                lbs[key] = lb
+            found = gateway.get_load_balancer(binding.load_balancer)
+            if found is not None:
+                lbs[key] = found
     return Snapshot.from_arm(
         vms=_dedupe(vms), nics=_dedupe(nics), load_balancers=lbs.values(), scale_sets=_dedupe(scale_sets),
         scale_set_instances=instances,

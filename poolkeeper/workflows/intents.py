@@ -161,6 +161,7 @@ def parse_request(kind: str, body: Any) -> Intent:
         errors.append("deletePublicIp needs deleteFrontend: a public IP cannot be deleted while a frontend uses it")
     if errors:
         raise BadRequest(f"invalid {kind} request: " + "; ".join(errors) + "; nothing was changed")
+    assert isinstance(lb_id, str)  # validated above
     from poolkeeper.workflows.armjson import short_ref
 
     params = {k: v for k, v in body.items() if k != "loadBalancer"}
