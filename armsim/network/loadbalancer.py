@@ -370,29 +370,20 @@ class LoadBalancerProvider(Provider):
                     raise invalid_reference(vnet, f"{pool['id']}/loadBalancerBackendAddresses/{addr['name']}")
         for rule in props["loadBalancingRules"]:
             rp = rule["properties"]
+            _require_frontend(rp, "Load balancing rule", rule["id"])
             need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
-            if ref_id(rp.get("frontendIPConfiguration")) is None:
-                raise ArmError(
-                    400, "InvalidRequestFormat", f"Load balancing rule {rule['id']} needs a frontendIPConfiguration."
-                )
             need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
             for p in ref_ids(rp.get("backendAddressPools")):
                 need(p, "backendAddressPools", rule["id"])
             need(ref_id(rp.get("probe")), "probes", rule["id"])
         for rule in props["inboundNatRules"]:
             rp = rule["properties"]
-            if ref_id(rp.get("frontendIPConfiguration")) is None:
-                raise ArmError(
-                    400, "InvalidRequestFormat", f"Inbound NAT rule {rule['id']} needs a frontendIPConfiguration."
-                )
+            _require_frontend(rp, "Inbound NAT rule", rule["id"])
             need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
             need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
         for pool in props["inboundNatPools"]:
             pp = pool["properties"]
-            if ref_id(pp.get("frontendIPConfiguration")) is None:
-                raise ArmError(
-                    400, "InvalidRequestFormat", f"Inbound NAT pool {pool['id']} needs a frontendIPConfiguration."
-                )
+            _require_frontend(pp, "Inbound NAT pool", pool["id"])
             need(ref_id(pp.get("frontendIPConfiguration")), "frontendIPConfigurations", pool["id"])
         for rule in props["outboundRules"]:
             rp = rule["properties"]
@@ -1002,3 +993,9 @@ def set_natpool_rules(engine: Engine, lb_id: str, pool_name: str, members: dict[
     meta[META_DERIVED] = {**others, **mine}
     engine.store.put(Record(rec.id, rec.type, body, busy_op=rec.busy_op, meta=meta))
     engine.on_change()
+
+
+def _require_frontend(props: dict[str, Any], what: str, child_id: str) -> None:
+    """Rules and NAT pools must name the frontend they listen on."""
+    if ref_id(props.get("frontendIPConfiguration")) is None:
+        raise ArmError(400, "InvalidRequestFormat", f"{what} {child_id} needs a frontendIPConfiguration.")
