@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from armsim import ids
 from armsim.config import SimConfig
 from armsim.errors import ArmError, not_found
-from armsim.faults import Faults
+from armsim.faults import Faults, sends_no_hint
 from armsim.provider import ActionResult, Ctx, Provider
 from armsim.store import Record, Store
 from armsim.throttle import Throttle, retry_after_headers
@@ -392,7 +392,7 @@ class Engine:
         headers = retry_after_headers(
             retry_after if retry_after is not None else 1.0 * self.config.time_scale, self.config.time_scale
         )
-        if status != 429 and retry_after is None:
+        if (status != 429 and retry_after is None) or sends_no_hint(retry_after):
             headers = {}
         return Response(
             status,

@@ -6,6 +6,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+# A 429 with neither Retry-After nor retry-after-ms: ARM's throttling always sends a hint, but gateways, proxies and
+# some resource providers answer 429 bare, and a client must still back off (azure-core then uses its own backoff).
+NO_HINT = -1.0
+
+
+def sends_no_hint(retry_after: float | None) -> bool:
+    return retry_after is not None and retry_after < 0
+
 
 @dataclass
 class FaultRule:
@@ -22,7 +30,7 @@ class FaultRule:
     status: int | str = 503
     sequence: list[int | str] = field(default_factory=list)
     times: int | None = None
-    retry_after: float | None = None  # seconds, for 429
+    retry_after: float | None = None  # seconds, for 429; NO_HINT (any negative value): send no retry hint at all
     fired: int = 0
 
     def matches(self, kind: str, method: str, path: str) -> bool:
