@@ -38,7 +38,7 @@ from poolkeeper.clients import make_clients
 from poolkeeper.eventgrid_setup import subscribe_webhook
 from poolkeeper.localrun import POOLKEEPER_CLIENT_ID, tutorial_config
 from tests.chaos.host import PoolkeeperProcess, serve_env
-from tests.chaos.operator import Operator
+from tests.chaos.operator import Operator, retried
 
 RG = "myTutorial8"
 LOOK_ALIKE = "myTutorial80"
@@ -178,9 +178,13 @@ class Storm:
         pk_oid = control("GET", f"identity?client_id={POOLKEEPER_CLIENT_ID}")["oid"]
         pk.start()
         cred = ManagedIdentityCredential()
-        subscribe_webhook(cred, info.arm_endpoint, info.subscription_id, RG, pk.webhook, verify=info.ca_bundle)
-        subscribe_webhook(cred, info.arm_endpoint, info.subscription_id, RG, recorder.url, name="recorder",
-                          verify=info.ca_bundle)
+        # the second subscription's PUT of the shared system topic may meet the first's still in flight (409
+        # AnotherOperationInProgress): the operator runs the command again
+        retried("subscribe poolkeeper", lambda: subscribe_webhook(
+            cred, info.arm_endpoint, info.subscription_id, RG, pk.webhook, verify=info.ca_bundle), self.rng)
+        retried("subscribe the recorder", lambda: subscribe_webhook(
+            cred, info.arm_endpoint, info.subscription_id, RG, recorder.url, name="recorder",
+            verify=info.ca_bundle), self.rng)
         sim.call(lambda: sim.engine.ensure_resource_group(LOOK_ALIKE, "westus"))
         op.build_look_alike(LOOK_ALIKE, ["myVM1", "myVM2"])
         first = requests.post(f"{pk.base_url}/api/reconcile", json={}, timeout=300)
