@@ -132,6 +132,19 @@ def test_a_scale_set_named_in_another_resource_group_or_subscription_is_refused_
         assert labels(log) == []
 
 
+def test_change_probed_port_refuses_a_named_scale_set_out_of_scope(estate: Estate) -> None:
+    other = add_outside_scale_set(estate)
+    wf = scoped(estate)
+    estate.sim.reset_log()
+    body = {"loadBalancer": estate.lb_id, "rule": "MyLoadBalancerRule", "newBackendPort": 8080, "scaleSets": [other]}
+    dry = wf_http.submit(wf, "change-probed-port", body, dry_run=True)
+    assert dry.body["wouldBeRefused"] is True and dry.body["problems"][0]["code"] == "OutOfScope", dry.body
+    real = wf_http.submit(wf, "change-probed-port", body, dry_run=False, wait=30)
+    assert real.status == 409 and real.body["problems"][0]["code"] == "OutOfScope"
+    assert into_other_group(estate) == []
+    assert labels(estate.sim.requests_log()) == []
+
+
 def test_another_subscription_in_scope_is_still_not_read_with_this_subscriptions_clients(estate: Estate) -> None:
     """Even when the other subscription is in scope, the run's clients are bound to the load balancer's one."""
     clients = estate.clients
@@ -200,6 +213,9 @@ def test_cli_is_held_to_scopes(estate: Estate, tmp_path: Path) -> None:
     outside_lb = estate.lb_id.replace(f"/resourceGroups/{RG}/", f"/resourceGroups/{OTHER_RG}/")
     lb_out = _cli(["natpool", "remove", "--load-balancer", outside_lb, "--nat-pool", "MyNatPool"], env)
     assert lb_out.returncode == 1 and "outside poolkeeper's scopes" in lb_out.stderr, lb_out.stderr
+    probed = _cli(["rule", "change-probed-port", "--load-balancer", outside_lb, "--rule", "MyLoadBalancerRule",
+                   "--new-backend-port", "8080", "--dry-run"], env)
+    assert probed.returncode == 1 and "outside poolkeeper's scopes" in probed.stderr, probed.stderr
     resume = _cli(["operation", "resume", "abc", "--load-balancer", outside_lb], env)
     assert resume.returncode == 1 and "outside poolkeeper's scopes" in resume.stderr, resume.stderr
     no_config = {k: v for k, v in env.items() if k != "POOLKEEPER_CONFIG"}
