@@ -28,8 +28,7 @@ def chaos_scale() -> int:
 
 def rerun_hint() -> str:
     seed, scale = chaos_seed(), chaos_scale()
-    return (f"[chaos seed={seed} scale={scale}; re-run: CHAOS_SEED={seed} CHAOS_SCALE={scale} "
-            ".venv/bin/python -m pytest -p no:cacheprovider tests/chaos]")
+    return (f"[chaos seed={seed} scale={scale}; re-run: make chaos CHAOS_SEED={seed} CHAOS_SCALE={scale}]")
 
 
 @pytest.fixture(scope="session")
