@@ -7,17 +7,14 @@ so concurrent workers converge instead of overwriting each other.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 
 from poolkeeper.changes import Plan
-from poolkeeper.clients import ArmClients, arm_scope, default_credential, make_clients
+from poolkeeper.clients import ArmClients, default_credential, make_clients
 from poolkeeper.config import Config
 from poolkeeper.executor import ApplyResult, Executor, Replan
 from poolkeeper.gateway import ArmGateway
@@ -68,7 +65,6 @@ class Reconciler:
         self.max_rounds = max_rounds
         self._clients: dict[str, ArmClients] = {}
         self._lock = threading.Lock()
-        self._own_object_id: str | None = None
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)
         self._pending: dict[tuple[str, str], set[str] | None] = {}
@@ -93,18 +89,6 @@ class Reconciler:
             seen.setdefault(sub.lower(), sub)
         return list(seen.values())
 
-    def own_object_id(self) -> str | None:
-        """The object id of poolkeeper's own identity, read from its ARM token (to recognise its own events)."""
-        if self._own_object_id is None:
-            token = self.credential.get_token(arm_scope(self.config.arm_endpoint)).token
-            try:
-                payload = token.split(".")[1]
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-                self._own_object_id = str(claims.get("oid") or "") or None
-            except (IndexError, ValueError):
-                self._own_object_id = None
-        return self._own_object_id
-
     def reconcile(
         self,
         subscription_id: str,
@@ -117,7 +101,7 @@ class Reconciler:
     ) -> ReconcileOutcome:
         """Bring one subscription's scopes (or one resource group of them) to the bindings' intent."""
         dry = self.config.dry_run if dry_run is None else dry_run
-        gw = self.gateway(subscription_id, correlation_id or str(uuid.uuid4()))
+        gw = self.gateway(subscription_id, correlation_id)
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
         for round_no in range(1, self.max_rounds + 1):

@@ -31,7 +31,7 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
     except MalformedEvent as err:
         log.warning("malformed event dropped", extra={"error": str(err)})
         return {"action": "drop", "reason": f"malformed event: {err}"}
-    decision = triage(event, reconciler.config, reconciler.own_object_id())
+    decision = triage(event, reconciler.config)
     extra = {"event_id": event.id, "operation": event.operation_name, "resource": event.resource_id,
              "event_correlation_id": event.correlation_id, "decision": decision.action, "reason": decision.reason}
     if decision.action != "reconcile":
