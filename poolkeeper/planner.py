@@ -287,13 +287,17 @@ class _Planner:
 
     # -- releases ------------------------------------------------------------------------------------------------
     def plan_releases(self, vm_sel: Mapping[str, _Selection]) -> None:
-        """NICs poolkeeper owns whose VM is gone or no longer matches the owning binding."""
+        """NICs poolkeeper owns whose VM is gone or no longer matches the owning binding; and ``pk-`` rules on any
+        NIC whose VM is gone (the operator may have pooled the NIC, but the rule is poolkeeper's by name)."""
         for nic in _sorted(self.snapshot.nics):
             owner = tag_value(nic.tags, OWNER_TAG)
-            if not owner or nic.is_scale_set_instance_nic or not self._in_scope(nic.id):
+            if nic.is_scale_set_instance_nic or not self._in_scope(nic.id):
                 continue
             if self.only is not None and nic.key not in self.only \
                     and (nic.vm_id is None or id_key(nic.vm_id) not in self.only):
+                continue
+            if not owner:
+                self.release_rules_of_unowned(nic)
                 continue
             next_binding: Binding | None = None
             if nic.vm_id is None:
@@ -342,6 +346,35 @@ class _Planner:
                 self.leaving.add((id_key(ic.id), id_key(pool_id)))
                 self.out.append(LeavePool(nic_id=nic.id, ip_configuration=ic.name, pool_id=pool_id,
                                           remove_owner_tag=True, binding=owner, reason=f"release: {why}"))
+
+    def release_rules_of_unowned(self, nic: Nic) -> None:
+        """A NIC poolkeeper did not pool (no ownership tag) whose VM is gone: release its ``pk-`` rules and their
+        ports, never its pool memberships (those are the operator's) and never a rule without the prefix."""
+        if nic.vm_id is None:
+            why = f"NIC {nic.name} is no longer attached to a VM"
+        elif self.snapshot.vm(nic.vm_id) is None and self._in_scope(nic.vm_id):
+            why = f"VM {nic.vm_id.rsplit('/', 1)[-1]} no longer exists"
+        else:
+            return  # the VM is alive (or outside scope: unknown, not gone)
+        for ic in nic.ip_configurations:
+            for rule_id in ic.nat_rule_ids:
+                lb_key = parent_key(rule_id)
+                if not self._owned_rule_on(rule_id, lb_key) or not self._in_scope(rule_id):
+                    continue
+                binding = self._binding_of_rule(rule_id)
+                self.unassign(nic, ic, rule_id, binding, f"release: {why}")
+                self.delete_if_sole(self.snapshot.load_balancer(lb_key), ic, rule_id, binding, f"release: {why}")
+
+    def _binding_of_rule(self, rule_id: str) -> str:
+        """The binding a per-VM ``pk-{vm}-{port}`` rule serves: the first V1 binding on its load balancer with that
+        backend port ("" when none does any more)."""
+        name = rule_id.rstrip("/").rsplit("/", 1)[-1]
+        for b in self.config.bindings:
+            nat = b.nat_rule
+            if nat is not None and nat.mode == "v1" and parent_key(rule_id) == id_key(b.load_balancer) \
+                    and name.lower().endswith(f"-{nat.backend_port}"):
+                return b.name
+        return ""
 
     def _owned_rule_on(self, rule_id: str, lb_id: str) -> bool:
         """A ``pk-`` rule on this load balancer."""

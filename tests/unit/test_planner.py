@@ -571,3 +571,43 @@ def test_basic_lb_refuses_scale_set_next_to_availability_set() -> None:
     estate["load_balancers"] = [B.load_balancer(sku="Basic")]
     p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
     assert p.is_empty and codes(p) == ["BasicSkuAvailabilitySetMix"]
+
+
+# -- issue 9: pk- rules are poolkeeper's by name ------------------------------------------------------------------
+
+
+def test_deleted_vm_rule_released_when_the_operator_pooled_the_nic() -> None:
+    """Issue 9.1: the tutorial's NICs are in the pool by the operator (no ownership tag); poolkeeper still owns the
+    ``pk-`` rules it created for them and releases rule and port when the VM is gone. The NIC stays in the pool."""
+    cfg = B.config(B.binding(nat=B.ssh()))
+    _, after = converge(cfg, B.snapshot(**B.tutorial(joined=True)))
+    estate = after.to_arm()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
+    del next(n for n in estate["nics"] if n["name"] == "myNic2")["properties"]["virtualMachine"]
+    p, released = converge(cfg, B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["UnassignNatRule", "DeleteNatRule"]
+    assert kinds(p, DeleteNatRule)[0].rule_name == "pk-myVM2-22"
+    assert rule_ports(released) == {"pk-myVM1-22": 50001, "pk-myVM3-22": 50003}
+    nic2 = released.nic(B.net_id("networkInterfaces", "myNic2"))
+    assert nic2 is not None and nic2.primary_ip_configuration is not None
+    assert nic2.primary_ip_configuration.in_pool(B.POOL_ID)  # the operator's membership is not poolkeeper's
+    assert "poolkeeper.binding" not in nic2.tags
+    # the port is free again: the next VM gets 50002
+    released_estate = released.to_arm()
+    released_estate["vms"].append(B.vm("myVM5"))
+    released_estate["nics"].append(B.nic("myNic5", vm=B.compute_id("virtualMachines", "myVM5"), pools=(B.POOL_ID,)))
+    _, final = converge(cfg, B.snapshot(**released_estate))
+    assert rule_ports(final)["pk-myVM5-22"] == 50002
+
+
+def test_foreign_rule_on_an_operator_nic_is_never_released() -> None:
+    cfg = B.config(B.binding(nat=B.ssh()))
+    estate = B.tutorial(1, joined=True)
+    manual = f"{B.LB_ID}/inboundNatRules/manual-22"
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("manual-22", 50001, backend_ip_configuration=B.ipconfig_id("myNic1"))])]
+    estate["nics"][0]["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatRules"] = [
+        {"id": manual}]
+    estate["vms"] = []
+    del estate["nics"][0]["properties"]["virtualMachine"]
+    assert plan(cfg, B.snapshot(**estate)).changes == ()
