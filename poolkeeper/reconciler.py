@@ -106,9 +106,7 @@ class Reconciler:
         result = ApplyResult()
         for round_no in range(1, self.max_rounds + 1):
             snapshot = read_snapshot(gw, self.config, scopes)
-            plan = make_plan(self.config, snapshot, only=only)
-            if binding is not None:
-                plan = Plan.of(c for c in plan.changes if c.binding == binding)
+            plan = make_plan(self.config, snapshot, only=only, binding=binding)
             outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls))
             if dry or plan.is_empty:
                 outcome.result = None if dry else result

@@ -611,3 +611,23 @@ def test_foreign_rule_on_an_operator_nic_is_never_released() -> None:
     estate["vms"] = []
     del estate["nics"][0]["properties"]["virtualMachine"]
     assert plan(cfg, B.snapshot(**estate)).changes == ()
+
+
+def test_plan_scoped_to_a_binding_keeps_the_deletion_whose_port_it_reuses() -> None:
+    """Issue 9.8: an orphaned rule's deletion serves no binding, but frees the port the binding's new rule takes;
+    scoped to the binding, the plan must keep both (filtering a finished plan dropped the deletion)."""
+    estate = B.tutorial(1, joined=True)
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("pk-old-22", 50001, backend_ip_configuration=B.ipconfig_id("goneNic")),
+        B.nat_rule("pk-other-22", 50007, backend_ip_configuration=B.ipconfig_id("goneNic2"))])]
+    cfg = B.config(B.binding(nat=B.ssh()), B.binding("db", match={"namePattern": "none"}))
+    snap = B.snapshot(**estate)
+    full = plan(cfg, snap)
+    scoped = plan(cfg, snap, binding="web")
+    assert kinds(scoped, CreateNatRule)[0].frontend_port == 50001
+    assert [c.rule_name for c in kinds(scoped, DeleteNatRule)] == ["pk-old-22"]  # needed; pk-other-22 is not
+    assert set(scoped.changes) < set(full.changes)
+    assert plan(cfg, snap, binding="db").is_empty
+    after = apply_plan_to_snapshot(snap, scoped)
+    assert rule_ports(after) == {"pk-myVM1-22": 50001, "pk-other-22": 50007}
+    assert plan(cfg, after, binding="web").is_empty
