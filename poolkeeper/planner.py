@@ -39,9 +39,8 @@ from poolkeeper.changes import (
 from poolkeeper.config import Binding, Config, Match
 from poolkeeper.ids import id_key, in_scope, parent_key, same_id, scale_set_of, vnet_of_subnet
 from poolkeeper.model import BackendPool, Frontend, IpConfiguration, LoadBalancer, Nic, ScaleSet, Snapshot, Vm
+from poolkeeper.natrules import NAT_POOL_RETIREMENT_FACT, nat_rule_v2_refusal
 from poolkeeper.ports import PortAllocator, PortRangeExhausted, protocols_overlap
-
-NAT_POOL_RETIREMENT = "2027-09-30"
 
 # per load balancer: members (ip configuration, pool) -> (vnet, group), and the counts of vnets and groups
 MemberFacts = tuple[dict[tuple[str, str], tuple[str | None, str | None]], Counter[str], Counter[str]]
@@ -317,8 +316,8 @@ class _Planner:
                     f"load balancer {lb.name} has inbound NAT pool(s) "
                     f"{', '.join(p.name for p in lb.inbound_nat_pools)}; Azure refuses adding or updating NAT rules "
                     "while a NAT pool exists (AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported)"
-                    f"; migrate with `poolkeeper natpool migrate` (NAT pools retire {NAT_POOL_RETIREMENT}). Pool "
-                    "membership is still managed")
+                    f"; migrate with `poolkeeper natpool migrate` ({NAT_POOL_RETIREMENT_FACT}). Pool membership is "
+                    "still managed")
         return t
 
     # -- releases ------------------------------------------------------------------------------------------------
@@ -587,8 +586,8 @@ class _Planner:
         if b.nat_rule is not None and b.nat_rule.mode == "v1":
             self.report(ss.id, b.name, "NatRuleV1OnScaleSet",
                         f"binding {b.name} asks for per-VM NAT rules (v1) but {ss.name} is a Uniform scale set; "
-                        f"poolkeeper uses one NAT rule V2 over the pool instead and never creates NAT pools (retired "
-                        f"{NAT_POOL_RETIREMENT}); set natRule.mode to \"v2\" to silence this")
+                        f"poolkeeper uses one NAT rule V2 over the pool instead and never creates NAT pools "
+                        f"({NAT_POOL_RETIREMENT_FACT}); set natRule.mode to \"v2\" to silence this")
         if ss.upgrade_mode.lower() != "manual":
             return  # Automatic and Rolling upgrade policies roll the model out themselves
         stale = [i.instance_id for i in ss.instances
@@ -623,6 +622,12 @@ class _Planner:
                 continue
             t = self.target(b)
             if t is None or t.nat_refusal is not None or t.frontend is None:
+                continue
+            refusal = nat_rule_v2_refusal(t.lb.name, t.lb.sku)  # the same rule `natpool migrate` applies
+            if refusal is not None:
+                self.report(t.lb.id, b.name, refusal.code,
+                            f"binding {b.name} needs NAT rule V2 {nat_rule_name_v2(b.name, nat.backend_port)}: "
+                            f"{refusal.message}; pool membership is still managed")
                 continue
             self.wanted_rules.add(id_key(f"{t.lb.id}/inboundNatRules/{nat_rule_name_v2(b.name, nat.backend_port)}"))
             self.v2_requests.append(t)

@@ -631,3 +631,26 @@ def test_plan_scoped_to_a_binding_keeps_the_deletion_whose_port_it_reuses() -> N
     after = apply_plan_to_snapshot(snap, scoped)
     assert rule_ports(after) == {"pk-myVM1-22": 50001, "pk-other-22": 50007}
     assert plan(cfg, after, binding="web").is_empty
+
+
+def test_v2_on_a_basic_load_balancer_is_reported_not_planned() -> None:
+    """Issue 9.11: the reconcile path refuses a NAT rule V2 on a Basic load balancer, as `natpool migrate` does
+    (one rule: poolkeeper.natrules.nat_rule_v2_refusal)."""
+    cfg = B.config(B.binding(nat=B.ssh("v2")))
+    p = plan(cfg, B.snapshot(**B.tutorial(2, sku="Basic")))
+    assert not kinds(p, EnsureNatRuleV2)
+    assert codes(p) == ["NatRuleV2RequiresStandardSku"]
+    assert len(kinds(p, JoinPool)) == 2  # pool membership is still managed
+    # scale sets get a V2 rule whatever the mode: refused the same way
+    estate = _vmss_estate(1)
+    estate["load_balancers"] = [B.load_balancer(sku="Basic")]
+    p2 = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"}, nat=B.ssh())), B.snapshot(**estate))
+    assert not kinds(p2, EnsureNatRuleV2) and "NatRuleV2RequiresStandardSku" in codes(p2)
+
+
+def test_nat_pool_messages_state_the_retirement_correctly() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(nat_pools=[B.nat_pool("p", 50000, 50099)])]
+    (r,) = plan(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate)).reports
+    assert "retires inbound NAT pools on 2027-09-30" in r.message
+    assert "single-VM inbound NAT rules V1 are not affected" in r.message
