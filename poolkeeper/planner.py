@@ -19,12 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from poolkeeper import upgraderecord
 from poolkeeper.changes import (
     IGNORE_TAG,
     OWNER_TAG,
     RULE_PREFIX,
     AssignNatRule,
     Change,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -38,7 +40,17 @@ from poolkeeper.changes import (
 )
 from poolkeeper.config import Binding, Config, Match
 from poolkeeper.ids import id_key, in_scope, parent_key, same_id, scale_set_of, vnet_of_subnet
-from poolkeeper.model import BackendPool, Frontend, IpConfiguration, LoadBalancer, Nic, ScaleSet, Snapshot, Vm
+from poolkeeper.model import (
+    BackendPool,
+    Frontend,
+    IpConfiguration,
+    LoadBalancer,
+    Nic,
+    ScaleSet,
+    ScaleSetInstance,
+    Snapshot,
+    Vm,
+)
 from poolkeeper.natrules import NAT_POOL_RETIREMENT_FACT, nat_rule_v2_refusal
 from poolkeeper.ports import PortAllocator, PortRangeExhausted, protocols_overlap
 
@@ -575,37 +587,70 @@ class _Planner:
                         f"scale set {ss.name}'s model has no primary NIC/ip configuration to put into pool "
                         f"{t.pool.name}")
             return
-        model_changed = False
+        manual = ss.upgrade_mode.lower() == "manual"
+        live = [i for i in ss.instances if not _deleting(i.provisioning_state)]
+        made_stale: list[str] = []  # instances this plan's model write makes out of date
         if not any(same_id(p, t.pool.id) for p in ipc.backend_pool_ids):
             if self.check_join(t, ss.id, ipc.subnet_id, ss.key, f"scale set {ss.name}") is not None:
                 return
+            if manual:
+                made_stale = [i.instance_id for i in live if i.latest_model_applied is not False]
             self.out.append(SetScaleSetModelPool(scale_set_id=ss.id, nic_config=nc.name, ip_config=ipc.name,
                                                  pool_id=t.pool.id, binding=b.name,
+                                                 record_instance_ids=tuple(sorted(made_stale,
+                                                                                  key=_instance_sort_key)),
+                                                 model_etag=ss.etag,
                                                  reason=f"scale set {ss.name} matches binding {b.name}"))
-            model_changed = True
         if b.nat_rule is not None and b.nat_rule.mode == "v1":
             self.report(ss.id, b.name, "NatRuleV1OnScaleSet",
                         f"binding {b.name} asks for per-VM NAT rules (v1) but {ss.name} is a Uniform scale set; "
                         f"poolkeeper uses one NAT rule V2 over the pool instead and never creates NAT pools "
                         f"({NAT_POOL_RETIREMENT_FACT}); set natRule.mode to \"v2\" to silence this")
+        self.plan_upgrades(ss, b, live, made_stale)
+
+    def plan_upgrades(self, ss: ScaleSet, b: Binding, live: list[ScaleSetInstance], made_stale: list[str]) -> None:
+        """Upgrade only what poolkeeper's own model change made out of date, in batches; report the rest.
+
+        Ours: the instances this plan's model write makes stale, and those in the scale set's upgrade record (a
+        previous write, perhaps interrupted before its upgrade). Any other out-of-date instance runs an older model
+        because someone else changed it: rolling that out is their decision, so it is reported, never upgraded.
+        """
+        recorded = upgraderecord.decode(ss.tags)
         if ss.upgrade_mode.lower() != "manual":
-            return  # Automatic and Rolling upgrade policies roll the model out themselves
-        stale = [i.instance_id for i in ss.instances
-                 if not _deleting(i.provisioning_state) and (model_changed or i.latest_model_applied is False)]
-        if not stale:
+            if recorded:  # the policy became Automatic/Rolling: Azure rolls the model out itself
+                self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(recorded),
+                                                   binding=b.name, reason=f"upgrade policy of {ss.name} is "
+                                                   f"{ss.upgrade_mode}; Azure applies the model"))
             return
-        stale.sort(key=_instance_sort_key)
-        if b.apply_model_to_instances:
-            size = self.config.upgrade_batch_size
-            for start in range(0, len(stale), size):
-                batch = tuple(stale[start:start + size])
-                self.out.append(UpgradeInstances(scale_set_id=ss.id, instance_ids=batch, batch_size=size,
-                                                 binding=b.name,
-                                                 reason=f"apply the model of {ss.name} (upgrade policy Manual)"))
-        else:
-            self.report(ss.id, b.name, "InstancesOutOfDate",
-                        f"instances {', '.join(stale)} of {ss.name} do not run the latest model and binding {b.name} "
-                        "has applyModelToInstances false; upgrade them to apply the pool change")
+        stale_now = {i.instance_id for i in live if i.latest_model_applied is False}
+        ours = set(made_stale) | (recorded & stale_now)
+        foreign = sorted(stale_now - ours, key=_instance_sort_key)
+        if foreign:
+            self.report(ss.id, b.name, "ModelChangedBySomeoneElse",
+                        f"instances {', '.join(foreign)} of {ss.name} do not run the latest model, and not because "
+                        "of a change poolkeeper made: someone else changed the model. poolkeeper does not roll out "
+                        "other people's model changes; upgrade them yourself (az vmss update-instances) when ready")
+        upgrade = sorted(ours, key=_instance_sort_key)
+        if not b.apply_model_to_instances:
+            if upgrade:
+                self.report(ss.id, b.name, "InstancesOutOfDate",
+                            f"instances {', '.join(upgrade)} of {ss.name} do not run the latest model and binding "
+                            f"{b.name} has applyModelToInstances false; upgrade them to apply the pool change")
+            settled = recorded - stale_now  # upgraded by someone, or gone
+            if settled:
+                self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(settled),
+                                                   binding=b.name, reason=f"instances of {ss.name} upgraded or gone"))
+            return
+        size = self.config.upgrade_batch_size
+        for start in range(0, len(upgrade), size):
+            self.out.append(UpgradeInstances(scale_set_id=ss.id, instance_ids=tuple(upgrade[start:start + size]),
+                                             batch_size=size, binding=b.name,
+                                             reason=f"apply poolkeeper's model change to {ss.name} (upgrade policy "
+                                                    "Manual)"))
+        done = recorded | set(made_stale)
+        if done:
+            self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(done), binding=b.name,
+                                               reason=f"instances of {ss.name} upgraded or gone"))
 
     # -- NAT rule V2 ---------------------------------------------------------------------------------------------
     def plan_nat_v2(self, vm_sel: Mapping[str, _Selection], ss_sel: Mapping[str, _Selection]) -> None:
@@ -776,6 +821,10 @@ def _sorted(items: Mapping[str, object]) -> list:  # type: ignore[type-arg]
 
 def _deleting(state: str | None) -> bool:
     return (state or "").lower() == "deleting"
+
+
+def _sorted_ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(ids), key=_instance_sort_key))
 
 
 def _instance_sort_key(instance_id: str) -> tuple[int, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from poolkeeper.changes import (
     AssignNatRule,
     Change,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -464,9 +465,11 @@ def _vmss_estate(n: int = 5, *, pools: tuple[str, ...] = (), upgrade: str = "Man
 def test_uniform_scale_set_model_then_upgrades_in_batches() -> None:
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=2)
     p, after = converge(cfg, B.snapshot(**_vmss_estate(5)))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3 + ["ClearUpgradeRecord"]
     (m,) = kinds(p, SetScaleSetModelPool)
     assert (m.nic_config, m.ip_config, m.pool_id) == ("myScaleSet-nic", "myScaleSet-ip", B.POOL_ID)
+    assert m.record_instance_ids == ("0", "1", "2", "3", "4")  # recorded in the same PUT
+    assert kinds(p, ClearUpgradeRecord)[0].instance_ids == ("0", "1", "2", "3", "4")
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1"), ("2", "3"), ("4",)]
     assert all(u.batch_size == 2 for u in kinds(p, UpgradeInstances))
     ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
@@ -483,12 +486,46 @@ def test_uniform_scale_set_matched_by_tags_and_v1_becomes_v2() -> None:
     assert "never creates NAT pools" in next(r.message for r in p.reports if r.code == "NatRuleV1OnScaleSet")
 
 
-def test_out_of_date_instances_upgraded_only_when_stale() -> None:
-    estate = _vmss_estate(3, pools=(B.POOL_ID,))
-    estate["scale_set_instances"] = {k: [B.instance(k, "0"), B.instance(k, "1", latest=False), B.instance(k, "2")]
-                                     for k in estate["scale_set_instances"]}
-    p, _ = converge(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+def test_out_of_date_instances_upgraded_only_when_poolkeeper_recorded_them() -> None:
+    """Issue 9.9: instance 1 is stale and in poolkeeper's upgrade record (its model write, interrupted before the
+    upgrade): upgraded, then the record is cleared. Instance 2 is stale for someone else's reason: reported."""
+    estate = _vmss_estate(4, pools=(B.POOL_ID,))
+    estate["scale_sets"][0]["tags"] = {"env": "prod", "poolkeeper.upgrade": "1,3"}  # 3: gone since
+    estate["scale_set_instances"] = {k: [B.instance(k, "0"), B.instance(k, "1", latest=False),
+                                         B.instance(k, "2", latest=False)] for k in estate["scale_set_instances"]}
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
+    p = plan(cfg, B.snapshot(**estate))
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("1",)]
+    assert [c.instance_ids for c in kinds(p, ClearUpgradeRecord)] == [("1", "3")]
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 2 of myScaleSet" in p.reports[0].message
+    after = apply_plan_to_snapshot(B.snapshot(**estate), p)
+    ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
+    assert ss is not None and dict(ss.tags) == {"env": "prod"}
+    again = plan(cfg, after)
+    assert again.is_empty and codes(again) == ["ModelChangedBySomeoneElse"]  # still reported, never rolled out
+
+
+def test_someone_elses_model_change_is_reported_never_rolled_out() -> None:
+    """Issue 9.9: the image changed in the model (every instance stale), the pool is already there: no upgrade."""
+    estate = _vmss_estate(30, pools=(B.POOL_ID,), latest=False)
+    p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+    assert p.is_empty
+    assert codes(p) == ["ModelChangedBySomeoneElse"]
+    assert "does not roll out other people's model changes" in p.reports[0].message
+
+
+def test_own_model_change_upgrades_only_what_it_made_stale() -> None:
+    """Instances already stale before poolkeeper's pool write (someone else's change) are neither recorded nor
+    upgraded; only the ones its write makes stale, in batches of upgradeBatchSize."""
+    estate = _vmss_estate(5)
+    k = estate["scale_sets"][0]["id"]
+    estate["scale_set_instances"][k][4] = B.instance(k, "4", latest=False)
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=3)
+    p = plan(cfg, B.snapshot(**estate))
+    assert kinds(p, SetScaleSetModelPool)[0].record_instance_ids == ("0", "1", "2", "3")
+    assert kinds(p, SetScaleSetModelPool)[0].model_etag == '"3"'
+    assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1", "2"), ("3",)]
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 4 " in p.reports[0].message
 
 
 def test_apply_model_false_reports_instead_of_upgrading() -> None:
@@ -496,6 +533,9 @@ def test_apply_model_false_reports_instead_of_upgrading() -> None:
     p = plan(cfg, B.snapshot(**_vmss_estate(2)))
     assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
     assert codes(p) == ["InstancesOutOfDate"] and "0, 1" in p.reports[0].message
+    # recorded, so later runs keep saying it is poolkeeper's change (not someone else's), until upgraded
+    after = apply_plan_to_snapshot(B.snapshot(**_vmss_estate(2)), p)
+    assert codes(plan(cfg, after)) == ["InstancesOutOfDate"]
 
 
 def test_automatic_upgrade_policy_needs_no_manual_upgrade() -> None:
@@ -561,7 +601,7 @@ def test_only_with_a_scale_set_instance_id_plans_its_scale_set() -> None:
     ss_id = estate["scale_sets"][0]["id"]
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
     p = plan(cfg, B.snapshot(**estate), only={f"{ss_id}/virtualMachines/1".lower()})
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances"]
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances", "ClearUpgradeRecord"]
     assert plan(cfg, B.snapshot(**estate), only={VM1}).changes == ()
 
 
