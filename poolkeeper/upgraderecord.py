@@ -11,6 +11,9 @@ and finishes the job) and is cleared, id by id, once those instances are upgrade
 Format: ``poolkeeper.upgrade`` = compact ranges (``0-4,7,9-12``). A tag value holds at most 256 characters (Learn,
 "Use tags to organize your Azure resources", limitations), so a long record continues in ``poolkeeper.upgrade.1``,
 ``poolkeeper.upgrade.2``, ...; instance ids that are not numbers are listed as they are.
+
+Writing or clearing the record changes only the scale set's tags, not ``virtualMachineProfile``, so it does not
+itself make instances out of date (UNCONFIRMED for Azure by a public source; armsim compares the profile and SKU).
 """
 
 from __future__ import annotations
