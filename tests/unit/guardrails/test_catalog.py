@@ -11,9 +11,9 @@ from poolkeeper.guardrails.registry import REGISTRY
 from tests.unit.builders import (
     LB_ID,
     POOL_ID,
+    binding,
     compute_id,
     config,
-    binding,
     instance,
     ipconfig_id,
     nat_pool,
@@ -48,7 +48,8 @@ def test_pk001_public_ip_on_a_pool_member() -> None:
     [f] = findings(e)
     assert f.guardrail == "PK001" and f.resource_id.endswith("myNic2") and f.evidence["publicIps"] == [PIP_ID + "2"]
     # an unmanaged pool is not checked unless allPools
-    e["load_balancers"][0]["properties"]["backendAddressPools"].append({"name": "other", "id": f"{LB_ID}/backendAddressPools/other"})
+    pools = e["load_balancers"][0]["properties"]["backendAddressPools"]
+    pools.append({"name": "other", "id": f"{LB_ID}/backendAddressPools/other"})
     cfg = config(binding(pool="other"))
     assert "PK001" not in ids(e, cfg)
     assert "PK001" in ids(e, config(binding(pool="other"), guardrails={"PK001": {"allPools": True}}))
@@ -65,7 +66,8 @@ def test_pk003_availability_set_with_one_vm() -> None:
     e = clean()
     e["vms"] = e["vms"][:1]
     e["nics"] = e["nics"][:1]
-    e["load_balancers"][0]["properties"]["inboundNatRules"] = e["load_balancers"][0]["properties"]["inboundNatRules"][:1]
+    lbp = e["load_balancers"][0]["properties"]
+    lbp["inboundNatRules"] = lbp["inboundNatRules"][:1]
     only(ids(e), "PK003")
 
 
