@@ -13,7 +13,7 @@ from typing import Any
 from poolkeeper.changes import RULE_PREFIX, Change, DeleteNatRule
 from poolkeeper.findings import Finding
 from poolkeeper.guardrails.registry import View, found, guardrail
-from poolkeeper.ids import id_key, in_scope, parent_key, same_id
+from poolkeeper.ids import id_key, in_scope, parent_key, same_id, scale_set_of
 from poolkeeper.ports import protocols_overlap
 
 ID = "PK012"
@@ -37,13 +37,21 @@ def fix(finding: Finding) -> Sequence[Change]:
 def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
     snap, config = view.snapshot, view.config
     for lb in snap.load_balancers.values():
-        claims: list[tuple[str, str, range, str]] = []
+        # (frontend, protocol, ports, name, NAT pool it derives from / is): Azure derives rules ``{pool}.{n}`` from a
+        # NAT pool, inside the pool's range; those are not duplicates of the pool
+        pools = {p.name.lower() for p in lb.inbound_nat_pools}
+        claims: list[tuple[str, str, range, str, str | None]] = []
         for r in lb.inbound_nat_rules:
-            claims.append((id_key(r.frontend_ip_configuration_id or ""), r.protocol, r.frontend_ports(), r.name))
+            origin = r.name.rsplit(".", 1)[0].lower() if "." in r.name else None
+            claims.append((id_key(r.frontend_ip_configuration_id or ""), r.protocol, r.frontend_ports(), r.name,
+                           origin if origin in pools else None))
         for p in lb.inbound_nat_pools:
-            claims.append((id_key(p.frontend_ip_configuration_id or ""), p.protocol, p.frontend_ports(), p.name))
-        for i, (fe, proto, ports, name) in enumerate(claims):
-            for fe2, proto2, ports2, name2 in claims[i + 1:]:
+            claims.append((id_key(p.frontend_ip_configuration_id or ""), p.protocol, p.frontend_ports(), p.name,
+                           p.name.lower()))
+        for i, (fe, proto, ports, name, pool) in enumerate(claims):
+            for fe2, proto2, ports2, name2, pool2 in claims[i + 1:]:
+                if pool is not None and pool == pool2:
+                    continue
                 shared = set(ports) & set(ports2)
                 if fe == fe2 and protocols_overlap(proto, proto2) and shared:
                     yield found(ID, lb.id, f"NAT rules {name} and {name2} of {lb.name} share frontend port(s) "
@@ -64,8 +72,9 @@ def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
                 continue
             backend = r.backend_ip_configuration_id
             referrers = snap.nat_rule_referrers(r.id)
+            # a Uniform instance NIC (under Microsoft.Compute) is not in the snapshot: unknown, not gone
             gone = backend is not None and snap.nics.get(parent_key(backend)) is None \
-                and in_scope(backend, config.scopes) and not referrers
+                and in_scope(backend, config.scopes) and not referrers and scale_set_of(backend) is None
             if (backend is None and not referrers) or gone:
                 what = "no NIC" if backend is None else f"missing NIC {parent_key(backend).rsplit('/', 1)[-1]}"
                 yield found(ID, r.id, f"NAT rule {r.name} of {lb.name} points at {what} (orphan)",
