@@ -35,6 +35,9 @@ def print_outcome(outcome: ReconcileOutcome, out: Any = sys.stdout) -> None:
         print(f"  [{change.binding}] {change.kind:<22} {change.describe()}", file=out)
     for report in plan.reports:
         print(f"  [{report.binding}] REPORT {report.code:<16} {_short(report.subject_id)}: {report.message}", file=out)
+    for f in outcome.findings:  # guardrails: enforce-mode refusals and audit-mode notes
+        verb = "REFUSED" if f.mode == "enforce" else "FINDING"
+        print(f"  {verb} {f.guardrail} {_short(f.resource_id)}: {f.message}; fix: {f.fix}", file=out)
     if outcome.result is not None:
         r = outcome.result
         print(f"  writes: {r.writes}, already in place: {r.skipped}, refused: {len(r.failed)}", file=out)

@@ -2,7 +2,8 @@
 
 Source: seed 002, "Misconfigured scale sets can ... scale into quota limits". What is readable here: the scale set's
 own instance ceiling, 100 instances with ``singlePlacementGroup`` true (the default for Uniform) and 1,000 otherwise
-(Microsoft Learn, "Working with large virtual machine scale sets"). NOT read: autoscale settings
+(Microsoft Learn, "Virtual Machine Scale Sets and placement groups"; the compute API's ``singlePlacementGroup``:
+"limits the scale set to a single placement group, of max size 100"). NOT read: autoscale settings
 (Microsoft.Insights/autoscaleSettings) and regional vCPU quotas (Microsoft.Compute/locations/usages) — armsim
 simulates neither and poolkeeper's role does not grant them, so those headrooms are not checked.
 """

@@ -74,3 +74,19 @@ def test_screen_skips_a_guardrail_whose_parts_were_not_read() -> None:
     s = snap(e)
     _, refusals, notes = screen_findings(plan(cfg, s), s, cfg)
     assert refusals == [] and notes == []
+
+
+def test_plan_output_lists_the_refusal() -> None:
+    import io
+
+    from poolkeeper.cli import print_outcome
+    from poolkeeper.reconciler import ReconcileOutcome
+
+    e = _new_vm(public_ip=True)
+    cfg = clean_config(PK001={"mode": "enforce"})
+    s = snap(e)
+    allowed, refusals = screen(plan(cfg, s), s, cfg)
+    out = io.StringIO()
+    print_outcome(ReconcileOutcome("sub", "corr", True, allowed, findings=refusals), out)
+    assert "REFUSED PK001 myNic4: NIC myNic4 is in backend pool myBackEndPool and has public IP" in out.getvalue()
+    assert "JoinPool" not in out.getvalue()
