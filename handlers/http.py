@@ -7,6 +7,7 @@ import json
 import azure.functions as func
 
 from handlers.runtime import reconciler
+from poolkeeper.checks import handle_check_request
 from poolkeeper.service import handle_reconcile_request
 
 bp = func.Blueprint()
@@ -35,6 +36,15 @@ def reconcile(req: func.HttpRequest) -> func.HttpResponse:
         return error
     result = handle_reconcile_request(reconciler(), body, dry_run=dry_run_flag(req))
     return json_response(result.status, result.body)
+
+
+@bp.route(route="check", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def check(req: func.HttpRequest) -> func.HttpResponse:
+    body, error = json_body(req)
+    if error is not None:
+        return error
+    status, answer = handle_check_request(reconciler(), body)
+    return json_response(status, answer)
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

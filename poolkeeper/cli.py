@@ -35,6 +35,9 @@ def print_outcome(outcome: ReconcileOutcome, out: Any = sys.stdout) -> None:
         print(f"  [{change.binding}] {change.kind:<22} {change.describe()}", file=out)
     for report in plan.reports:
         print(f"  [{report.binding}] REPORT {report.code:<16} {_short(report.subject_id)}: {report.message}", file=out)
+    for f in outcome.findings:  # guardrails: enforce-mode refusals and audit-mode notes
+        verb = "REFUSED" if f.mode == "enforce" else "FINDING"
+        print(f"  {verb} {f.guardrail} {_short(f.resource_id)}: {f.message}; fix: {f.fix}", file=out)
     if outcome.result is not None:
         r = outcome.result
         print(f"  writes: {r.writes}, already in place: {r.skipped}, refused: {len(r.failed)}", file=out)
@@ -92,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="configuration file or inline JSON (default: $POOLKEEPER_CONFIG)")
         p.add_argument("--json", action="store_true", help="print the plan/result as JSON")
 
+    check = sub.add_parser("check", help="run the guardrail catalog read-only over every scope (exit 2: findings at "
+                                         "or above --fail-on)")
+    check.add_argument("--config", help="configuration file or inline JSON (default: $POOLKEEPER_CONFIG)")
+    check.add_argument("--json", action="store_true", help="print {\"findings\": [...]} as JSON")
+    check.add_argument("--guardrail", action="append", metavar="ID", help="only this guardrail (repeatable)")
+    check.add_argument("--fail-on", default="high", help="lowest severity that makes the exit code 2 (default high)")
+
     serve = sub.add_parser("serve", help="run the Functions app locally (HTTP, Event Grid webhook, timers)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7071)
@@ -120,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plan_apply(args, dry_run=False)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "check":
+            from poolkeeper.check_cli import cmd_check
+
+            return cmd_check(args)
         if args.command == "demo":
             from poolkeeper.demo import run_demo
 

@@ -293,6 +293,29 @@ class ArmGateway:
             "list scale-set instances", vmss_id, self.clients.compute.virtual_machine_scale_set_vms.list, rg, name
         )
 
+    @needs_actions("Microsoft.Network/networkSecurityGroups/read")
+    def list_nsgs(self, scope: ResourceId) -> list[dict[str, Any]]:
+        """NSGs with their rules and default rules (guardrails PK005/PK006 evaluate them)."""
+        nsgs = self.clients.network.network_security_groups
+        if scope.resource_group:
+            return self._list("list NSGs", str(scope), nsgs.list, scope.resource_group)
+        return self._list("list NSGs", str(scope), nsgs.list_all)
+
+    @needs_actions("Microsoft.Network/publicIPAddresses/read")
+    def list_public_ips(self, scope: ResourceId) -> list[dict[str, Any]]:
+        pips = self.clients.network.public_ip_addresses
+        if scope.resource_group:
+            return self._list("list public IPs", str(scope), pips.list, scope.resource_group)
+        return self._list("list public IPs", str(scope), pips.list_all)
+
+    @needs_actions("Microsoft.Network/virtualNetworks/read")
+    def list_virtual_networks(self, scope: ResourceId) -> list[dict[str, Any]]:
+        """Virtual networks with their subnets inline (a subnet's NSG is read from here, not per subnet)."""
+        vnets = self.clients.network.virtual_networks
+        if scope.resource_group:
+            return self._list("list virtual networks", str(scope), vnets.list, scope.resource_group)
+        return self._list("list virtual networks", str(scope), vnets.list_all)
+
     # ------------------------------------------------------------------------------------------------ writes
     @needs_actions(
         "Microsoft.Network/networkInterfaces/write",

@@ -17,8 +17,11 @@ from poolkeeper.changes import Plan
 from poolkeeper.clients import ArmClients, default_credential, make_clients
 from poolkeeper.config import Config
 from poolkeeper.executor import ApplyResult, Executor, Replan
+from poolkeeper.findings import Finding
 from poolkeeper.gateway import ArmGateway
+from poolkeeper.guardrails.screen import screen_findings, screen_parts
 from poolkeeper.logs import get_logger
+from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan as make_plan
 from poolkeeper.reader import read_snapshot, scopes_for_run
 
@@ -38,6 +41,7 @@ class ReconcileOutcome:
     result: ApplyResult | None = None
     rounds: int = 1
     arm_calls: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # guardrail refusals (enforce) and notes (audit)
 
     @property
     def ok(self) -> bool:
@@ -52,6 +56,7 @@ class ReconcileOutcome:
             "result": self.result.to_dict() if self.result else None,
             "rounds": self.rounds,
             "armCalls": self.arm_calls,
+            "findings": [f.to_dict() for f in self.findings],
             "ok": self.ok,
         }
 
@@ -105,9 +110,11 @@ class Reconciler:
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
         for round_no in range(1, self.max_rounds + 1):
-            snapshot = read_snapshot(gw, self.config, scopes)
+            snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config))
             plan = make_plan(self.config, snapshot, only=only, binding=binding)
-            outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls))
+            plan, findings = self._screen(plan, snapshot, gw.correlation_id)
+            outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls),
+                                       findings)
             if dry or plan.is_empty:
                 outcome.result = None if dry else result
                 log.info(
@@ -132,6 +139,19 @@ class Reconciler:
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
         )
+
+    # -- guardrails (issue 11) -------------------------------------------------------------------------------------
+    def _screen(self, plan: Plan, snapshot: Snapshot, correlation_id: str) -> tuple[Plan, list[Finding]]:
+        """Drop the changes enforce-mode guardrails refuse (each refusal logged at WARNING); keep audit notes."""
+        allowed, refusals, notes = screen_findings(plan, snapshot, self.config)
+        for f in refusals:
+            log.warning("guardrail refused a change", extra={"guardrail": f.guardrail, "resource": f.resource_id,
+                                                             "reason": f.message, "fix": f.fix,
+                                                             "correlation_id": correlation_id})
+        for f in notes:
+            log.info("guardrail finding (audit)", extra={"guardrail": f.guardrail, "resource": f.resource_id,
+                                                         "reason": f.message, "correlation_id": correlation_id})
+        return allowed, refusals + notes
 
     def reconcile_coalesced(
         self, subscription_id: str, resource_group: str | None, only: set[str] | None
