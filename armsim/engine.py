@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from armsim import ids
 from armsim.config import SimConfig
 from armsim.errors import ArmError, not_found
-from armsim.faults import Faults
+from armsim.faults import NO_HINT, Faults
 from armsim.provider import ActionResult, Ctx, Provider
 from armsim.store import Record, Store
 from armsim.throttle import Throttle, retry_after_headers
@@ -281,7 +281,7 @@ class Engine:
         try:
             principal = self._authenticate(headers)
             entry["principal"] = principal.get("oid")
-            resp = self._throttled(principal, kind)
+            resp = self._throttled(principal, kind, entry)
             if resp is None:
                 resp = self._fault(kind, method, path)
             if resp is None:
@@ -312,12 +312,12 @@ class Engine:
             )
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         resp.headers["x-ms-correlation-request-id"] = entry["correlation_id"]
-        if principal is not None and self.config.throttle is not None:
-            for bucket in ("reads", "writes", "deletes"):
-                if bucket == _BUCKET[kind]:
-                    resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(
-                        entry.get("remaining", int(self.config.buckets[bucket][0]))
-                    )
+        if principal is not None and "remaining" in entry:
+            # ARM reports what is left in the bucket this request used (the caller's and the subscription's global
+            # one), after taking this request's token: the figures decrease request by request (see throttle.py)
+            bucket = _BUCKET[kind]
+            resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(entry["remaining"])
+            resp.headers[f"x-ms-ratelimit-remaining-subscription-global-{bucket}"] = str(entry["remaining_global"])
         if principal is not None:
             for hook in self.response_hooks:
                 hook(method, path, resp)
@@ -350,23 +350,27 @@ class Engine:
             )
         return claims
 
-    def _throttled(self, principal: dict[str, Any], kind: str) -> Response | None:
-        allowed, remaining, wait = self.throttle.take(self.subscription_id, principal.get("oid", ""), _BUCKET[kind])
-        self._last_remaining = remaining
-        if allowed:
+    def _throttled(self, principal: dict[str, Any], kind: str, entry: dict[str, Any]) -> Response | None:
+        taken = self.throttle.take_both(self.subscription_id, principal.get("oid", ""), _BUCKET[kind])
+        entry["remaining"], entry["remaining_global"] = taken.remaining, taken.remaining_global
+        if taken.allowed:
             return None
         self.counters["throttled"] += 1
+        who = (
+            f"subscription '{self.subscription_id}' and principal '{principal.get('oid')}'"
+            if taken.scope == "principal"
+            else f"subscription '{self.subscription_id}' (all principals together: the global subscription limit)"
+        )
         return Response(
             429,
             {
                 "error": {
                     "code": "SubscriptionRequestsThrottled",
-                    "message": f"Number of {_BUCKET[kind]} requests for subscription '{self.subscription_id}' and "
-                    f"principal '{principal.get('oid')}' exceeded the limit. Please try again after "
-                    f"'{max(1, round(wait))}' seconds.",
+                    "message": f"Number of {_BUCKET[kind]} requests for {who} exceeded the limit. Please try again "
+                    f"after '{max(1, round(taken.wait))}' seconds.",
                 }
             },
-            retry_after_headers(wait, self.config.time_scale),
+            retry_after_headers(taken.wait, self.config.time_scale),
         )
 
     def _fault(self, kind: str, method: str, path: str) -> Response | None:
@@ -392,7 +396,7 @@ class Engine:
         headers = retry_after_headers(
             retry_after if retry_after is not None else 1.0 * self.config.time_scale, self.config.time_scale
         )
-        if status != 429 and retry_after is None:
+        if (status != 429 and retry_after is None) or retry_after == NO_HINT:
             headers = {}
         return Response(
             status,
@@ -646,8 +650,10 @@ class Engine:
                 prop = {k.lower(): v for k, v in parent_provider.children.items()}.get(p.types[-1].lower())
                 if prop is not None:
                     return self._child(ctx, parent_provider, p, prop, method, headers, body, query)
+        # ARM answers an unknown (nested) type with 404 InvalidResourceType ("The resource type could not be found in
+        # the namespace '...' for api version '...'": the 404 body quoted in cloudquery/cloudquery#6629)
         raise ArmError(
-            400,
+            404,
             "InvalidResourceType",
             f"The resource type '{p.full_type}' could not be found in the namespace '{p.namespace}' for api version "
             f"'{ctx.api_version}'.",
@@ -786,6 +792,15 @@ class Engine:
                 raise self._busy_error(ctx, busy, rid)
         existing = copy.deepcopy(rec.body) if rec else None
         if provider.requires_location and not data.get("location"):
+            if ctx.url:
+                # ARM validates a tracked resource's PUT body before the provider sees it: no location, no write
+                # (error code from Microsoft Learn, "Resolve errors for resource location": LocationRequired).
+                raise ArmError(
+                    400,
+                    "LocationRequired",
+                    f"The location property is required for this definition ('{provider.type}'). Add \"location\" "
+                    f"to the request body (e.g. the resource group's location).",
+                )
             if existing and existing.get("location"):
                 data["location"] = existing["location"]
             else:
@@ -804,7 +819,9 @@ class Engine:
         if etag is not None:
             body["etag"] = etag
         props = body.setdefault("properties", {})
-        props["provisioningState"] = ("Updating" if rec else "Creating") if duration > 0 else "Succeeded"
+        props["provisioningState"] = (
+            self._running_state(provider, creating=rec is None) if duration > 0 else "Succeeded"
+        )
         new = Record(stored_id, provider.type, body, meta=dict(rec.meta) if rec else {})
         if provider.etag_style == "compute":
             new.meta["etag_n"] = int(new.meta.get("etag_n", 0)) + 1
@@ -831,6 +848,18 @@ class Engine:
         if use_lro:
             hdrs.update(self._lro_headers(ctx, op, location=False))
         return Response(200 if rec else provider.create_status, out, hdrs)
+
+    @staticmethod
+    def _running_state(provider: Provider, *, creating: bool) -> str:
+        """The provisioningState while a PUT runs.
+
+        The network provider's ProvisioningState enum is Succeeded, Updating, Deleting, Failed — there is no
+        Creating (specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/network.json,
+        definitions/ProvisioningState), so a network resource being created reads Updating. Compute reports Creating.
+        """
+        if creating and not provider.type.lower().startswith("microsoft.network/"):
+            return "Creating"
+        return "Updating"
 
     def delete(self, ctx: Ctx, rec: Record, *, event_for: str | None = None) -> Response:
         """Delete a whole resource: refuse if Azure would, else remove it now and finish the operation later."""
