@@ -68,6 +68,7 @@ from armsim.network.common import (
     scale_set_id,
     scale_sets_referencing,
 )
+from armsim.network.retirement import refuse_basic_load_balancer, refuse_new_nat_pools
 from armsim.provider import ActionResult, Ctx, Provider
 from armsim.store import Record
 
@@ -153,6 +154,10 @@ class LoadBalancerProvider(Provider):
         if "tier" in sku:
             sku["tier"] = enum_value(sku["tier"], ("Regional", "Global"), "sku.tier", "LoadBalancerSkuTier")
 
+        refuse_basic_load_balancer(ctx, resource_id, sku["name"], existing is None)
+        old_pools = {p["name"].lower() for p in old.get("inboundNatPools") or []}
+        refuse_new_nat_pools(ctx, resource_id, [p["id"] for p in props["inboundNatPools"] if p["name"].lower()
+                                                not in old_pools])
         self._validate_children(ctx, resource_id, props)
         # NAT rules while a NAT pool exists: "pass in all NAT rules unchanged or remove the LoadBalancerInboundNatRules
         # property" (azure-docs#59705) — an absent property keeps the current rules.
@@ -162,7 +167,7 @@ class LoadBalancerProvider(Provider):
                 props["inboundNatRules"] = copy.deepcopy(user_old)
             else:
                 self._refuse_nat_rule_changes(resource_id, props["inboundNatRules"], user_old)
-        self._check_references(ctx, resource_id, props)
+        self._check_references(ctx, resource_id, props, sku["name"])
         self._check_removals(ctx, resource_id, props, old, derived)
         self._allocate_frontends(ctx, resource_id, props, old)
         # NAT-pool-derived rules belong to the scale set: keep them unless their pool is gone
@@ -342,7 +347,7 @@ class LoadBalancerProvider(Provider):
                     f"LoadBalancerInboundNatRules property from your PUT request.",
                 )
 
-    def _check_references(self, ctx: Ctx, lb_id: str, props: dict[str, Any]) -> None:
+    def _check_references(self, ctx: Ctx, lb_id: str, props: dict[str, Any], sku: str) -> None:
         """Every reference to a sibling child must name one that exists in this body; external ones must exist."""
         known = {coll: {ids.key(c["id"]) for c in props[coll]} for coll in COLLECTIONS}
 
@@ -360,6 +365,14 @@ class LoadBalancerProvider(Provider):
                 if rec is None or rec.type.lower() != f"{NET}/publicIPAddresses".lower():
                     raise invalid_reference(pip, fe["id"])
                 fp["publicIPAddress"] = ref(rec.id)
+                pip_sku = str((rec.body.get("sku") or {}).get("name", "Basic"))
+                if pip_sku.lower() != sku.lower():
+                    # Azure/terraform-azurerm-loadbalancer#32 and denniszielke/container_demos#2 (message verbatim)
+                    raise ArmError(
+                        400,
+                        "PublicIPAndLBSkuDoNotMatch",
+                        f"{sku} sku load balancer {lb_id} cannot reference {pip_sku} sku publicIP {rec.id}.",
+                    )
             subnet = ref_id(fp.get("subnet"))
             if subnet is not None and not ipam.subnet_exists(ctx.store, subnet):
                 raise invalid_reference(subnet, fe["id"])

@@ -13,6 +13,10 @@ The NIC is where load-balancer membership is written (the pool's ``backendIPConf
   The message follows the one published in AutomatedLab/AutomatedLab#57 ("Network interface X uses load balancer Y
   but does not use the same VNET (Z) as other network interfaces already..."); the code is UNCONFIRMED.
 - ``CannotMixIPBasedAddressesAndIPConfigurationsOnLoadBalancerBackendAddressPool`` (terraform-provider-azurerm#25962).
+- ``DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed`` for a NIC mixing Basic and Standard load balancers or
+  public IPs (pivotal-cf/terraforming-azure#41, microsoft/MCW-SAP-NetWeaver-on-Azure#15).
+- ``RulesUseSameBackendPortProtocolAndIPConfig`` for two rules sending one protocol and backend port to one ip
+  configuration (message form: Azure/azure-powershell#2042; code UNCONFIRMED).
 - ``NicInUse`` on delete while a VM uses the NIC ("Network Interface X is used by existing resource Y..." — packer and
   terraform error dumps).
 """
@@ -129,6 +133,8 @@ class NetworkInterfaceProvider(Provider):
                 f"properties.ipConfigurations[{i}].properties",
             )
         vm = ref_id(incoming.get("virtualMachine")) if is_internal(ctx) else ref_id(old.get("virtualMachine"))
+        _check_skus(store, configs)
+        _check_backend_ports(store, configs)
         self._check_pools(ctx, resource_id, configs, vm)
         props["ipConfigurations"] = configs
         props.setdefault("enableAcceleratedNetworking", False)
@@ -289,6 +295,84 @@ class NetworkInterfaceProvider(Provider):
     def render(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         decorate_children(body, "ipConfigurations", IPCONFIG_TYPE)
         return body
+
+
+def _sku(rec: Record) -> str:
+    return str((rec.body.get("sku") or {}).get("name", "Basic"))
+
+
+def _check_skus(store: Store, configs: list[dict[str, Any]]) -> None:
+    """One NIC cannot mix Basic and Standard load balancers and public IPs.
+
+    ``DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed``: "Different basic sku and standard sku load balancer or
+    public Ip resources in availability set is not allowed X and Y." (error bodies in pivotal-cf/terraforming-azure#41
+    and microsoft/MCW-SAP-NetWeaver-on-Azure#15, the latter from a NIC update). Azure applies it across an
+    availability set; armsim checks what one NIC references.
+    """
+    seen: list[tuple[str, str]] = []  # (sku, resource id)
+    for c in configs:
+        p = c["properties"]
+        for target in ref_ids(p.get("loadBalancerBackendAddressPools")) + ref_ids(p.get("loadBalancerInboundNatRules")):
+            lb = store.get(ids.parent_id(target))
+            if lb is not None:
+                seen.append((_sku(lb), lb.id))
+        pip = store.get(ref_id(p.get("publicIPAddress")) or "")
+        if pip is not None:
+            seen.append((_sku(pip), pip.id))
+    for sku, rid in seen[1:]:
+        if sku.lower() != seen[0][0].lower():
+            raise ArmError(
+                400,
+                "DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed",
+                f"Different basic sku and standard sku load balancer or public Ip resources in availability set is not "
+                f"allowed {seen[0][1]} and {rid}.",
+            )
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a.lower() == b.lower() or "all" in (a.lower(), b.lower())
+
+
+def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
+    """Two rules may not send the same protocol and backend port to one ip configuration (floating IP disabled).
+
+    The rules an ip configuration receives: load-balancing rules and NAT rules V2 on the pools it joins (from any
+    load balancer), and the V1 NAT rules it names. Azure's refusal reads "Load balancer rules X and Y use the same
+    backend port (22) and protocol (Tcp), and must not be used with the same backend ip (<ip configuration>)" — message
+    form from the error in Azure/azure-powershell#2042 (two LBs, one NIC); the code
+    ``RulesUseSameBackendPortProtocolAndIPConfig`` is the one issue 15 names, UNCONFIRMED by a public error body (the
+    pool-level sibling ``RulesUseSameBackendPortProtocolAndPool`` is confirmed, see loadbalancer.py).
+    """
+    for c in configs:
+        p = c["properties"]
+        claims: list[tuple[str, int, str]] = []  # (protocol, backend port, rule id)
+        for pool_id in ref_ids(p.get("loadBalancerBackendAddressPools")):
+            lb = store.get(ids.parent_id(pool_id))
+            lbp = (lb.body.get("properties") or {}) if lb is not None else {}
+            for rule in lbp.get("loadBalancingRules") or []:
+                rp = rule.get("properties") or {}
+                single = ref_id(rp.get("backendAddressPool"))
+                pools = ref_ids(rp.get("backendAddressPools")) + ([single] if single else [])
+                if any(same(pool_id, x) for x in pools) and not rp.get("enableFloatingIP"):
+                    claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"]))
+            for rule in lbp.get("inboundNatRules") or []:
+                rp = rule.get("properties") or {}
+                if same(ref_id(rp.get("backendAddressPool")), pool_id) and not rp.get("enableFloatingIP"):
+                    claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"]))
+        for rule_id in ref_ids(p.get("loadBalancerInboundNatRules")):
+            found = find_lb_child(store, rule_id)
+            rp = found[2].get("properties") or {} if found else {}
+            if found and not rp.get("enableFloatingIP"):
+                claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), found[2]["id"]))
+        for i, a in enumerate(claims):
+            for b in claims[i + 1 :]:
+                if a[1] == b[1] and _overlap(a[0], b[0]) and not same(a[2], b[2]):
+                    raise ArmError(
+                        400,
+                        "RulesUseSameBackendPortProtocolAndIPConfig",
+                        f"Load balancer rules {a[2]} and {b[2]} use the same backend port ({b[1]}) and protocol "
+                        f"({b[0]}), and must not be used with the same backend ip ({c['id']}).",
+                    )
 
 
 def _availability_set(store: Store, vm_id: str) -> str | None:
