@@ -375,6 +375,33 @@ def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
                     )
 
 
+def check_vm_joins_basic_pools(store: Store, nic: Record, vm_id: str, avset_id: str | None) -> None:
+    """For the compute provider, before a VM is written: its NIC's Basic-SKU pools must not hold VMs of another
+    availability set (or of none when it has one). Same refusal as a NIC PUT
+    (``NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets``, kubernetes/kubernetes#58600), raised before
+    anything is stored, so a refused VM PUT changes nothing."""
+    for c in (nic.body.get("properties") or {}).get("ipConfigurations") or []:
+        for pool_id in ref_ids((c.get("properties") or {}).get("loadBalancerBackendAddressPools")):
+            found = find_lb_child(store, pool_id)
+            if found is None or _sku(found[0]).lower() != "basic":
+                continue
+            lb, _coll, pool = found
+            for _mid, _mp, mrec in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools"):
+                other_vm = ref_id(mrec.body.get("properties", {}).get("virtualMachine"))
+                if ids.key(mrec.id) == ids.key(nic.id) or other_vm is None or same(other_vm, vm_id):
+                    continue
+                theirs = _availability_set(store, other_vm)
+                if (avset_id or "").lower() != (theirs or "").lower():
+                    raise ArmError(
+                        400,
+                        "NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets",
+                        f"Network interface {nic.id} uses load balancer {lb.id} associated with different "
+                        f"availability set ({theirs or 'none'}) than the one of virtual machine {vm_id} "
+                        f"({avset_id or 'none'}). A Basic load balancer's backend pool can serve virtual machines of "
+                        f"a single availability set.",
+                    )
+
+
 def _availability_set(store: Store, vm_id: str) -> str | None:
     rec = store.get(vm_id)
     if rec is None or rec.type.lower() != VM_TYPE.lower():
