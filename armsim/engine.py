@@ -775,7 +775,13 @@ class Engine:
             if method == "PATCH":
                 if rec is None:
                     raise not_found(rid, f"resource '{p.full_type}'")
+                tags = data.get("tags") if "tags" in data else None
                 data = provider.patch(ctx, copy.deepcopy(rec.body), data)
+                if tags is not None:
+                    # a resource's PATCH replaces the whole tag set (it is not merged key by key): Microsoft Learn,
+                    # "Use tags to organize your Azure resources" — PATCH of a resource's tags object replaces it;
+                    # merging is what the separate Microsoft.Resources/tags "Merge" operation is for
+                    data["tags"] = copy.deepcopy(tags)
             if len(p.types) > 1 and self.store.get(p.resource_id(len(p.names) - 1)) is None:
                 raise ArmError(404, "ParentResourceNotFound", f"The parent resource of '{rid}' was not found.")
             return self.put(ctx, provider, rid, data)

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from armsim import ids
 from armsim.errors import ArmError, not_found
 from armsim.network import ipam
+from armsim.network.backend_addresses import ADMIN_STATES, check_admin_state, render_backend_addresses
 from armsim.network.common import (
     NET,
     decorate_children,
@@ -158,7 +159,7 @@ class LoadBalancerProvider(Provider):
         old_pools = {p["name"].lower() for p in old.get("inboundNatPools") or []}
         refuse_new_nat_pools(ctx, resource_id, [p["id"] for p in props["inboundNatPools"] if p["name"].lower()
                                                 not in old_pools])
-        self._validate_children(ctx, resource_id, props)
+        self._validate_children(ctx, resource_id, props, sku["name"])
         # NAT rules while a NAT pool exists: "pass in all NAT rules unchanged or remove the LoadBalancerInboundNatRules
         # property" (azure-docs#59705) — an absent property keeps the current rules.
         user_old = [r for r in old.get("inboundNatRules") or [] if r["name"].lower() not in derived]
@@ -187,7 +188,7 @@ class LoadBalancerProvider(Provider):
         out["properties"] = props
         return out
 
-    def _validate_children(self, ctx: Ctx, lb_id: str, props: dict[str, Any]) -> None:
+    def _validate_children(self, ctx: Ctx, lb_id: str, props: dict[str, Any], sku: str) -> None:
         """Enum values, port ranges and defaults, as NRP fills them in (see the published examples)."""
         for i, fe in enumerate(props["frontendIPConfigurations"]):
             fp = fe["properties"]
@@ -209,19 +210,34 @@ class LoadBalancerProvider(Provider):
                     f"Frontend IP configuration {fe['id']} needs a publicIPAddress or a subnet reference.",
                 )
         for i, pool in enumerate(props["backendAddressPools"]):
+            kept = []
             for j, addr in enumerate(pool["properties"].get("loadBalancerBackendAddresses") or []):
+                path = f"properties.backendAddressPools[{i}].properties.loadBalancerBackendAddresses[{j}]"
                 if not isinstance(addr, dict) or not addr.get("name"):
-                    raise ArmError(
-                        400,
-                        "InvalidRequestFormat",
-                        f"properties.backendAddressPools[{i}].properties.loadBalancerBackendAddresses[{j}] "
-                        f"needs a name.",
-                    )
+                    raise ArmError(400, "InvalidRequestFormat", f"{path} needs a name.")
                 ap = addr.setdefault("properties", {})
-                for ro in ("networkInterfaceIPConfiguration", "inboundNatRulesPortMapping", "provisioningState"):
-                    if ro == "networkInterfaceIPConfiguration" and not ap.get("ipAddress"):
-                        continue
+                for ro in ("inboundNatRulesPortMapping", "provisioningState"):
                     ap.pop(ro, None)
+                if "adminState" in ap:
+                    ap["adminState"] = enum_value(
+                        ap["adminState"], ADMIN_STATES, f"{path}.properties.adminState",
+                        "LoadBalancerBackendAddressAdminState",
+                    )
+                    check_admin_state(lb_id, sku, ap["adminState"])
+                if not ap.get("ipAddress"):
+                    nic_member = ref_id(ap.get("networkInterfaceIPConfiguration"))
+                    if nic_member is None and ref_id(ap.get("loadBalancerFrontendIPConfiguration")) is None:
+                        continue  # nothing to address (a NIC member's entry echoed back without its reference)
+                    if nic_member is not None and ap.get("adminState", "None") == "None":
+                        continue  # a NIC member's echoed entry: computed on read, kept only to hold an admin state
+                    if nic_member is not None:
+                        addr["properties"] = {"networkInterfaceIPConfiguration": ref(nic_member),
+                                              "adminState": ap["adminState"]}
+                else:
+                    ap.pop("networkInterfaceIPConfiguration", None)
+                kept.append(addr)
+            if "loadBalancerBackendAddresses" in pool["properties"]:
+                pool["properties"]["loadBalancerBackendAddresses"] = kept
         for i, rule in enumerate(props["loadBalancingRules"]):
             rp = rule["properties"]
             path = f"properties.loadBalancingRules[{i}].properties"
@@ -737,6 +753,7 @@ class LoadBalancerProvider(Provider):
             users = ipconfigs_referencing(ctx.store, pool["id"], "loadBalancerBackendAddressPools")
             if users:
                 pool["properties"]["backendIPConfigurations"] = [ref(u[0]) for u in users]
+            pool["properties"]["loadBalancerBackendAddresses"] = render_backend_addresses(pool, [u[0] for u in users])
         for coll in ("frontendIPConfigurations", "backendAddressPools", "probes"):
             for child in props[coll]:
                 for key, sources in back.get(ids.key(child["id"]), {}).items():

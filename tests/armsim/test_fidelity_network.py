@@ -137,3 +137,50 @@ def test_seeding_is_validated_like_arm_except_for_retirement(estate: Estate) -> 
     with pytest.raises(ArmError) as err:
         seed(estate.h, estate.lb_path("x"), estate.lb_body("x", sku="Basic", pip=estate.pip("std")))
     assert err.value.code == "PublicIPAndLBSkuDoNotMatch"
+
+
+def test_backend_pool_get_lists_nic_members_as_backend_addresses(estate: Estate) -> None:
+    estate.lb()
+    pool = estate.lb_path(child="backendAddressPools/pool")
+    empty = get(estate.h, pool)
+    assert empty["properties"]["loadBalancerBackendAddresses"] == []
+    estate.nic("nic", pools=[pool])
+    got = get(estate.h, pool)["properties"]["loadBalancerBackendAddresses"]
+    ipc = estate.path("networkInterfaces/nic/ipConfigurations/ipconfig1")
+    assert [a["properties"]["networkInterfaceIPConfiguration"]["id"] for a in got] == [ipc]
+    # echoing the GET back changes nothing (the entry is computed, not stored as an IP-based address)
+    assert put(estate.h, pool, get(estate.h, pool)).status_code == 200
+    assert get(estate.h, pool)["properties"]["loadBalancerBackendAddresses"] == got
+
+
+def test_admin_state_is_stored_returned_and_needs_standard(estate: Estate) -> None:
+    estate.lb()
+    pool = estate.lb_path(child="backendAddressPools/pool")
+    estate.nic("nic", pools=[pool])
+    body = get(estate.h, pool)
+    body["properties"]["loadBalancerBackendAddresses"][0]["properties"]["adminState"] = "Down"
+    assert put(estate.h, pool, body).status_code == 200
+    entry = get(estate.h, pool)["properties"]["loadBalancerBackendAddresses"][0]
+    assert entry["properties"]["adminState"] == "Down"
+    lb = get(estate.h, estate.lb_path())  # a whole-LB read-modify-write keeps it
+    assert put(estate.h, estate.lb_path(), lb).status_code == 200
+    assert get(estate.h, pool)["properties"]["loadBalancerBackendAddresses"][0]["properties"]["adminState"] == "Down"
+    body["properties"]["loadBalancerBackendAddresses"][0]["properties"]["adminState"] = "Sideways"
+    bad = put(estate.h, pool, body)
+    assert bad.status_code == 400 and error_code(bad) == "InvalidRequestFormat"
+    estate.seed_lb("basic", sku="Basic", pip=estate.pip("bpip", sku="Basic"))
+    addr = {"name": "a", "properties": {"ipAddress": "10.0.0.9", "adminState": "Up",
+                                        "virtualNetwork": {"id": estate.path("virtualNetworks/vnet")}}}
+    resp = put(estate.h, estate.lb_path("basic", "backendAddressPools/pool"),
+               {"properties": {"loadBalancerBackendAddresses": [addr]}})
+    assert resp.status_code == 400 and error_code(resp) == "AdminStateNotSupportedOnBasicSkuLoadBalancer"
+
+
+def test_patch_of_tags_replaces_the_tag_set(estate: Estate) -> None:
+    nsg = estate.path("networkSecurityGroups/nsg")
+    put(estate.h, nsg, {"location": "westus", "tags": {"a": "1", "b": "2"}}, expect=201)
+    resp = estate.h.arm("PATCH", nsg, {"tags": {"c": "3"}}, api_version=API)
+    assert resp.status_code == 200, resp.text
+    assert get(estate.h, nsg)["tags"] == {"c": "3"}
+    sdk = estate.h.clients().network.network_security_groups.update_tags("rg1", "nsg", {"tags": {"d": "4"}})
+    assert sdk.tags == {"d": "4"}
