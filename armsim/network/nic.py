@@ -15,8 +15,9 @@ The NIC is where load-balancer membership is written (the pool's ``backendIPConf
 - ``CannotMixIPBasedAddressesAndIPConfigurationsOnLoadBalancerBackendAddressPool`` (terraform-provider-azurerm#25962).
 - ``DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed`` for a NIC mixing Basic and Standard load balancers or
   public IPs (pivotal-cf/terraforming-azure#41, microsoft/MCW-SAP-NetWeaver-on-Azure#15).
-- ``RulesUseSameBackendPortProtocolAndIPConfig`` for two rules sending one protocol and backend port to one ip
-  configuration (message form: Azure/azure-powershell#2042; code UNCONFIRMED).
+- ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` for two rules of same-type load balancers
+  sending one protocol and backend port to one ip configuration (hashicorp/terraform#15923; message form
+  Azure/azure-powershell#2042).
 - ``NicInUse`` on delete while a VM uses the NIC ("Network Interface X is used by existing resource Y..." — packer and
   terraform error dumps).
 """
@@ -333,19 +334,38 @@ def _overlap(a: str, b: str) -> bool:
     return a.lower() == b.lower() or "all" in (a.lower(), b.lower())
 
 
+def _frontend_kind(lb: Record | None, rule_props: dict[str, Any]) -> str:
+    """"public" or "internal": the type of the frontend a rule listens on (a public IP/prefix, or a subnet)."""
+    fe_id = ref_id(rule_props.get("frontendIPConfiguration"))
+    for fe in ((lb.body.get("properties") or {}).get("frontendIPConfigurations") or []) if lb is not None else []:
+        if fe_id is not None and str(fe.get("name", "")).lower() == ids.name_of(fe_id).lower():
+            fp = fe.get("properties") or {}
+            return "internal" if ref_id(fp.get("subnet")) is not None else "public"
+    return "public"
+
+
 def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
-    """Two rules may not send the same protocol and backend port to one ip configuration (floating IP disabled).
+    """Two rules of load balancers of the same type (public or internal) may not send the same protocol and backend
+    port to one ip configuration (floating IP disabled).
 
     The rules an ip configuration receives: load-balancing rules and NAT rules V2 on the pools it joins (from any
-    load balancer), and the V1 NAT rules it names. Azure's refusal reads "Load balancer rules X and Y use the same
-    backend port (22) and protocol (Tcp), and must not be used with the same backend ip (<ip configuration>)" — message
-    form from the error in Azure/azure-powershell#2042 (two LBs, one NIC); the code
-    ``RulesUseSameBackendPortProtocolAndIPConfig`` is the one issue 15 names, UNCONFIRMED by a public error body (the
-    pool-level sibling ``RulesUseSameBackendPortProtocolAndPool`` is confirmed, see loadbalancer.py).
+    load balancer), and the V1 NAT rules it names. Code
+    ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` from a NIC CreateOrUpdate refused over a NAT rule (hashicorp/terraform#15923; its scale-set sibling
+    ``...AndVmssIPConfig`` is quoted in MicrosoftDocs/azure-docs#76703). Message form from Azure/azure-powershell#2042:
+    "Load balancer rules X and Y use the same backend port (22) and protocol (Tcp), and must not be used with the same
+    backend ip (<ip configuration>)". Issue 15 named the code ``RulesUseSameBackendPortProtocolAndIPConfig``; no
+    public error body carries that name, so armsim answers the confirmed one.
     """
     for c in configs:
         p = c["properties"]
-        claims: list[tuple[str, int, str]] = []  # (protocol, backend port, rule id)
+        claims: list[tuple[str, int, str, str]] = []  # (protocol, backend port, rule id, LB type)
+
+        def claim(lb: Record | None, rule: dict[str, Any], claims: list[tuple[str, int, str, str]] = claims) -> None:
+            rp = rule.get("properties") or {}
+            if not rp.get("enableFloatingIP"):
+                claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"],
+                               _frontend_kind(lb, rp)))
+
         for pool_id in ref_ids(p.get("loadBalancerBackendAddressPools")):
             lb = store.get(ids.parent_id(pool_id))
             lbp = (lb.body.get("properties") or {}) if lb is not None else {}
@@ -353,23 +373,21 @@ def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
                 rp = rule.get("properties") or {}
                 single = ref_id(rp.get("backendAddressPool"))
                 pools = ref_ids(rp.get("backendAddressPools")) + ([single] if single else [])
-                if any(same(pool_id, x) for x in pools) and not rp.get("enableFloatingIP"):
-                    claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"]))
+                if any(same(pool_id, x) for x in pools):
+                    claim(lb, rule)
             for rule in lbp.get("inboundNatRules") or []:
-                rp = rule.get("properties") or {}
-                if same(ref_id(rp.get("backendAddressPool")), pool_id) and not rp.get("enableFloatingIP"):
-                    claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"]))
+                if same(ref_id((rule.get("properties") or {}).get("backendAddressPool")), pool_id):
+                    claim(lb, rule)
         for rule_id in ref_ids(p.get("loadBalancerInboundNatRules")):
             found = find_lb_child(store, rule_id)
-            rp = found[2].get("properties") or {} if found else {}
-            if found and not rp.get("enableFloatingIP"):
-                claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), found[2]["id"]))
+            if found is not None:
+                claim(found[0], found[2])
         for i, a in enumerate(claims):
             for b in claims[i + 1 :]:
-                if a[1] == b[1] and _overlap(a[0], b[0]) and not same(a[2], b[2]):
+                if a[1] == b[1] and _overlap(a[0], b[0]) and a[3] == b[3] and not same(a[2], b[2]):
                     raise ArmError(
                         400,
-                        "RulesUseSameBackendPortProtocolAndIPConfig",
+                        "RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig",
                         f"Load balancer rules {a[2]} and {b[2]} use the same backend port ({b[1]}) and protocol "
                         f"({b[0]}), and must not be used with the same backend ip ({c['id']}).",
                     )

@@ -11,6 +11,7 @@ from tests.armsim.test_network_support import API, Estate, error_code, get, inst
 from tests.conftest import SimHandle
 
 RG = "myTutorial8"
+SAME_PORT = "RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig"
 
 
 @pytest.fixture
@@ -83,8 +84,11 @@ def test_two_lbs_sending_one_backend_port_to_one_ip_configuration(estate: Estate
     estate.lb("b", loadBalancingRules=[estate.rule("ssh", lb="b", port=22)])
     pools = [estate.lb_path("a", "backendAddressPools/pool"), estate.lb_path("b", "backendAddressPools/pool")]
     resp = estate.nic("nic", expect=None, pools=pools)
-    assert resp.status_code == 400 and error_code(resp) == "RulesUseSameBackendPortProtocolAndIPConfig"
+    assert resp.status_code == 400 and error_code(resp) == SAME_PORT
     estate.nic("nic", pools=pools[:1])
+    # a public and an internal load balancer may both send port 22 to it (the rule is per load balancer type)
+    estate.lb("p", pip=estate.pip("ppip"), loadBalancingRules=[estate.rule("ssh", lb="p", port=22)])
+    estate.nic("nic", expect=200, pools=[pools[0], estate.lb_path("p", "backendAddressPools/pool")])
 
 
 def test_nat_rule_and_lb_rule_with_one_backend_port_on_one_ip_configuration(estate: Estate) -> None:
@@ -92,7 +96,7 @@ def test_nat_rule_and_lb_rule_with_one_backend_port_on_one_ip_configuration(esta
               inboundNatRules=[estate.nat_rule("n", 5000, backend=80)])
     resp = estate.nic("nic", expect=None, pools=[estate.lb_path(child="backendAddressPools/pool")],
                       nat_rules=[estate.lb_path(child="inboundNatRules/n")])
-    assert resp.status_code == 400 and error_code(resp) == "RulesUseSameBackendPortProtocolAndIPConfig"
+    assert resp.status_code == 400 and error_code(resp) == SAME_PORT
 
 
 def _vm(nic_id: str, avset: str) -> dict[str, Any]:
