@@ -350,7 +350,8 @@ def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
 
     The rules an ip configuration receives: load-balancing rules and NAT rules V2 on the pools it joins (from any
     load balancer), and the V1 NAT rules it names. Code
-    ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` from a NIC CreateOrUpdate refused over a NAT rule (hashicorp/terraform#15923; its scale-set sibling
+    ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` from a NIC CreateOrUpdate refused over a
+    NAT rule (hashicorp/terraform#15923; its scale-set sibling
     ``...AndVmssIPConfig`` is quoted in MicrosoftDocs/azure-docs#76703). Message form from Azure/azure-powershell#2042:
     "Load balancer rules X and Y use the same backend port (22) and protocol (Tcp), and must not be used with the same
     backend ip (<ip configuration>)". Issue 15 named the code ``RulesUseSameBackendPortProtocolAndIPConfig``; no
