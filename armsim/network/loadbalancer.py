@@ -20,8 +20,8 @@ Error codes and where they come from (``arm-errors.md`` in the shared reference,
 - ``InboundNatRuleFrontendPortConflict``: two NAT rules / pools claiming the same frontend IP, protocol and port.
   UNCONFIRMED code (no public error dump found); chosen to be self-explanatory.
 - ``LoadBalancerInboundNatPoolInUseByVirtualMachineScaleSet`` (terraform-provider-azurerm#4769, message verbatim).
-- Backend pool used by a scale set: message verbatim from Azure/vm-scale-sets#53; the code is UNCONFIRMED —
-  ``LoadBalancerBackendAddressPoolInUseByVirtualMachineScaleSet`` follows the confirmed NAT-pool code's pattern.
+- Backend pool used by a scale set: ``LoadBalancerBackendAddressPoolInUseByVirtualMachineScaleSet`` (confirmed by
+  the Terraform log in hashicorp/terraform-provider-azurerm#25158; message form from Azure/vm-scale-sets#53).
 - ``CannotRemoveRuleUsedByProbeUsedByVMSS`` (terraform-provider-azurerm#4398/#9076, azure-cli#14167, message verbatim).
 - ``CannotModifyRuleUsedByProbeUsedByVMSS``: changing the backend port of a rule whose probe is a scale set's health
   probe (seed 001 says Azure refuses it); UNCONFIRMED code, named after the confirmed removal code.
@@ -33,6 +33,13 @@ Error codes and where they come from (``arm-errors.md`` in the shared reference,
 - ``CannotMixIPBasedAddressesAndIPConfigurationsOnLoadBalancerBackendAddressPool`` (terraform-provider-azurerm#25962).
 - ``BackendAddressNotFoundInBackendAddressPool``: ``queryInboundNatRulePortMapping`` for an ip configuration or
   address that is not a member of the pool. UNCONFIRMED code (no public error dump found); self-explanatory.
+- Searched again for issue 15 (GitHub issues, code, Learn; December 2026): no public error body for
+  ``InboundNatRuleFrontendPortConflict``, ``CannotModifyRuleUsedByProbeUsedByVMSS``,
+  ``LoadBalancerProbeInUseByVirtualMachineScaleSet``, ``BackendAddressNotFoundInBackendAddressPool`` or (nic.py)
+  ``NetworkInterfacesInBackendAddressPoolMustBeInSameVnet``; they stay UNCONFIRMED.
+- Retirement refusals (new Basic LBs, new NAT pools) live in retirement.py; ``PublicIPAndLBSkuDoNotMatch`` ("Standard
+  sku load balancer X cannot reference Basic sku publicIP Y", Azure/terraform-azurerm-loadbalancer#32) below.
+- ``loadBalancerBackendAddresses`` and ``adminState``: backend_addresses.py.
 
 ``POST .../backendAddressPools/{pool}/queryInboundNatRulePortMapping`` (``LoadBalancers_ListInboundNatRulePortMappings``
 in specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/loadBalancer.json, example
