@@ -131,6 +131,8 @@ class Engine:
         rec = self.store.get(op.resource_id) if op.resource_id else None
         if rec is not None and rec.busy_op == op.id:
             rec.busy_op = None
+            if op.kind == "delete" and op.fail:
+                rec.body.setdefault("properties", {})["provisioningState"] = "Failed"
             if op.kind == "put":
                 props = rec.body.setdefault("properties", {})
                 props["provisioningState"] = "Failed" if op.fail else "Succeeded"
@@ -873,15 +875,19 @@ class Engine:
         busy = self.is_busy(rec.id)
         if busy is not None and busy.kind != "delete":
             raise self._busy_error(ctx, busy, rec.id)
+        if busy is not None:  # already being deleted: the same operation answers again
+            return Response(202, None, self._lro_headers(ctx, busy, location=True))
         if provider is not None:
             provider.check_delete(ctx, rec)
-        self.store.remove(rec.id)
-        if provider is not None:
-            provider.after_delete(ctx, rec)
         ev = self.make_event(ctx, "Microsoft.Resources.ResourceDeleteSuccess", event_for or rec.id,
                              f"{rec.type}/delete", "Succeeded")
         use_lro = provider.lro_delete if provider else False
         duration = ctx.duration(provider.delete_duration_kind) if (provider and use_lro) else 0.0
+        if provider is not None and duration > 0 and ctx.url and provider.type.lower().startswith("microsoft.network/"):
+            return self._delete_later(ctx, provider, rec, ev, duration)
+        self.store.remove(rec.id)
+        if provider is not None:
+            provider.after_delete(ctx, rec)
         op = self.start_operation(
             namespace=rec.type.split("/")[0], location=rec.body.get("location", "westus"), kind="delete",
             resource_id=None, duration=duration, events=[ev],
@@ -889,6 +895,34 @@ class Engine:
         self.on_change()
         if not use_lro:
             return Response(200)
+        return Response(202, None, self._lro_headers(ctx, op, location=True))
+
+    def _delete_later(self, ctx: Ctx, provider: Provider, rec: Record, ev: dict[str, Any], duration: float) -> Response:
+        """A network resource's DELETE: it stays, ``provisioningState: Deleting``, for the operation's duration.
+
+        NRP's ProvisioningState has Deleting (network.json, definitions/ProvisioningState). Meanwhile writes to it are
+        refused as for any running operation (409 ``AnotherOperationInProgress``), and writes referencing it get NRP's
+        429 ``ReferencedResourceNotProvisioned`` "... Resource is in Deleting state ..." (coreos/tectonic-installer
+        #1459). The record is removed, and the delete event published, when the operation completes.
+        """
+        rid = rec.id
+        body = copy.deepcopy(rec.body)
+        body.setdefault("properties", {})["provisioningState"] = "Deleting"
+        deleting = Record(rid, rec.type, body, meta=dict(rec.meta))
+        self.store.put(deleting)
+
+        def remove() -> None:
+            gone = self.store.get(rid)
+            if gone is not None:
+                self.store.remove(rid)
+                provider.after_delete(ctx, gone)
+
+        op = self.start_operation(
+            namespace=rec.type.split("/")[0], location=rec.body.get("location", "westus"), kind="delete",
+            resource_id=rid, duration=duration, events=[ev], on_complete=remove,
+        )
+        deleting.busy_op = op.id
+        self.on_change()
         return Response(202, None, self._lro_headers(ctx, op, location=True))
 
     def _action(self, ctx: Ctx, target: ids.ArmPath, name: str, body: bytes) -> Response:

@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from armsim import ids
-from armsim.errors import ArmError, not_found
+from armsim.errors import ArmError, not_found, referenced_resource_not_provisioned
 from armsim.network import ipam
 from armsim.network.backend_addresses import ADMIN_STATES, check_admin_state, render_backend_addresses
 from armsim.network.common import (
@@ -176,6 +177,7 @@ class LoadBalancerProvider(Provider):
             else:
                 self._refuse_nat_rule_changes(resource_id, props["inboundNatRules"], user_old)
         self._check_references(ctx, resource_id, props, sku["name"])
+        _refuse_if_members_deleting(ctx, resource_id, old)
         self._check_removals(ctx, resource_id, props, old, derived)
         self._allocate_frontends(ctx, resource_id, props, old)
         # NAT-pool-derived rules belong to the scale set: keep them unless their pool is gone
@@ -1030,6 +1032,21 @@ def set_natpool_rules(engine: Engine, lb_id: str, pool_name: str, members: dict[
     meta[META_DERIVED] = {**others, **mine}
     engine.store.put(Record(rec.id, rec.type, body, busy_op=rec.busy_op, meta=meta))
     engine.on_change()
+
+
+def _refuse_if_members_deleting(ctx: Ctx, lb_id: str, old: dict[str, Any]) -> None:
+    """A load balancer write while a NIC in one of its pools or NAT rules is being deleted: NRP's retryable 429
+    ``ReferencedResourceNotProvisioned`` naming the NIC in Deleting state (coreos/tectonic-installer#1459)."""
+    for coll, key in (("backendAddressPools", "loadBalancerBackendAddressPools"),
+                      ("inboundNatRules", "loadBalancerInboundNatRules")):
+        for child in old.get(coll) or []:
+            for ipc_id, _p, nic in ipconfigs_referencing(ctx.store, child["id"], key):
+                op = ctx.engine.is_busy(nic.id)
+                if op is not None and op.kind == "delete":
+                    raise referenced_resource_not_provisioned(
+                        ipc_id, lb_id, op.due - time.monotonic(), ctx.engine.config.time_scale,
+                        state="Deleting", operation="DeleteNicOperation",
+                    )
 
 
 def _require_frontend(props: dict[str, Any], what: str, child_id: str) -> None:

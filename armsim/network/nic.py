@@ -176,9 +176,11 @@ class NetworkInterfaceProvider(Provider):
                 if op is None:
                     continue
                 lb = ctx.store.get(lb_id)
+                deleting = op.kind == "delete"
                 raise referenced_resource_not_provisioned(
                     lb.id if lb else lb_id, f"{nic_id}/ipConfigurations/{c['name']}", op.due - _now(),
-                    ctx.engine.config.time_scale,
+                    ctx.engine.config.time_scale, state="Deleting" if deleting else "Updating",
+                    operation="DeleteLoadBalancerOperation" if deleting else "PutLoadBalancerOperation",
                 )
 
     def _prepare_ipconfig(

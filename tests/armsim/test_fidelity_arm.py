@@ -83,3 +83,45 @@ def test_network_resource_being_created_reads_updating_not_creating(armsim_facto
     assert resp.status_code == 201
     assert resp.json()["properties"]["provisioningState"] == "Updating"
     assert get(h, e.path("networkSecurityGroups/nsg"))["properties"]["provisioningState"] == "Updating"
+
+
+def test_network_delete_keeps_the_resource_deleting_until_the_operation_ends(armsim_factory: Any) -> None:
+    h = armsim_factory(time_scale=1.0)
+    instant(h)
+    e = Estate(h)
+    nsg = e.path("networkSecurityGroups/nsg")
+    assert h.arm("PUT", nsg, {"location": "westus"}, api_version=API).status_code == 201
+    h.control("POST", "config", {"durations": {"network.delete": 30}})
+    resp = h.arm("DELETE", nsg, api_version=API)
+    assert resp.status_code == 202 and "Location" in resp.headers
+    assert get(h, nsg)["properties"]["provisioningState"] == "Deleting"
+    again = h.arm("PUT", nsg, {"location": "westus"}, api_version=API)
+    assert again.status_code == 409 and error_code(again) == "AnotherOperationInProgress"
+    assert h.arm("DELETE", nsg, api_version=API).status_code == 202  # a second DELETE joins the running one
+    h.sim.call(lambda: h.engine.finish_operation(h.engine.store.get(nsg).busy_op))  # the 30 s operation ends
+    assert h.arm("GET", nsg, api_version=API).status_code == 404
+
+
+def test_writes_referencing_a_resource_being_deleted_are_retryable_429(armsim_factory: Any) -> None:
+    h = armsim_factory(time_scale=1.0)
+    instant(h)
+    e = Estate(h)
+    e.vnet()
+    e.lb()
+    pool = e.lb_path(child="backendAddressPools/pool")
+    e.nic("nic", pools=[pool])
+    h.control("POST", "config", {"durations": {"network.delete": 30}})
+    # a pool member is deleted; while it is Deleting, an LB write that still sees it is refused
+    e.nic("nic2", pools=[pool])
+    assert h.arm("DELETE", e.path("networkInterfaces/nic2"), api_version=API).status_code == 202
+    lb = get(h, e.lb_path())
+    resp = h.arm("PUT", e.lb_path(), lb, api_version=API)
+    assert resp.status_code == 429 and error_code(resp) == "RetryableError"
+    detail = resp.json()["error"]["details"][0]
+    assert detail["code"] == "ReferencedResourceNotProvisioned" and "Deleting state" in detail["message"]
+    assert "retry-after-ms" in resp.headers
+    # and a NIC joining the pool of a load balancer being deleted
+    e.lb("gone")
+    assert h.arm("DELETE", e.lb_path("gone"), api_version=API).status_code == 202
+    resp = e.nic("late", expect=None, pools=[e.lb_path("gone", "backendAddressPools/pool")])
+    assert resp.status_code == 429 and "Deleting state" in resp.json()["error"]["details"][0]["message"]
