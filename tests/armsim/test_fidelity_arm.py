@@ -125,3 +125,14 @@ def test_writes_referencing_a_resource_being_deleted_are_retryable_429(armsim_fa
     assert h.arm("DELETE", e.lb_path("gone"), api_version=API).status_code == 202
     resp = e.nic("late", expect=None, pools=[e.lb_path("gone", "backendAddressPools/pool")])
     assert resp.status_code == 429 and "Deleting state" in resp.json()["error"]["details"][0]["message"]
+
+
+def test_compute_remaining_resource_header_counts_down(tutorial: SimHandle) -> None:
+    vm = tutorial.rid("myTutorial8", "Microsoft.Compute/virtualMachines/myVM1")
+
+    def left() -> int:
+        header = tutorial.arm("GET", vm).headers["x-ms-ratelimit-remaining-resource"]
+        return int(header.split(",")[0].split(";")[1])
+
+    first, second = left(), left()
+    assert second == first - 1
