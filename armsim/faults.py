@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+NO_HINT = -1.0  # the retry hint a rule with "retryHint": false hands the engine: send no retry header at all
+
 
 @dataclass
 class FaultRule:
@@ -23,6 +25,10 @@ class FaultRule:
     sequence: list[int | str] = field(default_factory=list)
     times: int | None = None
     retry_after: float | None = None  # seconds, for 429
+    # False: answer without any retry hint (no Retry-After, no retry-after-ms), as some 429s from resource
+    # providers come; clients must then fall back on their own back-off. Rule syntax:
+    # {"kind": "write", "rate": 1.0, "status": 429, "retryHint": false}
+    retryHint: bool = True
     fired: int = 0
 
     def matches(self, kind: str, method: str, path: str) -> bool:
@@ -50,7 +56,7 @@ class Faults:
         self.rng = random.Random(spec.get("seed", 0))
 
     def pick(self, kind: str, method: str, path: str) -> tuple[int | str, float | None] | None:
-        """The fault to inject for this request, or None."""
+        """The fault to inject for this request, or None. The retry hint is ``NO_HINT`` when the rule wants none."""
         for rule in self.rules:
             if not rule.matches(kind, method, path):
                 continue
@@ -61,12 +67,12 @@ class Faults:
                 rule.fired += 1
                 if outcome in ("ok", 200):
                     return None
-                return outcome, rule.retry_after
+                return outcome, rule.retry_after if rule.retryHint else NO_HINT
             if rule.times is not None and rule.fired >= rule.times:
                 continue
             if self.rng.random() < rule.rate:
                 rule.fired += 1
-                return rule.status, rule.retry_after
+                return rule.status, rule.retry_after if rule.retryHint else NO_HINT
         return None
 
     def describe(self) -> list[dict[str, Any]]:
