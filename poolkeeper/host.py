@@ -225,7 +225,8 @@ class LocalHost:
         if not self.function_key:
             return True
         given = headers.get("x-functions-key") or (query.get("code") or [""])[0]
-        return hmac.compare_digest(str(given), self.function_key)
+        # bytes: compare_digest refuses non-ASCII str (a hostile key must be a 401, not a 500)
+        return hmac.compare_digest(str(given).encode("utf-8", "surrogateescape"), self.function_key.encode("utf-8"))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         host = self
