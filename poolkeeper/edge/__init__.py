@@ -4,6 +4,7 @@
 - :mod:`.limits` — body size caps, the JSON reader (depth guard, duplicate keys) and echo truncation;
 - :mod:`.query` — strict query parameters (flags);
 - :mod:`.schema` — the small JSON Schema subset the routes use, checked before any handler runs;
+- :mod:`.schemas` — the routes' request and answer schemas, with their bounds;
 - :mod:`.errors` — the ONE exception → status table;
 - :mod:`.routes` — the route table (method, route, auth level, schemas, handler) and ``dispatch``;
 - :mod:`.openapi` — the OpenAPI 3.1 document generated from the route table;
