@@ -7,7 +7,6 @@ snapshot per subscription with LIST calls only (the network parts the selected g
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -52,7 +51,7 @@ def check_scopes(reconciler: Reconciler, guardrails: Iterable[str] | None = None
     severity_rank(fail_on)  # a bad threshold fails before any read
     findings: list[Finding] = []
     for sub in reconciler.subscriptions():
-        gw = reconciler.gateway(sub, str(uuid.uuid4()))
+        gw = reconciler.gateway(sub)
         snapshot = read_snapshot(gw, config, scopes_for_run(config, sub), needed_parts(settings))
         found = run_checks(View(snapshot, config), settings)
         log.info("checked", extra={"subscription": sub, "findings": len(found), "arm_calls": dict(gw.calls),
@@ -66,20 +65,3 @@ def _summary(findings: Sequence[Finding]) -> dict[str, int]:
     for f in findings:
         out[f.guardrail] = out.get(f.guardrail, 0) + 1
     return dict(sorted(out.items()))
-
-
-def handle_check_request(reconciler: Reconciler, body: Any) -> tuple[int, dict[str, Any]]:
-    """``POST /api/check``: body ``{}`` or ``{"guardrails": ["PK005"], "failOn": "medium"}``; answers 200 with the
-    same JSON as ``check --json`` (``failed`` tells whether a finding reached ``failOn``), 400 on a bad body."""
-    if not isinstance(body, dict):
-        return 400, {"error": "the body must be a JSON object: {} or {\"guardrails\": [...], \"failOn\": ...}"}
-    unknown = sorted(set(body) - {"guardrails", "failOn"})
-    if unknown:
-        return 400, {"error": f"unknown keys {unknown}; use 'guardrails' and 'failOn'"}
-    wanted = body.get("guardrails")
-    if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(g, str) for g in wanted)):
-        return 400, {"error": "guardrails must be a list of ids such as [\"PK005\"]"}
-    try:
-        return 200, check_scopes(reconciler, wanted, str(body.get("failOn", DEFAULT_FAIL_ON)))
-    except ValueError as err:
-        return 400, {"error": str(err)}
