@@ -44,7 +44,8 @@ def referenced_resource_not_provisioned(referenced_id: str, user_id: str, wait_s
                                         time_scale: float) -> ArmError:
     """The network provider's retryable 429 for a write that references a load balancer still being updated.
 
-    Source: the transcribed error in shared/reference/error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
+    Source: the transcribed error in tests/data/reference/
+    error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
     (coreos/tectonic-installer#1460). The retry hint is the time left on the load balancer's operation.
     """
     from armsim.throttle import retry_after_headers

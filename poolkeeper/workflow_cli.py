@@ -4,7 +4,7 @@
 ``python -m poolkeeper operation show|resume ID``, each with ``--dry-run`` where it changes something. They act with
 your own Azure login (DefaultAzureCredential) on ``$POOLKEEPER_ARM_ENDPOINT`` (default Azure's), keep operations in
 ``$POOLKEEPER_OPERATIONS_DIR`` (default ``.poolkeeper/operations``) or ``$POOLKEEPER_OPERATIONS_CONTAINER``, show a
-progress bar per phase (tqdm on a terminal, plain lines otherwise) and finish with a table of the steps.
+progress bar per phase (rich on a terminal, plain lines otherwise) and finish with a table of the steps.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def build_workflows() -> Any:
 
 
 class Progress:
-    """Prints each step, and a progress bar of instances per upgrade phase (tqdm on a TTY, text lines otherwise)."""
+    """Prints each step, and a progress bar of instances per upgrade phase (rich on a TTY, text lines otherwise)."""
 
     def __init__(self, out: Any = sys.stdout) -> None:
         self.out = out
@@ -145,21 +145,19 @@ class Progress:
 
     def _batch(self, event: dict[str, Any]) -> None:
         if self.tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # tqdm is a dev dependency; fall back to text
-                self.tty = False
-            else:
-                if self.bar is None:
-                    self.bar = tqdm(total=event["total"], desc=f"  {event['scaleSet']} instances", unit="vm",
-                                    file=self.out)
-                self.bar.update(len(event["instances"]))
-                return
+            from rich.progress import Progress as Bar
+
+            if self.bar is None:
+                self.bar = Bar(transient=False)
+                self.bar.start()
+                self.task = self.bar.add_task(f"  {event['scaleSet']} instances", total=event["total"])
+            self.bar.update(self.task, completed=event["done"])
+            return
         print(f"  {event['scaleSet']}: instances updated {event['done']}/{event['total']}", file=self.out)
 
     def _close(self) -> None:
         if self.bar is not None:
-            self.bar.close()
+            self.bar.stop()
             self.bar = None
 
 
