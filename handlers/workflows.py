@@ -68,7 +68,7 @@ def operation_status(req: func.HttpRequest) -> func.HttpResponse:
     return _answer(wf_http.show(workflows(), req.route_params.get("id", "")))
 
 
-@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_RESUME_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def resume_operations(timer: func.TimerRequest) -> None:
     """Advance every operation whose intent is recorded on a load balancer in scope (crash, timeout, redeploy)."""
     wf = workflows()
