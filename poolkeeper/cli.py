@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -227,7 +228,33 @@ def build_parser() -> argparse.ArgumentParser:
     from poolkeeper import workflow_cli
 
     workflow_cli.add_commands(sub)
+    _style(parser, fmt)
     return parser
+
+
+WORKFLOW_EXAMPLES = {
+    "natpool remove": "poolkeeper natpool remove -g MyResourceGroup --lb-name MyLoadBalancer --nat-pool MyNatPool "
+                      "--dry-run",
+    "natpool migrate": "poolkeeper natpool migrate -g MyResourceGroup --lb-name MyLoadBalancer --nat-pool MyNatPool "
+                       "--backend-pool reuse-matching",
+    "rule change-probed-port": "poolkeeper rule change-probed-port -g myTutorial8 --lb-name myLoadBalancer "
+                               "--rule myLoadBalancerRule --new-backend-port 8080 --dry-run",
+    "operation list": "poolkeeper operation list --stale-after 30",
+    "operation show": "poolkeeper operation show 7f68890405ba --json",
+    "operation resume": "poolkeeper operation resume 7f68890405ba",
+}
+
+
+def _style(parser: argparse.ArgumentParser, fmt: type[argparse.HelpFormatter]) -> None:
+    """The same help formatter, and an example, on every sub-command (the workflow ones are added elsewhere)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.formatter_class = fmt
+                key = " ".join(child.prog.split()[1:])
+                if key in WORKFLOW_EXAMPLES and not child.epilog:
+                    child.epilog = "example: " + WORKFLOW_EXAMPLES[key]
+                _style(child, fmt)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -256,8 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         configure(args.log_level, console=True)
+        if not args.debug and args.log_level != "DEBUG":
+            # azure-identity and azure-core log each failed attempt as a multi-line WARNING; the one line below
+            # says what to do instead (--debug shows them).
+            logging.getLogger("azure").setLevel(logging.ERROR)
         return dispatch(args)
     except CliError as err:
+        if args.debug:
+            raise
         return _fail(str(err), err.code)
     except ConfigError as err:
         return _fail(f"invalid configuration: {err}", EXIT_FINDINGS)

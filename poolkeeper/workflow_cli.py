@@ -43,15 +43,17 @@ def add_commands(sub: Any) -> None:
                                                 "(default: reuse a pool with exactly the NAT pool's instances, else "
                                                 "create one)")
     migrate.add_argument("--rule-name", help="name of the NAT rule V2 (default: the NAT pool's name)")
-    migrate.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID")
+    migrate.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID",
+                         help="scale set using the pool (repeatable; default: found from the load balancer)")
 
     rule = sub.add_parser("rule", help="load-balancing rule workflows")
     rule_sub = rule.add_subparsers(dest="action", required=True)
     probed = rule_sub.add_parser("change-probed-port", help="change the backend port of a rule whose probe is a "
                                                             "scale set's health probe")
     _common(probed)
-    probed.add_argument("--rule", required=True, help="load-balancing rule name")
-    probed.add_argument("--new-backend-port", required=True, type=int)
+    probed.add_argument("--rule", required=True, help="load-balancing rule name, e.g. myLoadBalancerRule")
+    probed.add_argument("--new-backend-port", required=True, type=int, metavar="PORT",
+                        help="the rule's new backend port, e.g. 8080")
 
     operation = sub.add_parser("operation", help="list, show or resume workflow operations")
     op_sub = operation.add_subparsers(dest="action", required=True)
@@ -67,9 +69,10 @@ def add_commands(sub: Any) -> None:
                       help=f"call a running operation stale after this long without progress "
                            f"(default {STALE_AFTER_MINUTES:.0f})")
     resume = op_sub.add_parser("resume", help="continue an unfinished operation")
-    resume.add_argument("id")
-    resume.add_argument("--load-balancer", help="where its intent is recorded (needed if the store lost it)")
-    resume.add_argument("--json", action="store_true")
+    resume.add_argument("id", help="operation id, e.g. from `poolkeeper operation list`")
+    resume.add_argument("--load-balancer", metavar="ID",
+                        help="where its intent is recorded (needed if the store lost it)")
+    resume.add_argument("--json", action="store_true", help="print the operation record as JSON")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
