@@ -82,7 +82,8 @@ def print_outcome(outcome: Any, out: Any = None) -> None:
                    f"{reports} report(s)" if plan.changes else "nothing to do: Azure matches every binding")
         for failure in r.failed:
             console.print(f"REFUSED {_short(failure['resource'])}: {failure['code']}: {failure['message']}")
-    console.print(f"{summary} (correlation id {outcome.correlation_id})")
+    console.print(summary)
+    console.print(f"correlation id {outcome.correlation_id}", style="dim")
 
 
 def _exit_code(outcomes: list[Any]) -> int:

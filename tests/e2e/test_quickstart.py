@@ -35,11 +35,11 @@ def test_readme_quickstart_runs_verbatim(tmp_path: Path) -> None:
     env.update({"PYTHONPATH": str(ROOT), "COLUMNS": "100"})
     out = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    plans = out.stdout.split("subscription ")
+    runs = re.split(r"^(?=plan \(dry run\) — subscription |apply — subscription )", out.stdout, flags=re.M)[1:]
     # plan, apply, plan: three CreateNatRule first, then writes, then nothing left
-    assert len(plans) == 4, out.stdout
-    assert plans[1].count("CreateNatRule") == 3 and "plan (dry run)" in plans[1]
-    assert "apply" in plans[2] and "0 refused" in plans[2]
-    assert "nothing to do" in plans[3]
+    assert len(runs) == 3, out.stdout
+    assert runs[0].startswith("plan (dry run)") and runs[0].count("CreateNatRule") == 3
+    assert runs[1].startswith("apply") and "4 write(s)" in runs[1] and "0 refused" in runs[1]
+    assert runs[2].startswith("plan (dry run)") and "nothing to do" in runs[2]
     exports = (tmp_path / "armsim.env").read_text()
     assert "export AZURE_CLIENT_ID=operator" in exports and "ARMSIM_POOLKEEPER_CLIENT_ID=poolkeeper" in exports
