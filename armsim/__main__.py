@@ -12,7 +12,7 @@ import json
 import shlex
 import signal
 import sys
-import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def wait_for_signal() -> None:
+    """Return after SIGINT or SIGTERM.
+
+    The handler only flips a flag: a handler calling ``threading.Event.set()`` can deadlock when the signal lands
+    while the main thread holds the event's lock inside ``wait()`` (seen: a SIGTERMed server that never exited).
+    """
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
+    while not received:
+        time.sleep(0.2)
+
+
 def cmd_env(path: str) -> int:
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
     lines = [line for line in text.splitlines() if line.strip().startswith("{")]
@@ -123,10 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         partial.write_text(exports(asdict(info)))
         partial.replace(target)  # appears whole: a shell waiting for the file never reads half of it
     print(json.dumps(asdict(info)), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    wait_for_signal()
     sim.stop()
     return 0
 

@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +136,19 @@ def cmd_plan_apply(args: argparse.Namespace, *, dry_run: bool) -> int:
     return _exit_code(outcomes)
 
 
+def wait_for_signal() -> None:
+    """Return after SIGINT or SIGTERM.
+
+    The handler only flips a flag: a handler calling ``threading.Event.set()`` can deadlock when the signal lands
+    while the main thread holds the event's lock inside ``wait()`` (seen: a SIGTERMed server that never exited).
+    """
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
+    while not received:
+        time.sleep(0.2)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.config:
         os.environ["POOLKEEPER_CONFIG"] = args.config
@@ -155,10 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise
     print(json.dumps({"url": host.base_url, "eventgrid_webhook": host.eventgrid_url("on_resource_event"),
                       "functions": host.function_names()}), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    wait_for_signal()
     host.stop()
     return EXIT_OK
 
