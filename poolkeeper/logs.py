@@ -50,8 +50,9 @@ def parse_level(level: str) -> int:
     return logging.getLevelNamesMapping()[name]
 
 
-def configure(level: str = "INFO", stream: Any = None, *, console: bool = False) -> None:
-    """Set poolkeeper's log level; with ``console``, also print its records as JSON lines on ``stream`` (stderr).
+def configure(level: str = "INFO", stream: Any = None, *, console: bool | None = None) -> None:
+    """Set poolkeeper's log level; ``console=True`` also prints its records as JSON lines on ``stream`` (stderr),
+    ``False`` removes that handler, ``None`` (the Functions handlers' call) leaves it as the entry point set it.
 
     Idempotent. Records always propagate to the root logger, where the Functions worker (or pytest's caplog, or
     OpenTelemetry's handler) picks them up.
@@ -59,6 +60,8 @@ def configure(level: str = "INFO", stream: Any = None, *, console: bool = False)
     root = logging.getLogger("poolkeeper")
     root.setLevel(parse_level(level))
     root.propagate = True
+    if console is None:
+        return
     for handler in list(root.handlers):
         if getattr(handler, "_poolkeeper", False):
             root.removeHandler(handler)
