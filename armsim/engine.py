@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from armsim import ids
 from armsim.config import SimConfig
 from armsim.errors import ArmError, not_found
-from armsim.faults import Faults, sends_no_hint
+from armsim.faults import NO_HINT, Faults
 from armsim.provider import ActionResult, Ctx, Provider
 from armsim.store import Record, Store
 from armsim.throttle import Throttle, retry_after_headers
@@ -131,6 +131,8 @@ class Engine:
         rec = self.store.get(op.resource_id) if op.resource_id else None
         if rec is not None and rec.busy_op == op.id:
             rec.busy_op = None
+            if op.kind == "delete" and op.fail:
+                rec.body.setdefault("properties", {})["provisioningState"] = "Failed"
             if op.kind == "put":
                 props = rec.body.setdefault("properties", {})
                 props["provisioningState"] = "Failed" if op.fail else "Succeeded"
@@ -281,7 +283,7 @@ class Engine:
         try:
             principal = self._authenticate(headers)
             entry["principal"] = principal.get("oid")
-            resp = self._throttled(principal, kind)
+            resp = self._throttled(principal, kind, entry)
             if resp is None:
                 resp = self._fault(kind, method, path)
             if resp is None:
@@ -312,12 +314,12 @@ class Engine:
             )
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         resp.headers["x-ms-correlation-request-id"] = entry["correlation_id"]
-        if principal is not None and self.config.throttle is not None:
-            for bucket in ("reads", "writes", "deletes"):
-                if bucket == _BUCKET[kind]:
-                    resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(
-                        entry.get("remaining", int(self.config.buckets[bucket][0]))
-                    )
+        if principal is not None and "remaining" in entry:
+            # ARM reports what is left in the bucket this request used (the caller's and the subscription's global
+            # one), after taking this request's token: the figures decrease request by request (see throttle.py)
+            bucket = _BUCKET[kind]
+            resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(entry["remaining"])
+            resp.headers[f"x-ms-ratelimit-remaining-subscription-global-{bucket}"] = str(entry["remaining_global"])
         if principal is not None:
             for hook in self.response_hooks:
                 hook(method, path, resp)
@@ -350,23 +352,27 @@ class Engine:
             )
         return claims
 
-    def _throttled(self, principal: dict[str, Any], kind: str) -> Response | None:
-        allowed, remaining, wait = self.throttle.take(self.subscription_id, principal.get("oid", ""), _BUCKET[kind])
-        self._last_remaining = remaining
-        if allowed:
+    def _throttled(self, principal: dict[str, Any], kind: str, entry: dict[str, Any]) -> Response | None:
+        taken = self.throttle.take_both(self.subscription_id, principal.get("oid", ""), _BUCKET[kind])
+        entry["remaining"], entry["remaining_global"] = taken.remaining, taken.remaining_global
+        if taken.allowed:
             return None
         self.counters["throttled"] += 1
+        who = (
+            f"subscription '{self.subscription_id}' and principal '{principal.get('oid')}'"
+            if taken.scope == "principal"
+            else f"subscription '{self.subscription_id}' (all principals together: the global subscription limit)"
+        )
         return Response(
             429,
             {
                 "error": {
                     "code": "SubscriptionRequestsThrottled",
-                    "message": f"Number of {_BUCKET[kind]} requests for subscription '{self.subscription_id}' and "
-                    f"principal '{principal.get('oid')}' exceeded the limit. Please try again after "
-                    f"'{max(1, round(wait))}' seconds.",
+                    "message": f"Number of {_BUCKET[kind]} requests for {who} exceeded the limit. Please try again "
+                    f"after '{max(1, round(taken.wait))}' seconds.",
                 }
             },
-            retry_after_headers(wait, self.config.time_scale),
+            retry_after_headers(taken.wait, self.config.time_scale),
         )
 
     def _fault(self, kind: str, method: str, path: str) -> Response | None:
@@ -392,7 +398,7 @@ class Engine:
         headers = retry_after_headers(
             retry_after if retry_after is not None else 1.0 * self.config.time_scale, self.config.time_scale
         )
-        if (status != 429 and retry_after is None) or sends_no_hint(retry_after):
+        if (status != 429 and retry_after is None) or retry_after == NO_HINT:
             headers = {}
         return Response(
             status,
@@ -646,8 +652,10 @@ class Engine:
                 prop = {k.lower(): v for k, v in parent_provider.children.items()}.get(p.types[-1].lower())
                 if prop is not None:
                     return self._child(ctx, parent_provider, p, prop, method, headers, body, query)
+        # ARM answers an unknown (nested) type with 404 InvalidResourceType ("The resource type could not be found in
+        # the namespace '...' for api version '...'": the 404 body quoted in cloudquery/cloudquery#6629)
         raise ArmError(
-            400,
+            404,
             "InvalidResourceType",
             f"The resource type '{p.full_type}' could not be found in the namespace '{p.namespace}' for api version "
             f"'{ctx.api_version}'.",
@@ -769,7 +777,13 @@ class Engine:
             if method == "PATCH":
                 if rec is None:
                     raise not_found(rid, f"resource '{p.full_type}'")
+                tags = data.get("tags") if "tags" in data else None
                 data = provider.patch(ctx, copy.deepcopy(rec.body), data)
+                if tags is not None:
+                    # a resource's PATCH replaces the whole tag set (it is not merged key by key): Microsoft Learn,
+                    # "Use tags to organize your Azure resources" — PATCH of a resource's tags object replaces it;
+                    # merging is what the separate Microsoft.Resources/tags "Merge" operation is for
+                    data["tags"] = copy.deepcopy(tags)
             if len(p.types) > 1 and self.store.get(p.resource_id(len(p.names) - 1)) is None:
                 raise ArmError(404, "ParentResourceNotFound", f"The parent resource of '{rid}' was not found.")
             return self.put(ctx, provider, rid, data)
@@ -786,6 +800,15 @@ class Engine:
                 raise self._busy_error(ctx, busy, rid)
         existing = copy.deepcopy(rec.body) if rec else None
         if provider.requires_location and not data.get("location"):
+            if ctx.url:
+                # ARM validates a tracked resource's PUT body before the provider sees it: no location, no write
+                # (error code from Microsoft Learn, "Resolve errors for resource location": LocationRequired).
+                raise ArmError(
+                    400,
+                    "LocationRequired",
+                    f"The location property is required for this definition ('{provider.type}'). Add \"location\" "
+                    f"to the request body (e.g. the resource group's location).",
+                )
             if existing and existing.get("location"):
                 data["location"] = existing["location"]
             else:
@@ -804,7 +827,9 @@ class Engine:
         if etag is not None:
             body["etag"] = etag
         props = body.setdefault("properties", {})
-        props["provisioningState"] = ("Updating" if rec else "Creating") if duration > 0 else "Succeeded"
+        props["provisioningState"] = (
+            self._running_state(provider, creating=rec is None) if duration > 0 else "Succeeded"
+        )
         new = Record(stored_id, provider.type, body, meta=dict(rec.meta) if rec else {})
         if provider.etag_style == "compute":
             new.meta["etag_n"] = int(new.meta.get("etag_n", 0)) + 1
@@ -832,21 +857,37 @@ class Engine:
             hdrs.update(self._lro_headers(ctx, op, location=False))
         return Response(200 if rec else provider.create_status, out, hdrs)
 
+    @staticmethod
+    def _running_state(provider: Provider, *, creating: bool) -> str:
+        """The provisioningState while a PUT runs.
+
+        The network provider's ProvisioningState enum is Succeeded, Updating, Deleting, Failed — there is no
+        Creating (specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/network.json,
+        definitions/ProvisioningState), so a network resource being created reads Updating. Compute reports Creating.
+        """
+        if creating and not provider.type.lower().startswith("microsoft.network/"):
+            return "Creating"
+        return "Updating"
+
     def delete(self, ctx: Ctx, rec: Record, *, event_for: str | None = None) -> Response:
         """Delete a whole resource: refuse if Azure would, else remove it now and finish the operation later."""
         provider = self.provider_for(rec.type)
         busy = self.is_busy(rec.id)
         if busy is not None and busy.kind != "delete":
             raise self._busy_error(ctx, busy, rec.id)
+        if busy is not None:  # already being deleted: the same operation answers again
+            return Response(202, None, self._lro_headers(ctx, busy, location=True))
         if provider is not None:
             provider.check_delete(ctx, rec)
-        self.store.remove(rec.id)
-        if provider is not None:
-            provider.after_delete(ctx, rec)
         ev = self.make_event(ctx, "Microsoft.Resources.ResourceDeleteSuccess", event_for or rec.id,
                              f"{rec.type}/delete", "Succeeded")
         use_lro = provider.lro_delete if provider else False
         duration = ctx.duration(provider.delete_duration_kind) if (provider and use_lro) else 0.0
+        if provider is not None and duration > 0 and ctx.url and provider.type.lower().startswith("microsoft.network/"):
+            return self._delete_later(ctx, provider, rec, ev, duration)
+        self.store.remove(rec.id)
+        if provider is not None:
+            provider.after_delete(ctx, rec)
         op = self.start_operation(
             namespace=rec.type.split("/")[0], location=rec.body.get("location", "westus"), kind="delete",
             resource_id=None, duration=duration, events=[ev],
@@ -854,6 +895,34 @@ class Engine:
         self.on_change()
         if not use_lro:
             return Response(200)
+        return Response(202, None, self._lro_headers(ctx, op, location=True))
+
+    def _delete_later(self, ctx: Ctx, provider: Provider, rec: Record, ev: dict[str, Any], duration: float) -> Response:
+        """A network resource's DELETE: it stays, ``provisioningState: Deleting``, for the operation's duration.
+
+        NRP's ProvisioningState has Deleting (network.json, definitions/ProvisioningState). Meanwhile writes to it are
+        refused as for any running operation (409 ``AnotherOperationInProgress``), and writes referencing it get NRP's
+        429 ``ReferencedResourceNotProvisioned`` "... Resource is in Deleting state ..." (coreos/tectonic-installer
+        #1459). The record is removed, and the delete event published, when the operation completes.
+        """
+        rid = rec.id
+        body = copy.deepcopy(rec.body)
+        body.setdefault("properties", {})["provisioningState"] = "Deleting"
+        deleting = Record(rid, rec.type, body, meta=dict(rec.meta))
+        self.store.put(deleting)
+
+        def remove() -> None:
+            gone = self.store.get(rid)
+            if gone is not None:
+                self.store.remove(rid)
+                provider.after_delete(ctx, gone)
+
+        op = self.start_operation(
+            namespace=rec.type.split("/")[0], location=rec.body.get("location", "westus"), kind="delete",
+            resource_id=rid, duration=duration, events=[ev], on_complete=remove,
+        )
+        deleting.busy_op = op.id
+        self.on_change()
         return Response(202, None, self._lro_headers(ctx, op, location=True))
 
     def _action(self, ctx: Ctx, target: ids.ArmPath, name: str, body: bytes) -> Response:

@@ -41,11 +41,15 @@ def bad_request(code: str, message: str) -> ArmError:
 
 
 def referenced_resource_not_provisioned(referenced_id: str, user_id: str, wait_seconds: float,
-                                        time_scale: float) -> ArmError:
-    """The network provider's retryable 429 for a write that references a load balancer still being updated.
+                                        time_scale: float, *, state: str = "Updating",
+                                        operation: str = "PutLoadBalancerOperation") -> ArmError:
+    """The network provider's retryable 429 for a write that references a resource still being updated or deleted.
 
-    Source: the transcribed error in shared/reference/error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
-    (coreos/tectonic-installer#1460). The retry hint is the time left on the load balancer's operation.
+    Source: the transcribed error in tests/data/reference/
+    error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
+    (coreos/tectonic-installer#1460); the Deleting form ("Resource is in Deleting state and the last operation that
+    updated/is updating the resource is DeleteNicOperation.") is in coreos/tectonic-installer#1459. The retry hint is
+    the time left on the referenced resource's operation.
     """
     from armsim.throttle import retry_after_headers
 
@@ -57,8 +61,8 @@ def referenced_resource_not_provisioned(referenced_id: str, user_id: str, wait_s
             {
                 "code": "ReferencedResourceNotProvisioned",
                 "message": f"Cannot proceed with operation because resource {referenced_id} used by resource "
-                f"{user_id} is not in Succeeded state. Resource is in Updating state and the last operation that "
-                "updated/is updating the resource is PutLoadBalancerOperation.",
+                f"{user_id} is not in Succeeded state. Resource is in {state} state and the last operation that "
+                f"updated/is updating the resource is {operation}.",
             }
         ],
         headers=retry_after_headers(max(wait_seconds, 0.001), time_scale),

@@ -6,13 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-# A 429 with neither Retry-After nor retry-after-ms: ARM's throttling always sends a hint, but gateways, proxies and
-# some resource providers answer 429 bare, and a client must still back off (azure-core then uses its own backoff).
-NO_HINT = -1.0
-
-
-def sends_no_hint(retry_after: float | None) -> bool:
-    return retry_after is not None and retry_after < 0
+NO_HINT = -1.0  # the retry hint a rule with "retryHint": false hands the engine: send no retry header at all
 
 
 @dataclass
@@ -30,7 +24,11 @@ class FaultRule:
     status: int | str = 503
     sequence: list[int | str] = field(default_factory=list)
     times: int | None = None
-    retry_after: float | None = None  # seconds, for 429; NO_HINT (any negative value): send no retry hint at all
+    retry_after: float | None = None  # seconds, for 429
+    # False: answer without any retry hint (no Retry-After, no retry-after-ms), as some 429s from resource
+    # providers come; clients must then fall back on their own back-off. Rule syntax:
+    # {"kind": "write", "rate": 1.0, "status": 429, "retryHint": false}
+    retryHint: bool = True
     fired: int = 0
 
     def matches(self, kind: str, method: str, path: str) -> bool:
@@ -58,7 +56,7 @@ class Faults:
         self.rng = random.Random(spec.get("seed", 0))
 
     def pick(self, kind: str, method: str, path: str) -> tuple[int | str, float | None] | None:
-        """The fault to inject for this request, or None."""
+        """The fault to inject for this request, or None. The retry hint is ``NO_HINT`` when the rule wants none."""
         for rule in self.rules:
             if not rule.matches(kind, method, path):
                 continue
@@ -69,12 +67,12 @@ class Faults:
                 rule.fired += 1
                 if outcome in ("ok", 200):
                     return None
-                return outcome, rule.retry_after
+                return outcome, rule.retry_after if rule.retryHint else NO_HINT
             if rule.times is not None and rule.fired >= rule.times:
                 continue
             if self.rng.random() < rule.rate:
                 rule.fired += 1
-                return rule.status, rule.retry_after
+                return rule.status, rule.retry_after if rule.retryHint else NO_HINT
         return None
 
     def describe(self) -> list[dict[str, Any]]:

@@ -1,42 +1,14 @@
-"""HTTP hooks for pipelines: reconcile on demand, and an anonymous health probe."""
+"""HTTP hooks for pipelines: reconcile on demand, the anonymous health probe and OpenAPI document.
+
+The routes are entries of ``poolkeeper.edge.routes.ROUTES`` (blueprint ``http``); this module only registers them.
+"""
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
-from handlers.runtime import reconciler
-from poolkeeper.service import handle_reconcile_request
+from handlers.routes import register
+from poolkeeper.edge.routes import routes_of
 
 bp = func.Blueprint()
-
-
-def json_response(status: int, body: object) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, indent=2), status_code=status, mimetype="application/json")
-
-
-def dry_run_flag(req: func.HttpRequest) -> bool:
-    return str(req.params.get("dryRun", "false")).lower() in ("1", "true", "yes")
-
-
-def json_body(req: func.HttpRequest) -> tuple[object, func.HttpResponse | None]:
-    raw = req.get_body() or b"{}"
-    try:
-        return json.loads(raw), None
-    except ValueError as err:
-        return None, json_response(400, {"error": f"the body is not valid JSON ({err}); send a JSON object"})
-
-
-@bp.route(route="reconcile", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def reconcile(req: func.HttpRequest) -> func.HttpResponse:
-    body, error = json_body(req)
-    if error is not None:
-        return error
-    result = handle_reconcile_request(reconciler(), body, dry_run=dry_run_flag(req))
-    return json_response(result.status, result.body)
-
-
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(200, {"status": "ok"})
+register(bp, routes_of("http"))

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import azure.functions as func
 
+from handlers.routes import register
 from handlers.runtime import reconciler
+from poolkeeper.edge.routes import routes_of
+from poolkeeper.reconciler import Reconciler
 from poolkeeper.workflows import Workflows
 from poolkeeper.workflows import http as wf_http
 from poolkeeper.workflows.store import default_store
 
 bp = func.Blueprint()
+register(bp, routes_of("workflows"))
 
 _lock = threading.Lock()
-_workflows: Workflows | None = None
+_workflows: tuple[Reconciler, Workflows] | None = None
 
 
 def workflows() -> Workflows:
-    """One Workflows service per process, sharing the reconciler's SDK clients and scopes."""
+    """One Workflows service per reconciler (so per process), sharing its SDK clients and scopes; rebuilt when the
+    reconciler is (a reloaded configuration must not leave workflows on closed clients)."""
     global _workflows
+    rec = reconciler()
     with _lock:
-        if _workflows is None:
-            rec = reconciler()
-            _workflows = Workflows(rec.gateway, default_store(), scopes=rec.config.scopes)
-        return _workflows
+        if _workflows is None or _workflows[0] is not rec:
+            _workflows = (rec, Workflows(rec.gateway, default_store(), scopes=rec.config.scopes))
+        return _workflows[1]
 
 
 def reset() -> None:
@@ -34,41 +38,7 @@ def reset() -> None:
         _workflows = None
 
 
-def _answer(answer: wf_http.HttpAnswer) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(answer.body, indent=2, default=str), status_code=answer.status,
-                             mimetype="application/json")
-
-
-def _submit(req: func.HttpRequest, kind: str) -> func.HttpResponse:
-    try:
-        body = json.loads(req.get_body() or b"{}")
-    except ValueError as err:
-        return _answer(wf_http.HttpAnswer(400, {"error": f"the body is not valid JSON ({err}); send a JSON object"}))
-    dry_run = str(req.params.get("dryRun", "false")).lower() in ("1", "true", "yes")
-    return _answer(wf_http.submit(workflows(), kind, body, dry_run=dry_run))
-
-
-@bp.route(route="natpools/remove", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def natpool_remove(req: func.HttpRequest) -> func.HttpResponse:
-    return _submit(req, "remove-natpool")
-
-
-@bp.route(route="natpools/migrate", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def natpool_migrate(req: func.HttpRequest) -> func.HttpResponse:
-    return _submit(req, "migrate-natpool")
-
-
-@bp.route(route="rules/change-probed-port", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def rule_change_probed_port(req: func.HttpRequest) -> func.HttpResponse:
-    return _submit(req, "change-probed-port")
-
-
-@bp.route(route="operations/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-def operation_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(wf_http.show(workflows(), req.route_params.get("id", "")))
-
-
-@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_RESUME_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def resume_operations(timer: func.TimerRequest) -> None:
     """Advance every operation whose intent is recorded on a load balancer in scope (crash, timeout, redeploy)."""
     wf = workflows()

@@ -242,12 +242,21 @@ class EnsureNatRuleV2(Change):
 
 @dataclass(frozen=True, kw_only=True)
 class SetScaleSetModelPool(Change):
-    """Add the pool to the scale-set model's ip configuration (``virtualMachineProfile.networkProfile``)."""
+    """Add the pool to the scale-set model's ip configuration (``virtualMachineProfile.networkProfile``).
+
+    ``record_instance_ids``: the instances this write makes out of date (they ran the latest model until now); the
+    same PUT adds them to the scale set's upgrade record (:mod:`poolkeeper.upgraderecord`), which is what allows
+    poolkeeper to upgrade them — and only them — afterwards, even after a crash. ``model_etag`` is the scale set's
+    ETag when planned: if the model changed since (someone else's change), the write is re-planned rather than
+    recording instances that someone else's change made stale.
+    """
 
     scale_set_id: str
     nic_config: str
     ip_config: str
     pool_id: str
+    record_instance_ids: tuple[str, ...] = ()
+    model_etag: str | None = None
     target_kind: ClassVar[str] = "scaleSet"
 
     @property
@@ -277,6 +286,23 @@ class UpgradeInstances(Change):
                 f"to the latest model: {self.reason}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClearUpgradeRecord(Change):
+    """Remove these instances from the scale set's upgrade record: upgraded (earlier in the plan) or gone."""
+
+    scale_set_id: str
+    instance_ids: tuple[str, ...]
+    target_kind: ClassVar[str] = "scaleSet"
+
+    @property
+    def target_id(self) -> str:
+        return self.scale_set_id
+
+    def describe(self) -> str:
+        return (f"clear instances {', '.join(self.instance_ids)} from the upgrade record of scale set "
+                f"{_short(self.scale_set_id)}: {self.reason}")
+
+
 # -- reports ------------------------------------------------------------------------------------------------------
 
 
@@ -301,7 +327,8 @@ class Report(Change):
 
 CHANGE_TYPES: dict[str, type[Change]] = {
     cls.__name__: cls for cls in (JoinPool, LeavePool, AssignNatRule, UnassignNatRule, CreateNatRule,
-                                  DeleteNatRule, EnsureNatRuleV2, SetScaleSetModelPool, UpgradeInstances, Report)
+                                  DeleteNatRule, EnsureNatRuleV2, SetScaleSetModelPool, UpgradeInstances,
+                                  ClearUpgradeRecord, Report)
 }
 
 
@@ -323,9 +350,9 @@ def change_from_dict(data: dict[str, Any]) -> Change:
 
 # Execution stages. A NIC's releases run before the load-balancer write (so a rule is unreferenced before it is
 # deleted), load-balancer writes run before NIC joins (so a NAT rule exists before a NIC references it), the
-# scale-set model before the instance upgrades that apply it.
+# scale-set model before the instance upgrades that apply it, and those before the upgrade record is cleared.
 STAGES: tuple[str, ...] = ("nic-release", "load-balancer", "nic-join", "scale-set-model", "scale-set-upgrade",
-                           "report")
+                           "scale-set-record", "report")
 
 
 def stage_of(change: Change) -> str:
@@ -339,6 +366,8 @@ def stage_of(change: Change) -> str:
         return "scale-set-model"
     if isinstance(change, UpgradeInstances):
         return "scale-set-upgrade"
+    if isinstance(change, ClearUpgradeRecord):
+        return "scale-set-record"
     return "report"
 
 

@@ -15,6 +15,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+CONNECT_TIMEOUT_S = 10
 
 
 def arm_scope(arm_endpoint: str) -> str:
@@ -46,6 +47,9 @@ def make_clients(
     **client_kwargs: Any,
 ) -> ArmClients:
     cred = credential or default_credential()
+    # azure-core waits 300 s for a TCP connect by default; ARM answers a connect in milliseconds, so a down endpoint
+    # should fail (and be retried by the gateway) within seconds, not minutes.
+    client_kwargs.setdefault("connection_timeout", CONNECT_TIMEOUT_S)
     base = arm_endpoint.rstrip("/") + "/"
     scopes = [arm_scope(arm_endpoint)]
     return ArmClients(

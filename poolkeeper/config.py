@@ -84,7 +84,8 @@ class Binding:
 
 @dataclass(frozen=True)
 class Config:
-    """The validated configuration. ``guardrails`` is kept free-form for a later feature."""
+    """The validated configuration. ``guardrails`` is the validated section as given (guardrail id → mode and
+    parameters); ``poolkeeper.guardrails.settings.effective`` fills in defaults."""
 
     scopes: tuple[str, ...]
     bindings: tuple[Binding, ...] = ()
@@ -207,6 +208,9 @@ class _Validator:
         if "guardrails" in top:
             if isinstance(top["guardrails"], dict):
                 guardrails = top["guardrails"]
+                from poolkeeper.guardrails.settings import validate  # the catalog imports this module
+
+                self.errors += validate(guardrails)
             else:
                 self.err("guardrails", f"must be a JSON object, got {_kind(top['guardrails'])}")
         batch = DEFAULT_UPGRADE_BATCH_SIZE

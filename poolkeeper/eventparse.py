@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from poolkeeper.config import Config
+from poolkeeper.correlation import is_own_correlation_id
 from poolkeeper.events import HANDLED_EVENT_TYPES, HANDLED_OPERATION_NAMES
 from poolkeeper.ids import ResourceId, in_scope
 
@@ -102,14 +103,19 @@ def _target(resource_id: str) -> str:
     return rid.key
 
 
-def triage(event: ResourceEvent, config: Config, own_object_id: str | None) -> Decision:
-    """Decide what an event means for poolkeeper. Pure: the same event always gets the same decision."""
+def triage(event: ResourceEvent, config: Config) -> Decision:
+    """Decide what an event means for poolkeeper. Pure: the same event always gets the same decision.
+
+    poolkeeper's own writes are recognised by the correlation id it sends on every write (echoed by ARM in
+    ``data.correlationId``), never by the caller's identity: an operator may run poolkeeper with the very identity
+    they create VMs with, and those VMs must still be wired.
+    """
     if event.event_type.lower() not in _HANDLED_TYPES:
         return Decision("ignore", f"event type {event.event_type} is not one poolkeeper handles")
     if event.operation_name.lower() not in _HANDLED_OPS:
         return Decision("ignore", f"operation {event.operation_name or '(none)'} is not one poolkeeper handles")
-    if own_object_id and event.caller_object_id.lower() == own_object_id.lower():
-        return Decision("ignore", "caused by poolkeeper's own identity (no feedback loop)")
+    if is_own_correlation_id(event.correlation_id):
+        return Decision("ignore", f"poolkeeper's own write (correlation id {event.correlation_id}; no feedback loop)")
     if not in_scope(event.resource_id, config.scopes):
         return Decision(
             "refuse",

@@ -54,13 +54,20 @@ class Executor:
         touch other resources, and one refused NIC must not leave every other new VM unwired.
         """
         result = result or ApplyResult()
+        failed_upgrades: set[str] = set()  # scale sets whose upgrade was refused: their record must stay
         for batch in plan.group_by_resource():
+            if batch.stage == "scale-set-record" and batch.resource_id.lower() in failed_upgrades:
+                log.warning("upgrade record kept: an upgrade of this scale set was refused",
+                            extra={"resource": batch.resource_id, "correlation_id": self.gateway.correlation_id})
+                continue
             try:
                 self._apply_batch(batch, result)
             except (PreconditionFailed, StaleChange) as err:
                 log.info("replanning", extra={"reason": str(err), "correlation_id": self.gateway.correlation_id})
                 raise Replan(str(err)) from err
             except ArmRefused as err:
+                if batch.stage == "scale-set-upgrade":
+                    failed_upgrades.add(batch.resource_id.lower())
                 log.warning(
                     "azure refused a change",
                     extra={"resource": err.resource_id, "code": err.code, "azure_message": err.azure_message,

@@ -11,7 +11,6 @@ returns and a read-modify-write sends back everything it read — nobody else's 
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from poolkeeper.armcalls import needs_actions
 from poolkeeper.clients import ArmClients
+from poolkeeper.correlation import own_correlation_id
 from poolkeeper.ids import ResourceId
 from poolkeeper.logs import get_logger
 
@@ -126,7 +126,12 @@ class ArmGateway:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.clients = clients
-        self.correlation_id = correlation_id or str(uuid.uuid4())
+        # always a poolkeeper correlation id: ARM echoes it in the events of these writes, which is how they are
+        # recognised as poolkeeper's own (poolkeeper.correlation); a foreign id asked for is logged, not sent
+        self.correlation_id = own_correlation_id(correlation_id)
+        if correlation_id and correlation_id != self.correlation_id:
+            log.info("correlation id replaced by a poolkeeper one",
+                     extra={"requested_correlation_id": correlation_id[:100], "correlation_id": self.correlation_id})
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.sleep = sleep
@@ -287,6 +292,29 @@ class ArmGateway:
         return self._list(
             "list scale-set instances", vmss_id, self.clients.compute.virtual_machine_scale_set_vms.list, rg, name
         )
+
+    @needs_actions("Microsoft.Network/networkSecurityGroups/read")
+    def list_nsgs(self, scope: ResourceId) -> list[dict[str, Any]]:
+        """NSGs with their rules and default rules (guardrails PK005/PK006 evaluate them)."""
+        nsgs = self.clients.network.network_security_groups
+        if scope.resource_group:
+            return self._list("list NSGs", str(scope), nsgs.list, scope.resource_group)
+        return self._list("list NSGs", str(scope), nsgs.list_all)
+
+    @needs_actions("Microsoft.Network/publicIPAddresses/read")
+    def list_public_ips(self, scope: ResourceId) -> list[dict[str, Any]]:
+        pips = self.clients.network.public_ip_addresses
+        if scope.resource_group:
+            return self._list("list public IPs", str(scope), pips.list, scope.resource_group)
+        return self._list("list public IPs", str(scope), pips.list_all)
+
+    @needs_actions("Microsoft.Network/virtualNetworks/read")
+    def list_virtual_networks(self, scope: ResourceId) -> list[dict[str, Any]]:
+        """Virtual networks with their subnets inline (a subnet's NSG is read from here, not per subnet)."""
+        vnets = self.clients.network.virtual_networks
+        if scope.resource_group:
+            return self._list("list virtual networks", str(scope), vnets.list, scope.resource_group)
+        return self._list("list virtual networks", str(scope), vnets.list_all)
 
     # ------------------------------------------------------------------------------------------------ writes
     @needs_actions(

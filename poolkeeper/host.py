@@ -8,9 +8,10 @@ real host does (every function, its trigger and binding names) and serves the sa
   handshake (Event Grid schema) and the OPTIONS abuse-protection handshake (CloudEvents);
 - timers on their NCRONTAB schedules (unless ``--no-timers``).
 
-Like Core Tools it checks no function keys unless started with ``--function-key``; then every non-anonymous route
-(and the Event Grid webhook) needs it as ``x-functions-key`` or ``?code=``. It refuses to listen on a non-loopback
-address without a key. Errors are JSON, never a stack trace.
+Request bodies are read by the edge (``poolkeeper.edge.transport``): Content-Length or chunked, capped, anything
+unreadable a 400/413 with the connection closed. Like Core Tools it checks no function keys unless started with
+``--function-key``; then every non-anonymous route (and the Event Grid webhook) needs it as ``x-functions-key`` or
+``?code=``. It refuses to listen on a non-loopback address without a key. Errors are JSON, never a stack trace.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
+from poolkeeper.edge.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES, BodyError, parse_json
+from poolkeeper.edge.transport import read_body
 from poolkeeper.logs import get_logger
+from poolkeeper.settings import resolve_schedule
 
 log = get_logger("host")
 
@@ -148,7 +152,7 @@ class LocalHost:
         self.function_key = function_key
         self.timers_enabled = timers
         self._stop = threading.Event()
-        self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        self.server = _Server((host, port), self._handler_class())
         # stop() waits for requests in progress (no half-applied reconcile), but not for idle keep-alive
         # connections, which would hold it forever: in-flight requests are counted instead of joining threads
         self.server.daemon_threads = True
@@ -205,7 +209,7 @@ class LocalHost:
         from croniter import croniter  # type: ignore[import-untyped]
 
         first = True
-        itr = croniter(timer.schedule, dt.datetime.now(), second_at_beginning=True)
+        itr = croniter(resolve_schedule(timer.schedule), dt.datetime.now(), second_at_beginning=True)
         while not self._stop.is_set():
             if not (first and timer.run_on_startup):
                 wait = (itr.get_next(dt.datetime) - dt.datetime.now()).total_seconds()
@@ -222,7 +226,8 @@ class LocalHost:
         if not self.function_key:
             return True
         given = headers.get("x-functions-key") or (query.get("code") or [""])[0]
-        return hmac.compare_digest(str(given), self.function_key)
+        # bytes: compare_digest refuses non-ASCII str (a hostile key must be a 401, not a 500)
+        return hmac.compare_digest(str(given).encode("utf-8", "surrogateescape"), self.function_key.encode("utf-8"))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         host = self
@@ -238,7 +243,10 @@ class LocalHost:
                       raw: bytes | None = None, content_type: str = "application/json") -> None:
                 data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
                 self.send_response(status)
-                for k, v in (headers or {}).items():
+                headers = dict(headers or {})
+                if self.close_connection:
+                    headers.setdefault("Connection", "close")
+                for k, v in headers.items():
                     self.send_header(k, v)
                 if data:
                     self.send_header("Content-Type", content_type)
@@ -251,6 +259,9 @@ class LocalHost:
                 host._begin()
                 try:
                     host._serve(self)
+                except BodyError as err:  # the body could not be read: answer, and drop the connection
+                    self.close_connection = True
+                    self._send(err.status, {"error": str(err)})
                 except Exception as err:
                     error_id = str(uuid.uuid4())
                     log.error("unhandled error", extra={"error_id": error_id, "error": repr(err),
@@ -262,43 +273,61 @@ class LocalHost:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
+            def __getattr__(self, name: str) -> Any:
+                """Any other method (TRACE, CONNECT, made-up ones) is routed too: a JSON 404/405, not an HTML 501."""
+                if name.startswith("do_"):
+                    return self._dispatch
+                raise AttributeError(name)
+
         return Handler
 
     def _serve(self, h: Any) -> None:
+        """Route, method and key are checked before the body is read (an early answer closes the connection)."""
         url = urlsplit(h.path)
-        query = parse_qs(url.query)
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        query = parse_qs(url.query, keep_blank_values=True)
         path = url.path
+        h.close_after_body = h.close_connection  # what the client asked for (HTTP/1.0, Connection: close)
+        h.close_connection = True  # until the body has been read
         if path.lower() == "/runtime/webhooks/eventgrid":
-            return self._eventgrid(h, query, body)
+            return self._eventgrid(h, query)
         if not path.lower().startswith("/api/"):
-            return h._send(404, {"error": f"no function at {path}; HTTP functions live under /api/"})
+            return h._send(404, {"error": f"no function at {path[:200]}; HTTP functions live under /api/"})
         route = path[len("/api/"):].strip("/")
         for fn in self.index.http:
             m = fn.pattern.match(route)
             if not m:
                 continue
             if h.command not in fn.methods:
-                return h._send(405, {"error": f"{h.command} is not allowed on /api/{route}; use {sorted(fn.methods)}"})
+                return h._send(405, {"error": f"{h.command} is not allowed on /api/{route[:200]}; use "
+                                              f"{sorted(fn.methods)}"},
+                               headers={"Allow": ", ".join(sorted(fn.methods))})
             if not fn.anonymous and not self._authorised(h.headers, query):
                 return h._send(401, {"error": "missing or wrong function key: send x-functions-key or ?code="})
+            body = self._body(h, MAX_BODY_BYTES)
             req = func.HttpRequest(
                 h.command, f"{self.base_url}{h.path}", headers=dict(h.headers.items()),
-                params={k: v[0] for k, v in query.items()}, route_params=m.groupdict(), body=body,
+                params={k: v[0] for k, v in query.items()},
+                route_params={k: unquote(v, errors="replace") for k, v in m.groupdict().items()}, body=body,
             )
             resp = fn.call(**{fn.arg: req})
             headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
             return h._send(resp.status_code, headers=headers, raw=resp.get_body(),
                            content_type=resp.mimetype or "application/json")
-        return h._send(404, {"error": f"no function at /api/{route}"})
+        return h._send(404, {"error": f"no function at /api/{route[:200]}"})
 
-    def _eventgrid(self, h: Any, query: dict[str, list[str]], body: bytes) -> None:
+    @staticmethod
+    def _body(h: Any, limit: int) -> bytes:
+        """The request body (BodyError 400/413 if it cannot be read); the connection may then be kept alive."""
+        body = read_body(h.headers, h.rfile, limit)
+        h.close_connection = h.close_after_body
+        return body
+
+    def _eventgrid(self, h: Any, query: dict[str, list[str]]) -> None:
         name = (query.get("functionName") or [""])[0]
         fn = self.index.eventgrid.get(name.lower())
         if fn is None:
             known = sorted(f.name for f in self.index.eventgrid.values())
-            return h._send(404, {"error": f"no Event Grid function named {name!r}; known: {known}"})
+            return h._send(404, {"error": f"no Event Grid function named {name[:80]!r}; known: {known}"})
         if not self._authorised(h.headers, query):
             return h._send(401, {"error": "missing or wrong key: append ?code=<key> to the webhook URL"})
         if h.command == "OPTIONS":  # CloudEvents abuse protection (webhook validation for CloudEvents schema)
@@ -306,18 +335,17 @@ class LocalHost:
             allowed = {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", "Allow": "POST"}
             return h._send(200, headers=allowed)
         if h.command != "POST":
-            return h._send(405, {"error": "Event Grid delivers with POST"})
-        try:
-            payload = json.loads(body or b"null")
-        except ValueError as err:
-            return h._send(400, {"error": f"the body is not JSON ({err})"})
+            return h._send(405, {"error": "Event Grid delivers with POST"}, headers={"Allow": "POST, OPTIONS"})
+        body = self._body(h, MAX_WEBHOOK_BYTES)
+        payload = parse_json(body, limit=MAX_WEBHOOK_BYTES)  # BodyError: 400/413 (depth, size, not JSON)
         events = payload if isinstance(payload, list) else [payload]
         kind = (h.headers.get("aeg-event-type") or "").lower()
         if kind == "subscriptionvalidation":
             first = events[0] if events and isinstance(events[0], dict) else {}
-            code = (first.get("data") or {}).get("validationCode")
-            if not code:
-                return h._send(400, {"error": "validation event without data.validationCode"})
+            data = first.get("data")
+            code = data.get("validationCode") if isinstance(data, dict) else None
+            if not isinstance(code, str) or not code or len(code) > 256:
+                return h._send(400, {"error": "a SubscriptionValidation event needs data.validationCode (a string)"})
             return h._send(200, {"validationResponse": code})
         for raw in events:
             if not isinstance(raw, dict):
@@ -325,6 +353,18 @@ class LocalHost:
                 continue
             fn.call(**{fn.arg: _event_from_json(raw)})
         return h._send(200, None)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints errors to stderr; here they go to the log (a dropped client is not an error)."""
+        import sys
+
+        err = sys.exc_info()[1]
+        if isinstance(err, ConnectionError | TimeoutError):
+            log.info("client connection dropped", extra={"client": str(client_address), "error": repr(err)})
+        else:
+            log.error("connection failed", exc_info=True, extra={"client": str(client_address)})
 
 
 def _is_loopback(host: str) -> bool:

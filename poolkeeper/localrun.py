@@ -3,7 +3,8 @@
 One place for what the demo, the end-to-end tests and the benchmarks all need: start armsim with a scenario, point
 the process's Azure environment at it, run ``function_app`` on the local host as poolkeeper's own (user-assigned)
 identity, and subscribe the host's Event Grid webhook to armsim's ARM events — as an operator would, with a
-different identity, so that poolkeeper's own writes are recognisable in the events.
+different identity (so requests are attributable in armsim's log; poolkeeper recognises its own writes in the events
+by correlation id, not by identity — see ``poolkeeper.correlation``).
 """
 
 from __future__ import annotations

@@ -52,6 +52,14 @@ def _tags(raw: Raw) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {}
 
 
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -179,6 +187,7 @@ class ScaleSet:
     instances: tuple[ScaleSetInstance, ...]
     provisioning_state: str | None
     raw: Raw = field(repr=False, compare=False)
+    single_placement_group: bool | None = None
 
     @classmethod
     def from_arm(cls, raw: Raw, instances: Iterable[Raw] = ()) -> ScaleSet:
@@ -215,6 +224,7 @@ class ScaleSet:
             instances=insts,
             provisioning_state=_get(raw, "properties", "provisioningState"),
             raw=raw,
+            single_placement_group=_bool(_get(raw, "properties", "singlePlacementGroup")),
         )
 
     @property
@@ -252,6 +262,7 @@ class IpConfiguration:
     backend_pool_ids: tuple[str, ...]
     nat_rule_ids: tuple[str, ...]
     public_ip_id: str | None
+    private_ip_address: str | None = None
 
     def in_pool(self, pool_id: str) -> bool:
         key = id_key(pool_id)
@@ -274,6 +285,7 @@ class Nic:
     primary: bool
     ip_configurations: tuple[IpConfiguration, ...]
     raw: Raw = field(repr=False, compare=False)
+    network_security_group_id: str | None = None
 
     @classmethod
     def from_arm(cls, raw: Raw) -> Nic:
@@ -287,12 +299,14 @@ class Nic:
                 backend_pool_ids=_refs(ic, "properties", "loadBalancerBackendAddressPools"),
                 nat_rule_ids=_refs(ic, "properties", "loadBalancerInboundNatRules"),
                 public_ip_id=_ref(ic, "properties", "publicIPAddress"),
+                private_ip_address=_str(_get(ic, "properties", "privateIPAddress")),
             )
             for ic in _list(raw, "properties", "ipConfigurations")
         )
         return cls(id=rid, name=str(raw.get("name") or rid.rsplit("/", 1)[-1]), etag=raw.get("etag"),
                    tags=_tags(raw), vm_id=_ref(raw, "properties", "virtualMachine"),
-                   primary=_get(raw, "properties", "primary") is True, ip_configurations=ipcs, raw=raw)
+                   primary=_get(raw, "properties", "primary") is True, ip_configurations=ipcs, raw=raw,
+                   network_security_group_id=_ref(raw, "properties", "networkSecurityGroup"))
 
     @property
     def key(self) -> str:
@@ -395,6 +409,7 @@ class Probe:
     id: str
     protocol: str
     port: int | None
+    request_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -482,7 +497,8 @@ class LoadBalancer:
             for r in _list(props, "loadBalancingRules"))
         probes = tuple(
             Probe(name=str(p.get("name")), id=child_id(p, "probes"),
-                  protocol=str(_get(p, "properties", "protocol") or ""), port=_int(_get(p, "properties", "port")))
+                  protocol=str(_get(p, "properties", "protocol") or ""), port=_int(_get(p, "properties", "port")),
+                  request_path=_str(_get(p, "properties", "requestPath")))
             for p in _list(props, "probes"))
         outbound = tuple(
             OutboundRule(name=str(o.get("name")), id=child_id(o, "outboundRules"),
@@ -533,6 +549,122 @@ def _by_name_or_id(items: Iterable[Any], name_or_id: str) -> Any:
     return None
 
 
+# -- network security, addresses, virtual networks (read for guardrails) -----------------------------------------
+
+
+def _strs(raw: Any, *path: str) -> tuple[str, ...]:
+    items = _get(raw, *path)
+    return tuple(str(i) for i in items if isinstance(i, str | int)) if isinstance(items, list) else ()
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """One NSG rule (custom or default), in ARM's own vocabulary: a single value or a list for each of
+    source/destination prefixes and ports (ARM uses one or the other; both are kept, the evaluator merges them)."""
+
+    name: str
+    id: str
+    priority: int
+    direction: str
+    access: str
+    protocol: str
+    source_prefixes: tuple[str, ...]
+    source_ports: tuple[str, ...]
+    destination_prefixes: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+    is_default: bool = False
+
+    @classmethod
+    def from_arm(cls, raw: Raw, *, is_default: bool = False) -> SecurityRule:
+        def merged(single: str, plural: str) -> tuple[str, ...]:
+            one = _get(raw, "properties", single)
+            many = _strs(raw, "properties", plural)
+            return tuple(x for x in ((str(one),) if one not in (None, "") else ()) + many)
+
+        return cls(name=str(raw.get("name") or ""), id=str(raw.get("id") or ""),
+                   priority=_int(_get(raw, "properties", "priority")) or 0,
+                   direction=str(_get(raw, "properties", "direction") or ""),
+                   access=str(_get(raw, "properties", "access") or ""),
+                   protocol=str(_get(raw, "properties", "protocol") or "*"),
+                   source_prefixes=merged("sourceAddressPrefix", "sourceAddressPrefixes"),
+                   source_ports=merged("sourcePortRange", "sourcePortRanges"),
+                   destination_prefixes=merged("destinationAddressPrefix", "destinationAddressPrefixes"),
+                   destination_ports=merged("destinationPortRange", "destinationPortRanges"),
+                   is_default=is_default)
+
+
+@dataclass(frozen=True)
+class NetworkSecurityGroup:
+    id: str
+    name: str
+    rules: tuple[SecurityRule, ...]
+    nic_ids: tuple[str, ...]
+    subnet_ids: tuple[str, ...]
+    raw: Raw = field(repr=False, compare=False)
+
+    @classmethod
+    def from_arm(cls, raw: Raw) -> NetworkSecurityGroup:
+        rid = str(raw["id"])
+        custom = tuple(SecurityRule.from_arm(r) for r in _list(raw, "properties", "securityRules"))
+        defaults = tuple(SecurityRule.from_arm(r, is_default=True)
+                         for r in _list(raw, "properties", "defaultSecurityRules"))
+        return cls(id=rid, name=str(raw.get("name") or rid.rsplit("/", 1)[-1]), rules=custom + defaults,
+                   nic_ids=_refs(raw, "properties", "networkInterfaces"),
+                   subnet_ids=_refs(raw, "properties", "subnets"), raw=raw)
+
+    @property
+    def key(self) -> str:
+        return id_key(self.id)
+
+
+@dataclass(frozen=True)
+class PublicIp:
+    id: str
+    name: str
+    sku: str
+    ip_configuration_id: str | None
+    raw: Raw = field(repr=False, compare=False)
+
+    @classmethod
+    def from_arm(cls, raw: Raw) -> PublicIp:
+        rid = str(raw["id"])
+        return cls(id=rid, name=str(raw.get("name") or rid.rsplit("/", 1)[-1]),
+                   sku=str(_get(raw, "sku", "name") or "Basic"),
+                   ip_configuration_id=_ref(raw, "properties", "ipConfiguration"), raw=raw)
+
+    @property
+    def is_basic(self) -> bool:
+        """A missing sku counts as Basic, ARM's historical default (UNCONFIRMED for the newest API versions)."""
+        return self.sku.lower() == "basic"
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    name: str
+    network_security_group_id: str | None
+    address_prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VirtualNetwork:
+    id: str
+    name: str
+    subnets: tuple[Subnet, ...]
+    raw: Raw = field(repr=False, compare=False)
+
+    @classmethod
+    def from_arm(cls, raw: Raw) -> VirtualNetwork:
+        rid = str(raw["id"])
+        subnets = tuple(
+            Subnet(id=str(sn.get("id") or f"{rid}/subnets/{sn.get('name')}"), name=str(sn.get("name") or ""),
+                   network_security_group_id=_ref(sn, "properties", "networkSecurityGroup"),
+                   address_prefixes=tuple(x for x in (_str(_get(sn, "properties", "addressPrefix")),) if x)
+                   + _strs(sn, "properties", "addressPrefixes"))
+            for sn in _list(raw, "properties", "subnets"))
+        return cls(id=rid, name=str(raw.get("name") or rid.rsplit("/", 1)[-1]), subnets=subnets, raw=raw)
+
+
 # -- snapshot -----------------------------------------------------------------------------------------------------
 
 
@@ -549,18 +681,31 @@ class Snapshot:
     nics: Mapping[str, Nic] = field(default_factory=dict)
     load_balancers: Mapping[str, LoadBalancer] = field(default_factory=dict)
     scale_sets: Mapping[str, ScaleSet] = field(default_factory=dict)
+    # Read only when a guardrail needs them (``NETWORK_PARTS``); ``parts`` says which were read, so "no NSG in the
+    # snapshot" is told apart from "NSGs not read".
+    nsgs: Mapping[str, NetworkSecurityGroup] = field(default_factory=dict)
+    public_ips: Mapping[str, PublicIp] = field(default_factory=dict)
+    virtual_networks: Mapping[str, VirtualNetwork] = field(default_factory=dict)
+    parts: frozenset[str] = frozenset()
 
     @classmethod
     def from_arm(cls, *, vms: Iterable[Raw] = (), nics: Iterable[Raw] = (), load_balancers: Iterable[Raw] = (),
-                 scale_sets: Iterable[Raw] = (), scale_set_instances: Mapping[str, Iterable[Raw]] | None = None
-                 ) -> Snapshot:
-        """Build from raw ARM GET bodies; ``scale_set_instances`` maps scale-set id → instance bodies."""
+                 scale_sets: Iterable[Raw] = (), scale_set_instances: Mapping[str, Iterable[Raw]] | None = None,
+                 nsgs: Iterable[Raw] | None = None, public_ips: Iterable[Raw] | None = None,
+                 virtual_networks: Iterable[Raw] | None = None) -> Snapshot:
+        """Build from raw ARM GET bodies; ``scale_set_instances`` maps scale-set id → instance bodies. The network
+        parts left None were not read (``parts`` lists those given)."""
         by_ss = {id_key(k): list(v) for k, v in (scale_set_instances or {}).items()}
+        given = {"nsgs": nsgs, "public_ips": public_ips, "virtual_networks": virtual_networks}
         return cls(
             vms={id_key(v["id"]): Vm.from_arm(v) for v in vms},
             nics={id_key(n["id"]): Nic.from_arm(n) for n in nics},
             load_balancers={id_key(lb["id"]): LoadBalancer.from_arm(lb) for lb in load_balancers},
             scale_sets={id_key(s["id"]): ScaleSet.from_arm(s, by_ss.get(id_key(s["id"]), ())) for s in scale_sets},
+            nsgs={id_key(n["id"]): NetworkSecurityGroup.from_arm(n) for n in nsgs or ()},
+            public_ips={id_key(p["id"]): PublicIp.from_arm(p) for p in public_ips or ()},
+            virtual_networks={id_key(v["id"]): VirtualNetwork.from_arm(v) for v in virtual_networks or ()},
+            parts=frozenset(k for k, v in given.items() if v is not None),
         )
 
     def to_arm(self) -> dict[str, Any]:
@@ -571,6 +716,7 @@ class Snapshot:
             "load_balancers": [lb.raw for lb in self.load_balancers.values()],
             "scale_sets": [s.raw for s in self.scale_sets.values()],
             "scale_set_instances": {s.id: [i.raw for i in s.instances] for s in self.scale_sets.values()},
+            **{part: [x.raw for x in getattr(self, part).values()] for part in sorted(self.parts)},
         }
 
     # -- lookups -------------------------------------------------------------------------------------------------
@@ -585,6 +731,19 @@ class Snapshot:
 
     def scale_set(self, scale_set_id: str | None) -> ScaleSet | None:
         return self.scale_sets.get(id_key(scale_set_id)) if scale_set_id else None
+
+    def nsg(self, nsg_id: str | None) -> NetworkSecurityGroup | None:
+        return self.nsgs.get(id_key(nsg_id)) if nsg_id else None
+
+    def public_ip(self, pip_id: str | None) -> PublicIp | None:
+        return self.public_ips.get(id_key(pip_id)) if pip_id else None
+
+    def subnet(self, subnet_id: str | None) -> Subnet | None:
+        if not subnet_id:
+            return None
+        vnet = self.virtual_networks.get(parent_key(subnet_id))
+        key = id_key(subnet_id)
+        return next((sn for sn in vnet.subnets if id_key(sn.id) == key), None) if vnet else None
 
     def nic_for_ip_configuration(self, ip_configuration_id: str) -> Nic | None:
         """The NIC owning an ip configuration id (``.../networkInterfaces/n/ipConfigurations/x``)."""

@@ -12,10 +12,12 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+from poolkeeper import upgraderecord
 from poolkeeper.changes import (
     OWNER_TAG,
     AssignNatRule,
     Change,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -204,12 +206,26 @@ def edit_nic(nic: Raw, changes: Iterable[Change]) -> Raw:
 
 
 # ---------------------------------------------------------------------------------------------------- scale set
+def _same_etag(a: str | None, b: str | None) -> bool:
+    """Compute ETags are quoted integers (``"3"``); compare them without quotes or a weak prefix."""
+    def norm(e: str | None) -> str:
+        return str(e or "").removeprefix("W/").strip('"')
+    return norm(a) == norm(b)
+
+
 def edit_scale_set(vmss: Raw, changes: Iterable[Change]) -> Raw:
-    """Add backend pools to a scale set's model (the instances follow on update-instances)."""
+    """Add backend pools to a scale set's model (the instances follow on update-instances), recording in the same
+    body which instances that makes out of date; or clear instances from that record (``upgraderecord``)."""
     out = copy.deepcopy(vmss)
     for c in changes:
+        if isinstance(c, ClearUpgradeRecord):
+            _set_record(out, upgraderecord.decode(out.get("tags")) - set(c.instance_ids))
+            continue
         if not isinstance(c, SetScaleSetModelPool):
             raise TypeError(f"{c.kind} is not a scale-set model change")
+        if c.model_etag is not None and vmss.get("etag") is not None and not _same_etag(c.model_etag, vmss["etag"]):
+            # the model changed since the plan: recording "our" stale instances now could include someone else's
+            raise StaleChange(f"scale set {vmss.get('name')} changed since it was planned (ETag {vmss['etag']})")
         profile = ((_props(out).get("virtualMachineProfile") or {}).get("networkProfile") or {})
         nic_cfg = _named(profile.get("networkInterfaceConfigurations") or [], c.nic_config)
         if nic_cfg is None:
@@ -220,4 +236,12 @@ def edit_scale_set(vmss: Raw, changes: Iterable[Change]) -> Raw:
         pools = _refs(ip_cfg.setdefault("properties", {}), "loadBalancerBackendAddressPools")
         if not _has_ref(pools, c.pool_id):
             pools.append({"id": c.pool_id})
+            if c.record_instance_ids:
+                _set_record(out, upgraderecord.decode(out.get("tags")) | set(c.record_instance_ids))
     return out
+
+
+def _set_record(body: Raw, instance_ids: set[str]) -> None:
+    """Replace the upgrade record in ``body``'s tags; untouched when it already says this (no spurious write)."""
+    if upgraderecord.decode(body.get("tags")) != instance_ids:
+        body["tags"] = upgraderecord.with_record(body.get("tags"), instance_ids)

@@ -19,12 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from poolkeeper import upgraderecord
 from poolkeeper.changes import (
     IGNORE_TAG,
     OWNER_TAG,
     RULE_PREFIX,
     AssignNatRule,
     Change,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -38,22 +40,67 @@ from poolkeeper.changes import (
 )
 from poolkeeper.config import Binding, Config, Match
 from poolkeeper.ids import id_key, in_scope, parent_key, same_id, scale_set_of, vnet_of_subnet
-from poolkeeper.model import BackendPool, Frontend, IpConfiguration, LoadBalancer, Nic, ScaleSet, Snapshot, Vm
+from poolkeeper.model import (
+    BackendPool,
+    Frontend,
+    IpConfiguration,
+    LoadBalancer,
+    Nic,
+    ScaleSet,
+    ScaleSetInstance,
+    Snapshot,
+    Vm,
+)
+from poolkeeper.natrules import NAT_POOL_RETIREMENT_FACT, nat_rule_v2_refusal
 from poolkeeper.ports import PortAllocator, PortRangeExhausted, protocols_overlap
-
-NAT_POOL_RETIREMENT = "2027-09-30"
 
 # per load balancer: members (ip configuration, pool) -> (vnet, group), and the counts of vnets and groups
 MemberFacts = tuple[dict[tuple[str, str], tuple[str | None, str | None]], Counter[str], Counter[str]]
 
 
-def plan(config: Config, snapshot: Snapshot, *, only: Iterable[str] | None = None) -> Plan:
+def plan(config: Config, snapshot: Snapshot, *, only: Iterable[str] | None = None,
+         binding: str | None = None) -> Plan:
     """Compute the changes that bring the snapshot in line with the configuration.
 
     ``only`` restricts the run to these resource ids (VMs, scale sets, NICs, scale-set instances; any casing), for
     event-driven runs on a partial snapshot. ``None`` means a full reconcile of everything in scope.
+
+    ``binding`` restricts the plan to one binding's changes *plus the changes they depend on*: a rule this binding
+    creates may reuse the frontend port of an orphaned rule whose deletion serves no binding; dropping that deletion
+    (as filtering a finished plan did) makes the creation collide at apply time on every round.
     """
-    return _Planner(config, snapshot, only).run()
+    planned = _Planner(config, snapshot, only).run()
+    return planned if binding is None else scope_to_binding(planned, binding, snapshot)
+
+
+def scope_to_binding(full: Plan, binding: str, snapshot: Snapshot) -> Plan:
+    """The binding's changes and the rule deletions (with their unassignments) whose ports they reuse."""
+    kept = [c for c in full.changes if c.binding == binding]
+    needed_ports: list[tuple[str, str, str, set[int]]] = []  # (lb key, frontend key, protocol, ports)
+    for c in kept:
+        if isinstance(c, CreateNatRule):
+            needed_ports.append((id_key(c.lb_id), id_key(c.frontend_ip_configuration_id), c.protocol,
+                                 {c.frontend_port}))
+        elif isinstance(c, EnsureNatRuleV2):
+            needed_ports.append((id_key(c.lb_id), id_key(c.frontend_ip_configuration_id), c.protocol,
+                                 set(range(c.frontend_port_range_start, c.frontend_port_range_end + 1))))
+    freed: set[str] = set()
+    for c in full.changes:
+        if not isinstance(c, DeleteNatRule) or c.binding == binding:
+            continue
+        lb = snapshot.load_balancer(c.lb_id)
+        rule = lb.nat_rule(c.rule_name) if lb is not None else None
+        if rule is None or not rule.frontend_ip_configuration_id:
+            continue
+        ports = set(rule.frontend_ports())
+        if any(lb_key == id_key(c.lb_id) and fe == id_key(rule.frontend_ip_configuration_id)
+               and protocols_overlap(proto, rule.protocol) and ports & wanted
+               for lb_key, fe, proto, wanted in needed_ports):
+            freed.add(id_key(c.rule_id))
+    if freed:
+        kept += [c for c in full.changes if c.binding != binding and isinstance(c, DeleteNatRule | UnassignNatRule)
+                 and id_key(c.rule_id) in freed]
+    return Plan.of(kept)
 
 
 def nat_rule_name_v1(vm_name: str, backend_port: int) -> str:
@@ -281,19 +328,23 @@ class _Planner:
                     f"load balancer {lb.name} has inbound NAT pool(s) "
                     f"{', '.join(p.name for p in lb.inbound_nat_pools)}; Azure refuses adding or updating NAT rules "
                     "while a NAT pool exists (AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported)"
-                    f"; migrate with `poolkeeper natpool migrate` (NAT pools retire {NAT_POOL_RETIREMENT}). Pool "
-                    "membership is still managed")
+                    f"; migrate with `poolkeeper natpool migrate` ({NAT_POOL_RETIREMENT_FACT}). Pool membership is "
+                    "still managed")
         return t
 
     # -- releases ------------------------------------------------------------------------------------------------
     def plan_releases(self, vm_sel: Mapping[str, _Selection]) -> None:
-        """NICs poolkeeper owns whose VM is gone or no longer matches the owning binding."""
+        """NICs poolkeeper owns whose VM is gone or no longer matches the owning binding; and ``pk-`` rules on any
+        NIC whose VM is gone (the operator may have pooled the NIC, but the rule is poolkeeper's by name)."""
         for nic in _sorted(self.snapshot.nics):
             owner = tag_value(nic.tags, OWNER_TAG)
-            if not owner or nic.is_scale_set_instance_nic or not self._in_scope(nic.id):
+            if nic.is_scale_set_instance_nic or not self._in_scope(nic.id):
                 continue
             if self.only is not None and nic.key not in self.only \
                     and (nic.vm_id is None or id_key(nic.vm_id) not in self.only):
+                continue
+            if not owner:
+                self.release_rules_of_unowned(nic)
                 continue
             next_binding: Binding | None = None
             if nic.vm_id is None:
@@ -342,6 +393,35 @@ class _Planner:
                 self.leaving.add((id_key(ic.id), id_key(pool_id)))
                 self.out.append(LeavePool(nic_id=nic.id, ip_configuration=ic.name, pool_id=pool_id,
                                           remove_owner_tag=True, binding=owner, reason=f"release: {why}"))
+
+    def release_rules_of_unowned(self, nic: Nic) -> None:
+        """A NIC poolkeeper did not pool (no ownership tag) whose VM is gone: release its ``pk-`` rules and their
+        ports, never its pool memberships (those are the operator's) and never a rule without the prefix."""
+        if nic.vm_id is None:
+            why = f"NIC {nic.name} is no longer attached to a VM"
+        elif self.snapshot.vm(nic.vm_id) is None and self._in_scope(nic.vm_id):
+            why = f"VM {nic.vm_id.rsplit('/', 1)[-1]} no longer exists"
+        else:
+            return  # the VM is alive (or outside scope: unknown, not gone)
+        for ic in nic.ip_configurations:
+            for rule_id in ic.nat_rule_ids:
+                lb_key = parent_key(rule_id)
+                if not self._owned_rule_on(rule_id, lb_key) or not self._in_scope(rule_id):
+                    continue
+                binding = self._binding_of_rule(rule_id)
+                self.unassign(nic, ic, rule_id, binding, f"release: {why}")
+                self.delete_if_sole(self.snapshot.load_balancer(lb_key), ic, rule_id, binding, f"release: {why}")
+
+    def _binding_of_rule(self, rule_id: str) -> str:
+        """The binding a per-VM ``pk-{vm}-{port}`` rule serves: the first V1 binding on its load balancer with that
+        backend port ("" when none does any more)."""
+        name = rule_id.rstrip("/").rsplit("/", 1)[-1]
+        for b in self.config.bindings:
+            nat = b.nat_rule
+            if nat is not None and nat.mode == "v1" and parent_key(rule_id) == id_key(b.load_balancer) \
+                    and name.lower().endswith(f"-{nat.backend_port}"):
+                return b.name
+        return ""
 
     def _owned_rule_on(self, rule_id: str, lb_id: str) -> bool:
         """A ``pk-`` rule on this load balancer."""
@@ -507,37 +587,70 @@ class _Planner:
                         f"scale set {ss.name}'s model has no primary NIC/ip configuration to put into pool "
                         f"{t.pool.name}")
             return
-        model_changed = False
+        manual = ss.upgrade_mode.lower() == "manual"
+        live = [i for i in ss.instances if not _deleting(i.provisioning_state)]
+        made_stale: list[str] = []  # instances this plan's model write makes out of date
         if not any(same_id(p, t.pool.id) for p in ipc.backend_pool_ids):
             if self.check_join(t, ss.id, ipc.subnet_id, ss.key, f"scale set {ss.name}") is not None:
                 return
+            if manual:
+                made_stale = [i.instance_id for i in live if i.latest_model_applied is not False]
             self.out.append(SetScaleSetModelPool(scale_set_id=ss.id, nic_config=nc.name, ip_config=ipc.name,
                                                  pool_id=t.pool.id, binding=b.name,
+                                                 record_instance_ids=tuple(sorted(made_stale,
+                                                                                  key=_instance_sort_key)),
+                                                 model_etag=ss.etag,
                                                  reason=f"scale set {ss.name} matches binding {b.name}"))
-            model_changed = True
         if b.nat_rule is not None and b.nat_rule.mode == "v1":
             self.report(ss.id, b.name, "NatRuleV1OnScaleSet",
                         f"binding {b.name} asks for per-VM NAT rules (v1) but {ss.name} is a Uniform scale set; "
-                        f"poolkeeper uses one NAT rule V2 over the pool instead and never creates NAT pools (retired "
-                        f"{NAT_POOL_RETIREMENT}); set natRule.mode to \"v2\" to silence this")
+                        f"poolkeeper uses one NAT rule V2 over the pool instead and never creates NAT pools "
+                        f"({NAT_POOL_RETIREMENT_FACT}); set natRule.mode to \"v2\" to silence this")
+        self.plan_upgrades(ss, b, live, made_stale)
+
+    def plan_upgrades(self, ss: ScaleSet, b: Binding, live: list[ScaleSetInstance], made_stale: list[str]) -> None:
+        """Upgrade only what poolkeeper's own model change made out of date, in batches; report the rest.
+
+        Ours: the instances this plan's model write makes stale, and those in the scale set's upgrade record (a
+        previous write, perhaps interrupted before its upgrade). Any other out-of-date instance runs an older model
+        because someone else changed it: rolling that out is their decision, so it is reported, never upgraded.
+        """
+        recorded = upgraderecord.decode(ss.tags)
         if ss.upgrade_mode.lower() != "manual":
-            return  # Automatic and Rolling upgrade policies roll the model out themselves
-        stale = [i.instance_id for i in ss.instances
-                 if not _deleting(i.provisioning_state) and (model_changed or i.latest_model_applied is False)]
-        if not stale:
+            if recorded:  # the policy became Automatic/Rolling: Azure rolls the model out itself
+                self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(recorded),
+                                                   binding=b.name, reason=f"upgrade policy of {ss.name} is "
+                                                   f"{ss.upgrade_mode}; Azure applies the model"))
             return
-        stale.sort(key=_instance_sort_key)
-        if b.apply_model_to_instances:
-            size = self.config.upgrade_batch_size
-            for start in range(0, len(stale), size):
-                batch = tuple(stale[start:start + size])
-                self.out.append(UpgradeInstances(scale_set_id=ss.id, instance_ids=batch, batch_size=size,
-                                                 binding=b.name,
-                                                 reason=f"apply the model of {ss.name} (upgrade policy Manual)"))
-        else:
-            self.report(ss.id, b.name, "InstancesOutOfDate",
-                        f"instances {', '.join(stale)} of {ss.name} do not run the latest model and binding {b.name} "
-                        "has applyModelToInstances false; upgrade them to apply the pool change")
+        stale_now = {i.instance_id for i in live if i.latest_model_applied is False}
+        ours = set(made_stale) | (recorded & stale_now)
+        foreign = sorted(stale_now - ours, key=_instance_sort_key)
+        if foreign:
+            self.report(ss.id, b.name, "ModelChangedBySomeoneElse",
+                        f"instances {', '.join(foreign)} of {ss.name} do not run the latest model, and not because "
+                        "of a change poolkeeper made: someone else changed the model. poolkeeper does not roll out "
+                        "other people's model changes; upgrade them yourself (az vmss update-instances) when ready")
+        upgrade = sorted(ours, key=_instance_sort_key)
+        if not b.apply_model_to_instances:
+            if upgrade:
+                self.report(ss.id, b.name, "InstancesOutOfDate",
+                            f"instances {', '.join(upgrade)} of {ss.name} do not run the latest model and binding "
+                            f"{b.name} has applyModelToInstances false; upgrade them to apply the pool change")
+            settled = recorded - stale_now  # upgraded by someone, or gone
+            if settled:
+                self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(settled),
+                                                   binding=b.name, reason=f"instances of {ss.name} upgraded or gone"))
+            return
+        size = self.config.upgrade_batch_size
+        for start in range(0, len(upgrade), size):
+            self.out.append(UpgradeInstances(scale_set_id=ss.id, instance_ids=tuple(upgrade[start:start + size]),
+                                             batch_size=size, binding=b.name,
+                                             reason=f"apply poolkeeper's model change to {ss.name} (upgrade policy "
+                                                    "Manual)"))
+        done = recorded | set(made_stale)
+        if done:
+            self.out.append(ClearUpgradeRecord(scale_set_id=ss.id, instance_ids=_sorted_ids(done), binding=b.name,
+                                               reason=f"instances of {ss.name} upgraded or gone"))
 
     # -- NAT rule V2 ---------------------------------------------------------------------------------------------
     def plan_nat_v2(self, vm_sel: Mapping[str, _Selection], ss_sel: Mapping[str, _Selection]) -> None:
@@ -554,6 +667,12 @@ class _Planner:
                 continue
             t = self.target(b)
             if t is None or t.nat_refusal is not None or t.frontend is None:
+                continue
+            refusal = nat_rule_v2_refusal(t.lb.name, t.lb.sku)  # the same rule `natpool migrate` applies
+            if refusal is not None:
+                self.report(t.lb.id, b.name, refusal.code,
+                            f"binding {b.name} needs NAT rule V2 {nat_rule_name_v2(b.name, nat.backend_port)}: "
+                            f"{refusal.message}; pool membership is still managed")
                 continue
             self.wanted_rules.add(id_key(f"{t.lb.id}/inboundNatRules/{nat_rule_name_v2(b.name, nat.backend_port)}"))
             self.v2_requests.append(t)
@@ -702,6 +821,10 @@ def _sorted(items: Mapping[str, object]) -> list:  # type: ignore[type-arg]
 
 def _deleting(state: str | None) -> bool:
     return (state or "").lower() == "deleting"
+
+
+def _sorted_ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(ids), key=_instance_sort_key))
 
 
 def _instance_sort_key(instance_id: str) -> tuple[int, str]:

@@ -33,7 +33,13 @@ def scopes_for_run(config: Config, subscription_id: str, resource_group: str | N
     return narrowest_scopes(mine)
 
 
-def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId]) -> Snapshot:
+NETWORK_PARTS = frozenset({"nsgs", "public_ips", "virtual_networks"})
+
+
+def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId],
+                  parts: frozenset[str] = frozenset()) -> Snapshot:
+    """The snapshot of ``scopes``; ``parts`` adds network parts guardrails need (``NETWORK_PARTS``), each read with
+    one paged LIST per scope, never a GET per resource."""
     vms: list[dict[str, Any]] = []
     nics: list[dict[str, Any]] = []
     lbs: dict[str, dict[str, Any]] = {}
@@ -58,9 +64,14 @@ def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId])
             found = gateway.get_load_balancer(binding.load_balancer)
             if found is not None:
                 lbs[key] = found
+    extra: dict[str, list[dict[str, Any]]] = {}
+    listers = {"nsgs": gateway.list_nsgs, "public_ips": gateway.list_public_ips,
+               "virtual_networks": gateway.list_virtual_networks}
+    for part in sorted(parts & NETWORK_PARTS):
+        extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
     return Snapshot.from_arm(
         vms=_dedupe(vms), nics=_dedupe(nics), load_balancers=lbs.values(), scale_sets=_dedupe(scale_sets),
-        scale_set_instances=instances,
+        scale_set_instances=instances, **extra,
     )
 
 

@@ -7,21 +7,21 @@ so concurrent workers converge instead of overwriting each other.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 
 from poolkeeper.changes import Plan
-from poolkeeper.clients import ArmClients, arm_scope, default_credential, make_clients
+from poolkeeper.clients import ArmClients, default_credential, make_clients
 from poolkeeper.config import Config
 from poolkeeper.executor import ApplyResult, Executor, Replan
+from poolkeeper.findings import Finding
 from poolkeeper.gateway import ArmGateway
+from poolkeeper.guardrails.screen import screen_findings, screen_parts
 from poolkeeper.logs import get_logger
+from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan as make_plan
 from poolkeeper.reader import read_snapshot, scopes_for_run
 
@@ -41,6 +41,7 @@ class ReconcileOutcome:
     result: ApplyResult | None = None
     rounds: int = 1
     arm_calls: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # guardrail refusals (enforce) and notes (audit)
 
     @property
     def ok(self) -> bool:
@@ -55,6 +56,7 @@ class ReconcileOutcome:
             "result": self.result.to_dict() if self.result else None,
             "rounds": self.rounds,
             "armCalls": self.arm_calls,
+            "findings": [f.to_dict() for f in self.findings],
             "ok": self.ok,
         }
 
@@ -68,7 +70,6 @@ class Reconciler:
         self.max_rounds = max_rounds
         self._clients: dict[str, ArmClients] = {}
         self._lock = threading.Lock()
-        self._own_object_id: str | None = None
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)
         self._pending: dict[tuple[str, str], set[str] | None] = {}
@@ -93,18 +94,6 @@ class Reconciler:
             seen.setdefault(sub.lower(), sub)
         return list(seen.values())
 
-    def own_object_id(self) -> str | None:
-        """The object id of poolkeeper's own identity, read from its ARM token (to recognise its own events)."""
-        if self._own_object_id is None:
-            token = self.credential.get_token(arm_scope(self.config.arm_endpoint)).token
-            try:
-                payload = token.split(".")[1]
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-                self._own_object_id = str(claims.get("oid") or "") or None
-            except (IndexError, ValueError):
-                self._own_object_id = None
-        return self._own_object_id
-
     def reconcile(
         self,
         subscription_id: str,
@@ -117,15 +106,15 @@ class Reconciler:
     ) -> ReconcileOutcome:
         """Bring one subscription's scopes (or one resource group of them) to the bindings' intent."""
         dry = self.config.dry_run if dry_run is None else dry_run
-        gw = self.gateway(subscription_id, correlation_id or str(uuid.uuid4()))
+        gw = self.gateway(subscription_id, correlation_id)
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
         for round_no in range(1, self.max_rounds + 1):
-            snapshot = read_snapshot(gw, self.config, scopes)
-            plan = make_plan(self.config, snapshot, only=only)
-            if binding is not None:
-                plan = Plan.of(c for c in plan.changes if c.binding == binding)
-            outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls))
+            snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config))
+            plan = make_plan(self.config, snapshot, only=only, binding=binding)
+            plan, findings = self._screen(plan, snapshot, gw.correlation_id)
+            outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls),
+                                       findings)
             if dry or plan.is_empty:
                 outcome.result = None if dry else result
                 log.info(
@@ -150,6 +139,19 @@ class Reconciler:
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
         )
+
+    # -- guardrails (issue 11) -------------------------------------------------------------------------------------
+    def _screen(self, plan: Plan, snapshot: Snapshot, correlation_id: str) -> tuple[Plan, list[Finding]]:
+        """Drop the changes enforce-mode guardrails refuse (each refusal logged at WARNING); keep audit notes."""
+        allowed, refusals, notes = screen_findings(plan, snapshot, self.config)
+        for f in refusals:
+            log.warning("guardrail refused a change", extra={"guardrail": f.guardrail, "resource": f.resource_id,
+                                                             "reason": f.message, "fix": f.fix,
+                                                             "correlation_id": correlation_id})
+        for f in notes:
+            log.info("guardrail finding (audit)", extra={"guardrail": f.guardrail, "resource": f.resource_id,
+                                                         "reason": f.message, "correlation_id": correlation_id})
+        return allowed, refusals + notes
 
     def reconcile_coalesced(
         self, subscription_id: str, resource_group: str | None, only: set[str] | None

@@ -5,22 +5,16 @@ The handlers in ``handlers/`` only translate between Azure Functions types and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from poolkeeper.edge.answer import HttpAnswer, shorten
+from poolkeeper.edge.errors import Forbidden, InvalidRequest
 from poolkeeper.eventparse import MalformedEvent, parse_event, triage
-from poolkeeper.gateway import ArmRefused
 from poolkeeper.ids import ResourceId, in_scope
 from poolkeeper.logs import get_logger
-from poolkeeper.reconciler import Reconciler, ReplanLimitReached
+from poolkeeper.reconciler import Reconciler
 
 log = get_logger("service")
-
-
-@dataclass
-class HttpResult:
-    status: int
-    body: dict[str, Any]
 
 
 def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
@@ -31,7 +25,7 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
     except MalformedEvent as err:
         log.warning("malformed event dropped", extra={"error": str(err)})
         return {"action": "drop", "reason": f"malformed event: {err}"}
-    decision = triage(event, reconciler.config, reconciler.own_object_id())
+    decision = triage(event, reconciler.config)
     extra = {"event_id": event.id, "operation": event.operation_name, "resource": event.resource_id,
              "event_correlation_id": event.correlation_id, "decision": decision.action, "reason": decision.reason}
     if decision.action != "reconcile":
@@ -46,39 +40,37 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
     return {"event": event.id, **decision.to_dict(), "outcome": outcome.to_dict()}
 
 
-def handle_reconcile_request(reconciler: Reconciler, body: Any, *, dry_run: bool) -> HttpResult:
-    """``POST /api/reconcile``: ``{"resourceId": ...}`` or ``{"binding": ...}`` (or ``{}`` for everything)."""
+def reconcile_request(reconciler: Reconciler, body: dict[str, Any], *, dry_run: bool) -> HttpAnswer:
+    """``POST /api/reconcile``: ``{"resourceId": ...}``, ``{"binding": ...}`` or ``{}`` for everything.
+
+    The edge has checked the body against its schema (an object with at most one of the two keys, bounded strings);
+    refusals raise the edge's exceptions (400 InvalidRequest, 403 Forbidden), Azure's refusals ArmRefused (409).
+    The configuration's ``dryRun`` makes every request a dry run.
+    """
+    dry_run = dry_run or reconciler.config.dry_run
     if not isinstance(body, dict):
-        return HttpResult(400, {"error": "the body must be a JSON object: {\"resourceId\": ...} or {\"binding\": ...}"})
-    unknown = set(body) - {"resourceId", "binding"}
-    if unknown:
-        return HttpResult(400, {"error": f"unknown keys {sorted(unknown)}; use 'resourceId' or 'binding'"})
-    try:
-        if "resourceId" in body:
-            try:
-                rid = ResourceId.parse(str(body["resourceId"]))
-            except ValueError as err:
-                return HttpResult(400, {"error": f"resourceId: {err}"})
-            if not in_scope(rid, reconciler.config.scopes):
-                return HttpResult(403, {"error": f"{rid} is outside poolkeeper's scopes "
-                                                  f"({', '.join(reconciler.config.scopes)}); nothing was changed"})
-            target = rid.top.key if rid.types and rid.types[0].lower() == "virtualmachinescalesets" else rid.key
-            outcome = reconciler.reconcile(rid.subscription, resource_group=rid.resource_group,
-                                           only={target} if rid.types else None, dry_run=dry_run)
-            return HttpResult(200, {"outcomes": [outcome.to_dict()]})
-        if "binding" in body:
-            names = [b.name for b in reconciler.config.bindings]
-            if body["binding"] not in names:
-                return HttpResult(400, {"error": f"unknown binding {body['binding']!r}; configured: {names}"})
-            outcomes = [reconciler.reconcile(sub, binding=body["binding"], dry_run=dry_run)
-                        for sub in reconciler.subscriptions()]
-            return HttpResult(200, {"outcomes": [o.to_dict() for o in outcomes]})
-        outcomes = reconciler.reconcile_all(dry_run=dry_run)
-        return HttpResult(200, {"outcomes": [o.to_dict() for o in outcomes]})
-    except ArmRefused as err:
-        return HttpResult(409, {"error": str(err), "code": err.code})
-    except ReplanLimitReached as err:
-        return HttpResult(503, {"error": str(err)})
+        raise InvalidRequest('the body must be a JSON object: {}, {"resourceId": ...} or {"binding": ...}')
+    if "resourceId" in body:
+        try:
+            rid = ResourceId.parse(str(body["resourceId"]))
+        except ValueError as err:
+            raise InvalidRequest(f"resourceId: {shorten(str(err), 300)}") from None
+        if not in_scope(rid, reconciler.config.scopes):
+            raise Forbidden(f"{shorten(str(rid), 300)} is outside poolkeeper's scopes "
+                            f"({', '.join(reconciler.config.scopes)}); nothing was changed")
+        target = rid.top.key if rid.types and rid.types[0].lower() == "virtualmachinescalesets" else rid.key
+        outcome = reconciler.reconcile(rid.subscription, resource_group=rid.resource_group,
+                                       only={target} if rid.types else None, dry_run=dry_run)
+        return HttpAnswer(200, {"outcomes": [outcome.to_dict()]})
+    if "binding" in body:
+        names = [b.name for b in reconciler.config.bindings]
+        if body["binding"] not in names:
+            raise InvalidRequest(f"unknown binding {shorten(body['binding'], 80)}; configured: {names}")
+        outcomes = [reconciler.reconcile(sub, binding=body["binding"], dry_run=dry_run)
+                    for sub in reconciler.subscriptions()]
+        return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes]})
+    outcomes = reconciler.reconcile_all(dry_run=dry_run)
+    return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes]})
 
 
 def compliance_sweep(reconciler: Reconciler) -> dict[str, Any]:

@@ -83,3 +83,14 @@ def test_timer_with_run_on_startup_fires(host: LocalHost) -> None:
 def test_refuses_public_bind_without_key() -> None:
     with pytest.raises(ValueError, match="function key"):
         LocalHost(make_app(), host="0.0.0.0", port=0)
+
+
+def test_hostile_keys_and_methods_get_json_4xx(host: LocalHost) -> None:
+    """Found by the fuzz suite: a non-ASCII key was a 500 (hmac.compare_digest refuses non-ASCII str), and TRACE
+    an HTML 501 from http.server."""
+    base = host.base_url
+    assert requests.get(f"{base}/api/items/42?code=%C3%A9", timeout=10).status_code == 401
+    assert requests.get(f"{base}/api/items/42?code=%80", timeout=10).status_code == 401
+    trace = requests.request("TRACE", f"{base}/api/items/42", headers={"x-functions-key": "k"}, timeout=10)
+    assert trace.status_code == 405 and trace.headers["Allow"] == "GET" and "error" in trace.json()
+    assert requests.request("BREW", f"{base}/nowhere", timeout=10).status_code == 404

@@ -33,6 +33,7 @@ from armsim.compute.common import (
 )
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
+from armsim.network.nic import check_vm_joins_basic_pools
 from armsim.provider import ActionResult, Ctx, Provider, strip_keys
 from armsim.store import Record
 
@@ -213,6 +214,8 @@ class VirtualMachineProvider(Provider):
                     f"interface for {rid}, detach it from {owner} first.",
                 )
             ref["id"] = nic.id
+            avset = (props(body).get("availabilitySet") or {}).get("id")
+            check_vm_joins_basic_pools(ctx.store, nic, rid, avset)
         refs = nic_refs(body)
         if len(refs) > 1 and sum(1 for r in refs if (r.get("properties") or {}).get("primary")) != 1:
             raise ArmError(

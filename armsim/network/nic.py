@@ -13,6 +13,11 @@ The NIC is where load-balancer membership is written (the pool's ``backendIPConf
   The message follows the one published in AutomatedLab/AutomatedLab#57 ("Network interface X uses load balancer Y
   but does not use the same VNET (Z) as other network interfaces already..."); the code is UNCONFIRMED.
 - ``CannotMixIPBasedAddressesAndIPConfigurationsOnLoadBalancerBackendAddressPool`` (terraform-provider-azurerm#25962).
+- ``DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed`` for a NIC mixing Basic and Standard load balancers or
+  public IPs (pivotal-cf/terraforming-azure#41, microsoft/MCW-SAP-NetWeaver-on-Azure#15).
+- ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` for two rules of same-type load balancers
+  sending one protocol and backend port to one ip configuration (hashicorp/terraform#15923; message form
+  Azure/azure-powershell#2042).
 - ``NicInUse`` on delete while a VM uses the NIC ("Network Interface X is used by existing resource Y..." — packer and
   terraform error dumps).
 """
@@ -129,6 +134,8 @@ class NetworkInterfaceProvider(Provider):
                 f"properties.ipConfigurations[{i}].properties",
             )
         vm = ref_id(incoming.get("virtualMachine")) if is_internal(ctx) else ref_id(old.get("virtualMachine"))
+        _check_skus(store, configs)
+        _check_backend_ports(store, configs)
         self._check_pools(ctx, resource_id, configs, vm)
         props["ipConfigurations"] = configs
         props.setdefault("enableAcceleratedNetworking", False)
@@ -169,9 +176,11 @@ class NetworkInterfaceProvider(Provider):
                 if op is None:
                     continue
                 lb = ctx.store.get(lb_id)
+                deleting = op.kind == "delete"
                 raise referenced_resource_not_provisioned(
                     lb.id if lb else lb_id, f"{nic_id}/ipConfigurations/{c['name']}", op.due - _now(),
-                    ctx.engine.config.time_scale,
+                    ctx.engine.config.time_scale, state="Deleting" if deleting else "Updating",
+                    operation="DeleteLoadBalancerOperation" if deleting else "PutLoadBalancerOperation",
                 )
 
     def _prepare_ipconfig(
@@ -289,6 +298,129 @@ class NetworkInterfaceProvider(Provider):
     def render(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         decorate_children(body, "ipConfigurations", IPCONFIG_TYPE)
         return body
+
+
+def _sku(rec: Record) -> str:
+    return str((rec.body.get("sku") or {}).get("name", "Basic"))
+
+
+def _check_skus(store: Store, configs: list[dict[str, Any]]) -> None:
+    """One NIC cannot mix Basic and Standard load balancers and public IPs.
+
+    ``DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed``: "Different basic sku and standard sku load balancer or
+    public Ip resources in availability set is not allowed X and Y." (error bodies in pivotal-cf/terraforming-azure#41
+    and microsoft/MCW-SAP-NetWeaver-on-Azure#15, the latter from a NIC update). Azure applies it across an
+    availability set; armsim checks what one NIC references.
+    """
+    seen: list[tuple[str, str]] = []  # (sku, resource id)
+    for c in configs:
+        p = c["properties"]
+        for target in ref_ids(p.get("loadBalancerBackendAddressPools")) + ref_ids(p.get("loadBalancerInboundNatRules")):
+            lb = store.get(ids.parent_id(target))
+            if lb is not None:
+                seen.append((_sku(lb), lb.id))
+        pip = store.get(ref_id(p.get("publicIPAddress")) or "")
+        if pip is not None:
+            seen.append((_sku(pip), pip.id))
+    for sku, rid in seen[1:]:
+        if sku.lower() != seen[0][0].lower():
+            raise ArmError(
+                400,
+                "DifferentSkuLoadBalancersAndPublicIPAddressNotAllowed",
+                f"Different basic sku and standard sku load balancer or public Ip resources in availability set is not "
+                f"allowed {seen[0][1]} and {rid}.",
+            )
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a.lower() == b.lower() or "all" in (a.lower(), b.lower())
+
+
+def _frontend_kind(lb: Record | None, rule_props: dict[str, Any]) -> str:
+    """"public" or "internal": the type of the frontend a rule listens on (a public IP/prefix, or a subnet)."""
+    fe_id = ref_id(rule_props.get("frontendIPConfiguration"))
+    for fe in ((lb.body.get("properties") or {}).get("frontendIPConfigurations") or []) if lb is not None else []:
+        if fe_id is not None and str(fe.get("name", "")).lower() == ids.name_of(fe_id).lower():
+            fp = fe.get("properties") or {}
+            return "internal" if ref_id(fp.get("subnet")) is not None else "public"
+    return "public"
+
+
+def _check_backend_ports(store: Store, configs: list[dict[str, Any]]) -> None:
+    """Two rules of load balancers of the same type (public or internal) may not send the same protocol and backend
+    port to one ip configuration (floating IP disabled).
+
+    The rules an ip configuration receives: load-balancing rules and NAT rules V2 on the pools it joins (from any
+    load balancer), and the V1 NAT rules it names. Code
+    ``RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig`` from a NIC CreateOrUpdate refused over a
+    NAT rule (hashicorp/terraform#15923; its scale-set sibling
+    ``...AndVmssIPConfig`` is quoted in MicrosoftDocs/azure-docs#76703). Message form from Azure/azure-powershell#2042:
+    "Load balancer rules X and Y use the same backend port (22) and protocol (Tcp), and must not be used with the same
+    backend ip (<ip configuration>)". Issue 15 named the code ``RulesUseSameBackendPortProtocolAndIPConfig``; no
+    public error body carries that name, so armsim answers the confirmed one.
+    """
+    for c in configs:
+        p = c["properties"]
+        claims: list[tuple[str, int, str, str]] = []  # (protocol, backend port, rule id, LB type)
+
+        def claim(lb: Record | None, rule: dict[str, Any], claims: list[tuple[str, int, str, str]] = claims) -> None:
+            rp = rule.get("properties") or {}
+            if not rp.get("enableFloatingIP"):
+                claims.append((str(rp.get("protocol")), int(rp.get("backendPort", 0)), rule["id"],
+                               _frontend_kind(lb, rp)))
+
+        for pool_id in ref_ids(p.get("loadBalancerBackendAddressPools")):
+            lb = store.get(ids.parent_id(pool_id))
+            lbp = (lb.body.get("properties") or {}) if lb is not None else {}
+            for rule in lbp.get("loadBalancingRules") or []:
+                rp = rule.get("properties") or {}
+                single = ref_id(rp.get("backendAddressPool"))
+                pools = ref_ids(rp.get("backendAddressPools")) + ([single] if single else [])
+                if any(same(pool_id, x) for x in pools):
+                    claim(lb, rule)
+            for rule in lbp.get("inboundNatRules") or []:
+                if same(ref_id((rule.get("properties") or {}).get("backendAddressPool")), pool_id):
+                    claim(lb, rule)
+        for rule_id in ref_ids(p.get("loadBalancerInboundNatRules")):
+            found = find_lb_child(store, rule_id)
+            if found is not None:
+                claim(found[0], found[2])
+        for i, a in enumerate(claims):
+            for b in claims[i + 1 :]:
+                if a[1] == b[1] and _overlap(a[0], b[0]) and a[3] == b[3] and not same(a[2], b[2]):
+                    raise ArmError(
+                        400,
+                        "RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig",
+                        f"Load balancer rules {a[2]} and {b[2]} use the same backend port ({b[1]}) and protocol "
+                        f"({b[0]}), and must not be used with the same backend ip ({c['id']}).",
+                    )
+
+
+def check_vm_joins_basic_pools(store: Store, nic: Record, vm_id: str, avset_id: str | None) -> None:
+    """For the compute provider, before a VM is written: its NIC's Basic-SKU pools must not hold VMs of another
+    availability set (or of none when it has one). Same refusal as a NIC PUT
+    (``NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets``, kubernetes/kubernetes#58600), raised before
+    anything is stored, so a refused VM PUT changes nothing."""
+    for c in (nic.body.get("properties") or {}).get("ipConfigurations") or []:
+        for pool_id in ref_ids((c.get("properties") or {}).get("loadBalancerBackendAddressPools")):
+            found = find_lb_child(store, pool_id)
+            if found is None or _sku(found[0]).lower() != "basic":
+                continue
+            lb, _coll, pool = found
+            for _mid, _mp, mrec in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools"):
+                other_vm = ref_id(mrec.body.get("properties", {}).get("virtualMachine"))
+                if ids.key(mrec.id) == ids.key(nic.id) or other_vm is None or same(other_vm, vm_id):
+                    continue
+                theirs = _availability_set(store, other_vm)
+                if (avset_id or "").lower() != (theirs or "").lower():
+                    raise ArmError(
+                        400,
+                        "NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets",
+                        f"Network interface {nic.id} uses load balancer {lb.id} associated with different "
+                        f"availability set ({theirs or 'none'}) than the one of virtual machine {vm_id} "
+                        f"({avset_id or 'none'}). A Basic load balancer's backend pool can serve virtual machines of "
+                        f"a single availability set.",
+                    )
 
 
 def _availability_set(store: Store, vm_id: str) -> str | None:

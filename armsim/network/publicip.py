@@ -11,6 +11,7 @@ from typing import Any
 from armsim.errors import ArmError
 from armsim.network.common import NET, enum_value, int_value, ip_configurations, new_guid, ref, ref_id, same
 from armsim.network.ipam import allocate_public
+from armsim.network.retirement import refuse_basic_public_ip
 from armsim.provider import Ctx, Provider
 from armsim.store import Store
 
@@ -61,6 +62,7 @@ class PublicIPAddressProvider(Provider):
             "properties.publicIPAddressVersion",
             "IPVersion",
         )
+        refuse_basic_public_ip(ctx, resource_id, sku["name"], props["publicIPAddressVersion"], existing is None)
         props["idleTimeoutInMinutes"] = int_value(
             props.get("idleTimeoutInMinutes", 4), "properties.idleTimeoutInMinutes", 4, 30
         )

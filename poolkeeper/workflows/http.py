@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from poolkeeper.gateway import ArmRefused
+from poolkeeper.edge.answer import HttpAnswer, error
+from poolkeeper.edge.errors import answer_for, status_of
 from poolkeeper.logs import get_logger
-from poolkeeper.workflows.api import OutOfScope, Workflows
-from poolkeeper.workflows.intents import BadRequest
+from poolkeeper.workflows.api import Workflows
 from poolkeeper.workflows.runner import Hooks
-from poolkeeper.workflows.store import OperationNotFound
-from poolkeeper.workflows.validate import PreconditionsFailed
+from poolkeeper.workflows.store import is_operation_id
 
 log = get_logger("workflows.http")
 
 WAIT_VAR = "POOLKEEPER_WORKFLOW_WAIT_SECONDS"
 RUN_VAR = "POOLKEEPER_WORKFLOW_RUN_SECONDS"
-
-
-@dataclass
-class HttpAnswer:
-    status: int
-    body: dict[str, Any]
 
 
 def in_azure(environ: dict[str, str] | None = None) -> bool:
@@ -63,16 +55,11 @@ def submit(workflows: Workflows, kind: str, body: Any, *, dry_run: bool, wait: f
     """``POST /api/natpools/remove`` (and the others): validate, then run within the wait budget."""
     try:
         intent = workflows.parse(kind, body)
-    except BadRequest as err:
-        return HttpAnswer(400, {"error": str(err)})
-    except OutOfScope as err:
-        return HttpAnswer(403, {"error": str(err)})
-    if dry_run:
-        try:
+        if dry_run:
             record = workflows.submit(intent, dry_run=True)
-        except BadRequest as err:
-            return HttpAnswer(400, {"error": str(err)})
-        return HttpAnswer(200, {**record, "wouldBeRefused": bool(record["problems"])})
+            return HttpAnswer(200, {**record, "wouldBeRefused": bool(record["problems"])})
+    except Exception as err:  # the edge's table: 400 bad request, 403 out of scope, ...
+        return answer_for(err)
 
     outcome: dict[str, Any] = {}
     started = threading.Event()
@@ -88,7 +75,10 @@ def submit(workflows: Workflows, kind: str, body: Any, *, dry_run: bool, wait: f
                                                  hooks=Hooks(on_event=on_event))
         except Exception as err:  # reported to the waiting request, or logged if it already answered
             outcome["error"] = err
-            log.exception("operation failed", extra={"operation": intent.id})
+            if status_of(err) is None:  # a failure: the traceback helps
+                log.exception("operation failed", extra={"operation": intent.id})
+            else:  # a refusal is an answer, not a failure (issue 9): the reason, no traceback
+                log.warning("operation refused: %s", err, extra={"operation": intent.id, "reason": str(err)})
         finally:
             finished.set()
             started.set()
@@ -100,24 +90,19 @@ def submit(workflows: Workflows, kind: str, body: Any, *, dry_run: bool, wait: f
         return HttpAnswer(202, {"operationId": intent.id, "status": "running", "statusUrl": status_url(intent.id),
                                 "message": "the operation continues in the background; poll statusUrl"})
     failure = outcome.get("error")
-    if isinstance(failure, PreconditionsFailed):
-        return HttpAnswer(409, {"error": str(failure), "problems": [p.to_dict() for p in failure.problems]})
-    if isinstance(failure, BadRequest):
-        return HttpAnswer(400, {"error": str(failure)})
-    if isinstance(failure, ArmRefused):
-        return HttpAnswer(409, {"error": str(failure), "code": failure.code, "operationId": intent.id})
     if failure is not None:
-        return HttpAnswer(500, {"error": f"{type(failure).__name__}: {failure}", "operationId": intent.id})
+        return answer_for(failure, operationId=intent.id)
     record = outcome["record"]
     status = {"succeeded": 200, "failed": 409}.get(record["status"], 202)
     return HttpAnswer(status, {**record, "operationId": intent.id, "statusUrl": status_url(intent.id)})
 
 
 def show(workflows: Workflows, operation_id: str) -> HttpAnswer:
-    """``GET /api/operations/{id}``."""
+    """``GET /api/operations/{id}``: only ids in poolkeeper's format reach the store (404 for anything else)."""
+    if not is_operation_id(operation_id):
+        return error(404, f"no operation {operation_id[:40]!r}: operation ids are 12 lowercase hexadecimal "
+                          "characters, as the request that started it answered")
     try:
         return HttpAnswer(200, workflows.show(operation_id))
-    except OperationNotFound as err:
-        return HttpAnswer(404, {"error": f"{err} ({workflows.store.describe()})"})
-    except ValueError as err:
-        return HttpAnswer(400, {"error": str(err)})
+    except Exception as err:
+        return answer_for(err) if status_of(err) != 404 else error(404, f"{err} ({workflows.store.describe()})")

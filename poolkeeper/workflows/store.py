@@ -25,6 +25,10 @@ DIR_VAR = "POOLKEEPER_OPERATIONS_DIR"
 CONTAINER_VAR = "POOLKEEPER_OPERATIONS_CONTAINER"
 DEFAULT_DIR = ".poolkeeper/operations"
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# the real format of an operation id (intents.new_operation_id: uuid4().hex[:12]); nothing else names a folder or a
+# blob prefix, so ``..`` and friends cannot leave the store (issue 9: GET /api/operations/.. served the parent's file)
+OPERATION_ID_PATTERN = r"^[0-9a-f]{12}$"
+_OPERATION_ID = re.compile(OPERATION_ID_PATTERN)
 
 
 class OperationNotFound(KeyError):
@@ -36,9 +40,23 @@ class OperationNotFound(KeyError):
         return f"no operation {self.operation_id!r} in the operation store"
 
 
+def is_operation_id(value: object) -> bool:
+    """True for an id in the format poolkeeper gives operations (12 lowercase hexadecimal characters)."""
+    return isinstance(value, str) and _OPERATION_ID.fullmatch(value) is not None
+
+
+def _check_id(operation_id: str) -> str:
+    if not is_operation_id(operation_id):
+        raise ValueError(f"invalid operation id {str(operation_id)[:40]!r}: operation ids are 12 lowercase "
+                         "hexadecimal characters, as poolkeeper answered when the operation started")
+    return operation_id
+
+
 def _check(name: str, what: str) -> str:
-    if not _SAFE.match(name):
-        raise ValueError(f"invalid {what} {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+    if what == "operation id":
+        return _check_id(name)
+    if not _SAFE.match(name) or name in (".", ".."):
+        raise ValueError(f"invalid {what} {name[:40]!r}: use letters, digits, '.', '_' or '-' (at most 100)")
     return name
 
 
@@ -99,7 +117,8 @@ class FileStore:
     def list_ids(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "operation.json").exists())
+        return sorted(p.name for p in self.root.iterdir()
+                      if is_operation_id(p.name) and (p / "operation.json").exists())
 
     def describe(self) -> str:
         return f"folder {self.root}"
@@ -158,6 +177,7 @@ class BlobStore:
 
     def list_ids(self) -> list[str]:
         ids = {b.name.split("/", 1)[0] for b in self.container.list_blobs() if b.name.endswith("/operation.json")}
+        ids = {i for i in ids if is_operation_id(i)}
         return sorted(ids)
 
     def describe(self) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from poolkeeper.ids import id_key, same_id
+from poolkeeper.natrules import nat_rule_v2_refusal
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import BACKEND_POOL_CHOICES, INTENT_TAG, Intent
 from poolkeeper.workflows.state import Snapshot
@@ -187,11 +188,9 @@ def _check_migrate(intent: Intent, snap: Snapshot, problems: list[Problem], note
     pp = aj.props(pool)
     sets = _pool_scale_sets(snap, intent, pool_id)
     _check_policies(sets, intent, problems, probe_change=False)
-    if aj.sku_name(lb).lower() != "standard":
-        problems.append(Problem("NatRuleV2RequiresStandardSku",
-                                f"{aj.name_of(lb['id'])} is a {aj.sku_name(lb)} load balancer; NAT rules V2 (backend "
-                                "pool based) need the Standard SKU. Upgrade the load balancer first, or use "
-                                "remove-natpool"))
+    v2_refusal = nat_rule_v2_refusal(aj.name_of(lb["id"]), aj.sku_name(lb))  # shared with the planner
+    if v2_refusal is not None:
+        problems.append(Problem(v2_refusal.code, f"{v2_refusal.message}, or use remove-natpool"))
     others = [x["name"] for x in aj.children(lb, "inboundNatPools") if x["name"].lower() != pool["name"].lower()]
     if others:
         problems.append(Problem(

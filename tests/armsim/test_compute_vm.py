@@ -190,8 +190,11 @@ def test_vm_delete_keeps_nic_unless_delete_option(tutorial: SimHandle) -> None:
     wait_op(tutorial, resp.headers["Azure-AsyncOperation"])
     c.compute.virtual_machines.begin_delete(RG, "ephemeralVM").result()
     assert tutorial.arm("GET", nic_id, api_version="2024-07-01").status_code == 404
-    # the NIC of a deleted VM can serve a new one
-    resp = tutorial.arm("PUT", vm_path(tutorial, "newVM3"), vm_body(net_id(tutorial, "networkInterfaces/myNic3")))
+    # the NIC of a deleted VM can serve a new one (in the same availability set: the NIC is in a Basic LB's pool)
+    avset = f"/subscriptions/{tutorial.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Compute/" \
+            "availabilitySets/myAvailabilitySet"
+    resp = tutorial.arm("PUT", vm_path(tutorial, "newVM3"), vm_body(net_id(tutorial, "networkInterfaces/myNic3"),
+                                                                     availabilitySet={"id": avset}))
     assert resp.status_code == 201
 
 

@@ -79,7 +79,9 @@ def test_sdk_long_running_create_and_delete(armsim: SimHandle) -> None:
     assert first.status_code in (202, 204)
     time.sleep(0.05)
     assert armsim.arm("GET", location, api_version="").status_code == 204
-    net.public_ip_addresses.begin_create_or_update("rg1", "pip", {"location": "westus"}).result()
+    net.public_ip_addresses.begin_create_or_update(
+        "rg1", "pip", {"location": "westus", "sku": {"name": "Standard"},
+                       "properties": {"publicIPAllocationMethod": "Static"}}).result()
     net.public_ip_addresses.begin_delete("rg1", "pip").result()
     assert armsim.arm("GET", e.path("publicIPAddresses/pip")).status_code == 404
 

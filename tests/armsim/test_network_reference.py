@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from armsim.store import Record
-from tests.armsim.test_network_support import API, Estate, get, instant, put
+from tests.armsim.test_network_support import API, Estate, get, instant, put, seed
 from tests.conftest import SimHandle
 from tests.reference import REFERENCE_DIR
 
@@ -84,10 +84,14 @@ def test_load_balancer_create_with_inbound_nat_pool(h: SimHandle) -> None:
     ex = load("LoadBalancerCreateWithInboundNatPool", h.subscription_id)
     e = Estate(h, "rg1", "eastus")
     e.vnet("lbvnet", subnets={"lbsubnet": "10.0.1.0/24"})
-    resp = put(h, e.path("loadBalancers/lb"), ex["parameters"]["parameters"], expect=201)
-    assert_same_shape(resp.json(), ex["responses"]["201"]["body"])
+    # new inbound NAT pools are refused over ARM since their retirement began (armsim/network/retirement.py) ...
+    refused = h.arm("PUT", e.path("loadBalancers/lb"), ex["parameters"]["parameters"], api_version=API)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "InboundNatPoolCreationNotAllowed"
+    # ... so the published estate is seeded as an existing one, and must still read as the example shows
+    seeded = seed(h, e.path("loadBalancers/lb"), ex["parameters"]["parameters"])
+    assert_same_shape(seeded, ex["responses"]["201"]["body"])
     assert_same_shape(get(h, e.path("loadBalancers/lb")), ex["responses"]["200"]["body"])
-    assert resp.json()["properties"]["frontendIPConfigurations"][0]["properties"]["privateIPAddress"] == "10.0.1.4"
+    assert seeded["properties"]["frontendIPConfigurations"][0]["properties"]["privateIPAddress"] == "10.0.1.4"
 
 
 def test_load_balancer_create_with_outbound_rules(h: SimHandle) -> None:
@@ -165,8 +169,10 @@ def test_load_balancer_get_and_pool_get(h: SimHandle) -> None:
     e = Estate(h, "rg1")
     e.vnet("vnetlb", subnets={"subnetlb": "10.0.1.0/24"})
     lb = e.path("loadBalancers/lb")
-    # the published GET, sent back as a PUT body: read-only fields and all
-    assert put(h, lb, ex["responses"]["200"]["body"]).status_code == 201
+    # the published GET (a Basic LB: seeded, as ARM no longer creates Basic LBs), sent back as a PUT body: read-only
+    # fields and all
+    seed(h, lb, ex["responses"]["200"]["body"])
+    assert put(h, lb, ex["responses"]["200"]["body"]).status_code == 200
     assert_same_shape(get(h, lb), ex["responses"]["200"]["body"])
     pool_ex = load("LoadBalancerBackendAddressPoolGet", h.subscription_id)
     t = Estate(h, "testrg")

@@ -87,7 +87,7 @@ def add_vmss(
 
 def test_set_natpool_rules_materialises_stable_ports(estate: Estate) -> None:
     h = estate.h
-    estate.lb(inboundNatPools=[estate.nat_pool("natPool1", 50000, 50002)])
+    estate.seed_lb(inboundNatPools=[estate.nat_pool("natPool1", 50000, 50002)])
     lb_id = estate.lb_path()
     vmss = f"{_comp(estate)}/virtualMachineScaleSets/vmss1"
     ipc = {str(i): f"{vmss}/virtualMachines/{i}/networkInterfaces/nic1/ipConfigurations/ip1" for i in range(4)}
@@ -120,7 +120,7 @@ def test_set_natpool_rules_materialises_stable_ports(estate: Estate) -> None:
 
 
 def test_nat_pool_in_use_by_scale_set(estate: Estate) -> None:
-    estate.lb(inboundNatPools=[estate.nat_pool("np", 50000, 50010)])
+    estate.seed_lb(inboundNatPools=[estate.nat_pool("np", 50000, 50010)])
     vmss = add_vmss(estate, nat_pools=[estate.lb_path(child="inboundNatPools/np")])
     body = get(estate.h, estate.lb_path())
     body["properties"]["inboundNatPools"] = []

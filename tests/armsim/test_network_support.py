@@ -41,6 +41,16 @@ def put(h: SimHandle, path: str, body: dict[str, Any], expect: int | None = None
     return resp
 
 
+def seed(h: SimHandle, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create or update a resource through armsim's seeding path (``Engine.internal_put``), as scenarios do.
+
+    The only way to build what Azure no longer lets anyone create — Basic SKU public IPs and load balancers, inbound
+    NAT pools — for tests about existing legacy estates. Everything else is validated as for an ARM request; a
+    refusal raises ``ArmError``.
+    """
+    return h.sim.call(lambda: h.engine.internal_put(path, body))  # type: ignore[no-any-return]
+
+
 def get(h: SimHandle, path: str) -> dict[str, Any]:
     resp = h.arm("GET", path, api_version=API)
     assert resp.status_code == 200, resp.text
@@ -84,16 +94,16 @@ class Estate:
         return self.path(f"virtualNetworks/{vnet}/subnets/{name}")
 
     def pip(self, name: str = "pip", sku: str = "Standard") -> str:
-        put(
-            self.h,
-            self.path(f"publicIPAddresses/{name}"),
-            {
-                "location": self.location,
-                "sku": {"name": sku},
-                "properties": {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"},
-            },
-            expect=201,
-        )
+        """A public IP; a Basic one (retired: ARM refuses new ones) is seeded as an existing legacy resource."""
+        body = {
+            "location": self.location,
+            "sku": {"name": sku},
+            "properties": {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"},
+        }
+        if sku == "Basic":
+            seed(self.h, self.path(f"publicIPAddresses/{name}"), body)
+        else:
+            put(self.h, self.path(f"publicIPAddresses/{name}"), body, expect=201)
         return self.path(f"publicIPAddresses/{name}")
 
     def lb_body(
@@ -159,6 +169,10 @@ class Estate:
 
     def lb(self, lb: str = "lb", expect: int | None = 201, **kw: Any) -> requests.Response:
         return put(self.h, self.lb_path(lb), self.lb_body(lb, **kw), expect=expect)
+
+    def seed_lb(self, lb: str = "lb", **kw: Any) -> dict[str, Any]:
+        """A load balancer that exists already (Basic SKU or with NAT pools: what ARM no longer creates)."""
+        return seed(self.h, self.lb_path(lb), self.lb_body(lb, **kw))
 
     def nic_body(
         self,

@@ -52,7 +52,8 @@ def test_serve_prints_one_json_line_and_state_survives_a_restart(tmp_path: Path,
         clients = clients_for(info, monkeypatch)
         assert clients.network.load_balancers.get("myTutorial8", "myLoadBalancer").name == "myLoadBalancer"
         clients.network.public_ip_addresses.begin_create_or_update(
-            "myTutorial8", "survivor", {"location": "westus"}).result()
+            "myTutorial8", "survivor", {"location": "westus", "sku": {"name": "Standard"},
+                                        "properties": {"publicIPAllocationMethod": "Static"}}).result()
         clients.close()
     finally:
         assert stop(proc) == 0

@@ -117,7 +117,7 @@ class Outcome:
 
 BASE_FAULTS: list[dict[str, Any]] = [
     {"rate": 0.05, "status": 429},  # hint: retry-after-ms (time-scaled) as armsim sends by default
-    {"rate": 0.05, "status": 429, "retry_after": -1},  # no retry hint at all
+    {"rate": 0.05, "status": 429, "retryHint": False},  # no retry hint at all
     {"rate": 0.015, "status": 503},
     {"rate": 0.015, "status": 500},
     {"rate": 0.01, "status": "drop"},

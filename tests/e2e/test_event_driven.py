@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from poolkeeper.correlation import new_correlation_id
 from tests.e2e.conftest import RG, Poolkeeper, nic_body, vm_body
 
 pytestmark = pytest.mark.slow
@@ -160,16 +161,18 @@ def test_ignored_events_make_no_write(poolkeeper_factory: Callable[..., Poolkeep
     sub = pk.sim.subscription_id
     vm1 = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.Compute/virtualMachines/myVM1"
 
-    def event(resource: str, oid: str = "someone-else", op: str = "Microsoft.Compute/virtualMachines/write") -> dict:
+    def event(resource: str, oid: str = "someone-else", op: str = "Microsoft.Compute/virtualMachines/write",
+              correlation: str = "") -> dict:
         return {"id": "e1", "eventType": "Microsoft.Resources.ResourceWriteSuccess", "subject": resource,
                 "eventTime": "2026-11-22T00:00:00Z", "dataVersion": "2", "metadataVersion": "1",
                 "topic": f"/subscriptions/{sub}",
                 "data": {"resourceUri": resource, "operationName": op, "status": "Succeeded",
+                         "correlationId": correlation,
                          "claims": {"http://schemas.microsoft.com/identity/claims/objectidentifier": oid}}}
 
     cases = [
         [event(vm1.replace(RG, "elsewhere"))],  # out of scope
-        [event(vm1, oid=pk.poolkeeper_oid())],  # poolkeeper's own write
+        [event(vm1, correlation=new_correlation_id())],  # poolkeeper's own write (its correlation id)
         [{"eventType": "Microsoft.Resources.ResourceWriteSuccess", "data": "nope"}],  # malformed
         [event(vm1, op="Microsoft.Storage/storageAccounts/write")],  # not handled
         ["not an object"],

@@ -12,6 +12,7 @@ from typing import Any
 from poolkeeper.changes import (
     OWNER_TAG,
     AssignNatRule,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -25,6 +26,7 @@ from poolkeeper.changes import (
 )
 from poolkeeper.ids import id_key
 from poolkeeper.model import Snapshot
+from poolkeeper.upgraderecord import decode, with_record
 
 
 class Refused(AssertionError):
@@ -158,8 +160,15 @@ def apply_plan_to_snapshot(snapshot: Snapshot, plan: Plan) -> Snapshot:
                 for ic in nc["properties"]["ipConfigurations"]:
                     if ic["name"] == c.ip_config:
                         _refs(ic["properties"], "loadBalancerBackendAddressPools").append({"id": c.pool_id})
+            if c.record_instance_ids:  # the same PUT records what it makes stale
+                ss["tags"] = with_record(ss.get("tags"), decode(ss.get("tags")) | set(c.record_instance_ids))
             for inst in instances.get(id_key(c.scale_set_id), []):
                 inst["properties"]["latestModelApplied"] = False
+        elif isinstance(c, ClearUpgradeRecord):
+            ss = _by_id(sss, c.scale_set_id)
+            ss["tags"] = with_record(ss.get("tags"), decode(ss.get("tags")) - set(c.instance_ids))
+            if not ss["tags"]:
+                del ss["tags"]
         elif isinstance(c, UpgradeInstances):
             assert len(c.instance_ids) <= c.batch_size
             for inst in instances.get(id_key(c.scale_set_id), []):

@@ -43,13 +43,13 @@ def test_protocol_normalised_and_options() -> None:
     c = parse_config(_cfg(bindings=[binding(nat=ssh(protocol="udp", mode="v2"), applyModelToInstances=False,
                                             match={"availabilitySet": AVSET_ID, "tags": {"role": "web"},
                                                    "namePattern": "myVM*", "resourceGroup": "myTutorial8"})],
-                          upgradeBatchSize=5, dryRun=True, guardrails={"maxChanges": 10},
+                          upgradeBatchSize=5, dryRun=True, guardrails={"PK006": {"mode": "enforce"}},
                           armEndpoint="https://management.usgovcloudapi.net/"))
     b = c.bindings[0]
     assert b.nat_rule is not None and b.nat_rule.protocol == "Udp" and b.nat_rule.mode == "v2"
     assert b.apply_model_to_instances is False
     assert b.match.tags == {"role": "web"} and b.match.name_pattern == "myVM*"
-    assert c.upgrade_batch_size == 5 and c.dry_run is True and c.guardrails == {"maxChanges": 10}
+    assert c.upgrade_batch_size == 5 and c.dry_run is True and c.guardrails == {"PK006": {"mode": "enforce"}}
     assert c.arm_endpoint == "https://management.usgovcloudapi.net"
 
 

@@ -7,6 +7,7 @@ import pytest
 from poolkeeper.changes import (
     OWNER_TAG,
     AssignNatRule,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -113,3 +114,33 @@ def test_scale_set_model_pool() -> None:
     ip = out["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
     assert ip["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] == [{"id": POOL}]
     assert edit_scale_set(out, [change]) == out
+
+
+def _vmss(tags: dict[str, str] | None = None, etag: str = '"7"') -> dict:
+    nic_cfg = {"name": "nic", "properties": {"ipConfigurations": [{"name": "ip", "properties": {}}]}}
+    body: dict = {"name": "ss", "etag": etag, "properties": {"virtualMachineProfile": {"networkProfile": {
+        "networkInterfaceConfigurations": [nic_cfg]}}}}
+    if tags is not None:
+        body["tags"] = tags
+    return body
+
+
+def test_scale_set_model_write_records_the_instances_it_makes_stale() -> None:
+    """Issue 9.9: the record is written in the same body as the model change, merged with an older record."""
+    change = SetScaleSetModelPool(binding="b", reason="r", scale_set_id="x", nic_config="nic", ip_config="ip",
+                                  pool_id=POOL, record_instance_ids=("0", "1", "2"), model_etag='"7"')
+    out = edit_scale_set(_vmss({"env": "prod", "poolkeeper.upgrade": "5"}), [change])
+    assert out["tags"] == {"env": "prod", "poolkeeper.upgrade": "0-2,5"}
+    cleared = edit_scale_set(out, [ClearUpgradeRecord(binding="b", reason="r", scale_set_id="x",
+                                                      instance_ids=("0", "1", "2"))])
+    assert cleared["tags"] == {"env": "prod", "poolkeeper.upgrade": "5"}
+    untouched = _vmss()  # nothing recorded: clearing writes nothing
+    assert edit_scale_set(untouched, [ClearUpgradeRecord(binding="b", reason="r", scale_set_id="x",
+                                                         instance_ids=("0",))]) == untouched
+
+
+def test_scale_set_changed_since_planned_is_stale() -> None:
+    change = SetScaleSetModelPool(binding="b", reason="r", scale_set_id="x", nic_config="nic", ip_config="ip",
+                                  pool_id=POOL, record_instance_ids=("0",), model_etag='"7"')
+    with pytest.raises(StaleChange):
+        edit_scale_set(_vmss(etag='"8"'), [change])

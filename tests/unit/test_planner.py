@@ -8,6 +8,7 @@ from typing import Any
 from poolkeeper.changes import (
     AssignNatRule,
     Change,
+    ClearUpgradeRecord,
     CreateNatRule,
     DeleteNatRule,
     EnsureNatRuleV2,
@@ -464,9 +465,11 @@ def _vmss_estate(n: int = 5, *, pools: tuple[str, ...] = (), upgrade: str = "Man
 def test_uniform_scale_set_model_then_upgrades_in_batches() -> None:
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=2)
     p, after = converge(cfg, B.snapshot(**_vmss_estate(5)))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3 + ["ClearUpgradeRecord"]
     (m,) = kinds(p, SetScaleSetModelPool)
     assert (m.nic_config, m.ip_config, m.pool_id) == ("myScaleSet-nic", "myScaleSet-ip", B.POOL_ID)
+    assert m.record_instance_ids == ("0", "1", "2", "3", "4")  # recorded in the same PUT
+    assert kinds(p, ClearUpgradeRecord)[0].instance_ids == ("0", "1", "2", "3", "4")
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1"), ("2", "3"), ("4",)]
     assert all(u.batch_size == 2 for u in kinds(p, UpgradeInstances))
     ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
@@ -483,12 +486,46 @@ def test_uniform_scale_set_matched_by_tags_and_v1_becomes_v2() -> None:
     assert "never creates NAT pools" in next(r.message for r in p.reports if r.code == "NatRuleV1OnScaleSet")
 
 
-def test_out_of_date_instances_upgraded_only_when_stale() -> None:
-    estate = _vmss_estate(3, pools=(B.POOL_ID,))
-    estate["scale_set_instances"] = {k: [B.instance(k, "0"), B.instance(k, "1", latest=False), B.instance(k, "2")]
-                                     for k in estate["scale_set_instances"]}
-    p, _ = converge(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+def test_out_of_date_instances_upgraded_only_when_poolkeeper_recorded_them() -> None:
+    """Issue 9.9: instance 1 is stale and in poolkeeper's upgrade record (its model write, interrupted before the
+    upgrade): upgraded, then the record is cleared. Instance 2 is stale for someone else's reason: reported."""
+    estate = _vmss_estate(4, pools=(B.POOL_ID,))
+    estate["scale_sets"][0]["tags"] = {"env": "prod", "poolkeeper.upgrade": "1,3"}  # 3: gone since
+    estate["scale_set_instances"] = {k: [B.instance(k, "0"), B.instance(k, "1", latest=False),
+                                         B.instance(k, "2", latest=False)] for k in estate["scale_set_instances"]}
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
+    p = plan(cfg, B.snapshot(**estate))
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("1",)]
+    assert [c.instance_ids for c in kinds(p, ClearUpgradeRecord)] == [("1", "3")]
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 2 of myScaleSet" in p.reports[0].message
+    after = apply_plan_to_snapshot(B.snapshot(**estate), p)
+    ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
+    assert ss is not None and dict(ss.tags) == {"env": "prod"}
+    again = plan(cfg, after)
+    assert again.is_empty and codes(again) == ["ModelChangedBySomeoneElse"]  # still reported, never rolled out
+
+
+def test_someone_elses_model_change_is_reported_never_rolled_out() -> None:
+    """Issue 9.9: the image changed in the model (every instance stale), the pool is already there: no upgrade."""
+    estate = _vmss_estate(30, pools=(B.POOL_ID,), latest=False)
+    p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
+    assert p.is_empty
+    assert codes(p) == ["ModelChangedBySomeoneElse"]
+    assert "does not roll out other people's model changes" in p.reports[0].message
+
+
+def test_own_model_change_upgrades_only_what_it_made_stale() -> None:
+    """Instances already stale before poolkeeper's pool write (someone else's change) are neither recorded nor
+    upgraded; only the ones its write makes stale, in batches of upgradeBatchSize."""
+    estate = _vmss_estate(5)
+    k = estate["scale_sets"][0]["id"]
+    estate["scale_set_instances"][k][4] = B.instance(k, "4", latest=False)
+    cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=3)
+    p = plan(cfg, B.snapshot(**estate))
+    assert kinds(p, SetScaleSetModelPool)[0].record_instance_ids == ("0", "1", "2", "3")
+    assert kinds(p, SetScaleSetModelPool)[0].model_etag == '"3"'
+    assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1", "2"), ("3",)]
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 4 " in p.reports[0].message
 
 
 def test_apply_model_false_reports_instead_of_upgrading() -> None:
@@ -496,6 +533,9 @@ def test_apply_model_false_reports_instead_of_upgrading() -> None:
     p = plan(cfg, B.snapshot(**_vmss_estate(2)))
     assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
     assert codes(p) == ["InstancesOutOfDate"] and "0, 1" in p.reports[0].message
+    # recorded, so later runs keep saying it is poolkeeper's change (not someone else's), until upgraded
+    after = apply_plan_to_snapshot(B.snapshot(**_vmss_estate(2)), p)
+    assert codes(plan(cfg, after)) == ["InstancesOutOfDate"]
 
 
 def test_automatic_upgrade_policy_needs_no_manual_upgrade() -> None:
@@ -561,7 +601,7 @@ def test_only_with_a_scale_set_instance_id_plans_its_scale_set() -> None:
     ss_id = estate["scale_sets"][0]["id"]
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
     p = plan(cfg, B.snapshot(**estate), only={f"{ss_id}/virtualMachines/1".lower()})
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances"]
+    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances", "ClearUpgradeRecord"]
     assert plan(cfg, B.snapshot(**estate), only={VM1}).changes == ()
 
 
@@ -571,3 +611,86 @@ def test_basic_lb_refuses_scale_set_next_to_availability_set() -> None:
     estate["load_balancers"] = [B.load_balancer(sku="Basic")]
     p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
     assert p.is_empty and codes(p) == ["BasicSkuAvailabilitySetMix"]
+
+
+# -- issue 9: pk- rules are poolkeeper's by name ------------------------------------------------------------------
+
+
+def test_deleted_vm_rule_released_when_the_operator_pooled_the_nic() -> None:
+    """Issue 9.1: the tutorial's NICs are in the pool by the operator (no ownership tag); poolkeeper still owns the
+    ``pk-`` rules it created for them and releases rule and port when the VM is gone. The NIC stays in the pool."""
+    cfg = B.config(B.binding(nat=B.ssh()))
+    _, after = converge(cfg, B.snapshot(**B.tutorial(joined=True)))
+    estate = after.to_arm()
+    estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
+    del next(n for n in estate["nics"] if n["name"] == "myNic2")["properties"]["virtualMachine"]
+    p, released = converge(cfg, B.snapshot(**estate))
+    assert [c.kind for c in p.actions] == ["UnassignNatRule", "DeleteNatRule"]
+    assert kinds(p, DeleteNatRule)[0].rule_name == "pk-myVM2-22"
+    assert rule_ports(released) == {"pk-myVM1-22": 50001, "pk-myVM3-22": 50003}
+    nic2 = released.nic(B.net_id("networkInterfaces", "myNic2"))
+    assert nic2 is not None and nic2.primary_ip_configuration is not None
+    assert nic2.primary_ip_configuration.in_pool(B.POOL_ID)  # the operator's membership is not poolkeeper's
+    assert "poolkeeper.binding" not in nic2.tags
+    # the port is free again: the next VM gets 50002
+    released_estate = released.to_arm()
+    released_estate["vms"].append(B.vm("myVM5"))
+    released_estate["nics"].append(B.nic("myNic5", vm=B.compute_id("virtualMachines", "myVM5"), pools=(B.POOL_ID,)))
+    _, final = converge(cfg, B.snapshot(**released_estate))
+    assert rule_ports(final)["pk-myVM5-22"] == 50002
+
+
+def test_foreign_rule_on_an_operator_nic_is_never_released() -> None:
+    cfg = B.config(B.binding(nat=B.ssh()))
+    estate = B.tutorial(1, joined=True)
+    manual = f"{B.LB_ID}/inboundNatRules/manual-22"
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("manual-22", 50001, backend_ip_configuration=B.ipconfig_id("myNic1"))])]
+    estate["nics"][0]["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatRules"] = [
+        {"id": manual}]
+    estate["vms"] = []
+    del estate["nics"][0]["properties"]["virtualMachine"]
+    assert plan(cfg, B.snapshot(**estate)).changes == ()
+
+
+def test_plan_scoped_to_a_binding_keeps_the_deletion_whose_port_it_reuses() -> None:
+    """Issue 9.8: an orphaned rule's deletion serves no binding, but frees the port the binding's new rule takes;
+    scoped to the binding, the plan must keep both (filtering a finished plan dropped the deletion)."""
+    estate = B.tutorial(1, joined=True)
+    estate["load_balancers"] = [B.load_balancer(nat_rules=[
+        B.nat_rule("pk-old-22", 50001, backend_ip_configuration=B.ipconfig_id("goneNic")),
+        B.nat_rule("pk-other-22", 50007, backend_ip_configuration=B.ipconfig_id("goneNic2"))])]
+    cfg = B.config(B.binding(nat=B.ssh()), B.binding("db", match={"namePattern": "none"}))
+    snap = B.snapshot(**estate)
+    full = plan(cfg, snap)
+    scoped = plan(cfg, snap, binding="web")
+    assert kinds(scoped, CreateNatRule)[0].frontend_port == 50001
+    assert [c.rule_name for c in kinds(scoped, DeleteNatRule)] == ["pk-old-22"]  # needed; pk-other-22 is not
+    assert set(scoped.changes) < set(full.changes)
+    assert plan(cfg, snap, binding="db").is_empty
+    after = apply_plan_to_snapshot(snap, scoped)
+    assert rule_ports(after) == {"pk-myVM1-22": 50001, "pk-other-22": 50007}
+    assert plan(cfg, after, binding="web").is_empty
+
+
+def test_v2_on_a_basic_load_balancer_is_reported_not_planned() -> None:
+    """Issue 9.11: the reconcile path refuses a NAT rule V2 on a Basic load balancer, as `natpool migrate` does
+    (one rule: poolkeeper.natrules.nat_rule_v2_refusal)."""
+    cfg = B.config(B.binding(nat=B.ssh("v2")))
+    p = plan(cfg, B.snapshot(**B.tutorial(2, sku="Basic")))
+    assert not kinds(p, EnsureNatRuleV2)
+    assert codes(p) == ["NatRuleV2RequiresStandardSku"]
+    assert len(kinds(p, JoinPool)) == 2  # pool membership is still managed
+    # scale sets get a V2 rule whatever the mode: refused the same way
+    estate = _vmss_estate(1)
+    estate["load_balancers"] = [B.load_balancer(sku="Basic")]
+    p2 = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"}, nat=B.ssh())), B.snapshot(**estate))
+    assert not kinds(p2, EnsureNatRuleV2) and "NatRuleV2RequiresStandardSku" in codes(p2)
+
+
+def test_nat_pool_messages_state_the_retirement_correctly() -> None:
+    estate = B.tutorial(1)
+    estate["load_balancers"] = [B.load_balancer(nat_pools=[B.nat_pool("p", 50000, 50099)])]
+    (r,) = plan(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate)).reports
+    assert "retires inbound NAT pools on 2027-09-30" in r.message
+    assert "single-VM inbound NAT rules V1 are not affected" in r.message

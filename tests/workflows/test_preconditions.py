@@ -76,8 +76,15 @@ def test_frontend_still_in_use(estate: Estate) -> None:
     assert code == "InvalidResourceReference", "armsim refuses it too"
 
 
+def _seed_lb(estate: Estate, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Like _edit_lb, through armsim's seeding path: for estates ARM no longer builds (a second, new NAT pool)."""
+    body = copy.deepcopy(estate.lb())
+    edit(body)
+    estate.sim.sim.call(lambda: estate.sim.engine.internal_put(estate.lb_id, body))
+
+
 def test_another_nat_pool_blocks_the_rule(estate: Estate) -> None:
-    _edit_lb(estate, lambda b: b["properties"]["inboundNatPools"].append({"name": "RdpPool", "properties": {
+    _seed_lb(estate, lambda b: b["properties"]["inboundNatPools"].append({"name": "RdpPool", "properties": {
         "protocol": "Tcp", "frontendPortRangeStart": 60000, "frontendPortRangeEnd": 60119, "backendPort": 3389,
         "frontendIPConfiguration": {"id": f"{estate.lb_id}/frontendIPConfigurations/LoadBalancerFrontEnd"}}}))
     code_name = "AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported"

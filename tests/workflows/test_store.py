@@ -52,17 +52,22 @@ class FakeContainer:
 def test_store_round_trip(kind: str, tmp_path: Path) -> None:
     store: Any = FileStore(tmp_path) if kind == "file" else BlobStore(FakeContainer())
     with pytest.raises(OperationNotFound):
-        store.load("abc123")
-    store.save({"id": "abc123", "status": "running"})
-    store.save({"id": "abc123", "status": "succeeded"})
-    assert store.load("abc123")["status"] == "succeeded"
-    assert not store.has_backup("abc123", "lb-MyLoadBalancer")
-    store.put_backup("abc123", "lb-MyLoadBalancer", {"name": "MyLoadBalancer"})
-    assert store.has_backup("abc123", "lb-MyLoadBalancer")
-    assert store.get_backup("abc123", "lb-MyLoadBalancer") == {"name": "MyLoadBalancer"}
-    assert store.list_ids() == ["abc123"]
+        store.load("0abc123def45")
+    store.save({"id": "0abc123def45", "status": "running"})
+    store.save({"id": "0abc123def45", "status": "succeeded"})
+    assert store.load("0abc123def45")["status"] == "succeeded"
+    assert not store.has_backup("0abc123def45", "lb-MyLoadBalancer")
+    store.put_backup("0abc123def45", "lb-MyLoadBalancer", {"name": "MyLoadBalancer"})
+    assert store.has_backup("0abc123def45", "lb-MyLoadBalancer")
+    assert store.get_backup("0abc123def45", "lb-MyLoadBalancer") == {"name": "MyLoadBalancer"}
+    assert store.list_ids() == ["0abc123def45"]
     with pytest.raises(ValueError, match="invalid operation id"):
         store.load("../etc")
+    for bad in ("..", ".", "ABC123DEF456", "0abc123def4", "0abc123def45/..", "0abc123def45\n"):
+        with pytest.raises(ValueError, match="invalid operation id"):
+            store.load(bad)
+        with pytest.raises(ValueError, match="invalid operation id"):
+            store.save({"id": bad})
 
 
 def test_default_store_follows_the_environment(tmp_path: Path) -> None:

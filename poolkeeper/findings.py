@@ -1,0 +1,65 @@
+"""One :class:`Finding` type for every refusal, note and report poolkeeper makes.
+
+A finding says which rule (a guardrail id such as ``PK006``, or a planner code such as ``NatPoolPresent``), how bad
+(``severity``), in which mode it was raised (``audit`` reports, ``enforce`` also refuses), about which resource,
+what was seen (``evidence``) and what to do (``fix``). The planner's ``changes.Report`` and the workflows'
+``Problem``/``Note`` carry the same facts and are meant to fold into this type (issue 10); the guardrail catalog
+(``poolkeeper.guardrails``) and the enforcement screen (``poolkeeper.guardrails.screen``) already use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+MODES: tuple[str, ...] = ("audit", "enforce", "off")
+
+
+def severity_rank(severity: str) -> int:
+    """Position of a severity in :data:`SEVERITIES` (raises ValueError naming the valid ones)."""
+    try:
+        return SEVERITIES.index(severity.lower())
+    except ValueError:
+        raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """Something a rule found about one resource. Immutable and JSON-ready (:meth:`to_dict`)."""
+
+    guardrail: str
+    severity: str
+    mode: str
+    resource_id: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    fix: str = ""
+    binding: str | None = None
+
+    def at_least(self, severity: str) -> bool:
+        return severity_rank(self.severity) >= severity_rank(severity)
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.guardrail, self.resource_id.lower(), self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"guardrail": self.guardrail, "severity": self.severity, "mode": self.mode,
+                               "resourceId": self.resource_id, "message": self.message,
+                               "evidence": dict(self.evidence), "fix": self.fix}
+        if self.binding is not None:
+            out["binding"] = self.binding
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(guardrail=str(data["guardrail"]), severity=str(data["severity"]), mode=str(data["mode"]),
+                   resource_id=str(data["resourceId"]), message=str(data["message"]),
+                   evidence=dict(data.get("evidence") or {}), fix=str(data.get("fix") or ""),
+                   binding=data.get("binding"))
+
+    def describe(self) -> str:
+        short = self.resource_id.rstrip("/").rsplit("/", 1)[-1]
+        return f"{self.guardrail} [{self.severity}/{self.mode}] {short}: {self.message}"

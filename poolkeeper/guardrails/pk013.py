@@ -1,0 +1,42 @@
+"""PK013: a VM (or scale set) matched by a binding is not in its pool or lacks its NAT rule (drift).
+
+Sources: seed 000, "Add all VMs in the availability set to the back-end address pool of the load balancer" and "To
+route traffic to a specific VM, use NAT rules ... Assign the NAT rules to the NICs on the VMs"; seed 003 takes a VM
+out of the pool for maintenance and puts it back. Drift is exactly what the planner would change to join subjects
+and give them NAT access, so this guardrail asks the planner (one definition of "wired"); its fix is those changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from poolkeeper.changes import (
+    AssignNatRule,
+    Change,
+    CreateNatRule,
+    EnsureNatRuleV2,
+    JoinPool,
+    SetScaleSetModelPool,
+    change_from_dict,
+)
+from poolkeeper.findings import Finding
+from poolkeeper.guardrails.registry import View, found, guardrail
+from poolkeeper.planner import plan
+
+ID = "PK013"
+FIX = "python -m poolkeeper apply (or wait for the next event or sweep): poolkeeper wires it"
+_DRIFT = (JoinPool, AssignNatRule, CreateNatRule, EnsureNatRuleV2, SetScaleSetModelPool)
+
+
+def fix(finding: Finding) -> Sequence[Change]:
+    return (change_from_dict(dict(finding.evidence["change"])),) if "change" in finding.evidence else ()
+
+
+@guardrail(id=ID, title="Subject matched by a binding is not wired (drift)", severity="medium", fix=fix,
+           fix_hint=FIX, source="000: \"Add all VMs in the availability set to the back-end address pool\"; 003")
+def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
+    for change in plan(view.config, view.snapshot).changes:
+        if isinstance(change, _DRIFT) and not (isinstance(change, JoinPool) and "moved from" in change.reason):
+            yield found(ID, change.target_id, f"drift: {change.describe()}", fix=FIX, binding=change.binding,
+                        evidence={"change": change.to_dict()})
