@@ -47,7 +47,8 @@ class Operator:
 
     # ------------------------------------------------------------------------------------------------ estate
     def build_look_alike(self, rg: str, vms: list[str]) -> str:
-        """The tutorial estate's shape (same names) in another resource group; returns its load balancer's id.
+        """The tutorial estate's shape (same names; Standard SKUs, as Azure creates today) in another resource group;
+        returns its load balancer's id.
 
         The resource group itself is created by the caller (the simulator's ``az group create``); everything else
         goes through the SDK, so its events reach poolkeeper, which must ignore them.
@@ -56,15 +57,15 @@ class Operator:
         pip = self.rid(rg, "Microsoft.Network/publicIPAddresses/myPublicIP")
         lb_id = self.rid(rg, "Microsoft.Network/loadBalancers/myLoadBalancer")
         retried("create public IP", lambda: net.public_ip_addresses.begin_create_or_update(rg, "myPublicIP", {
-            "location": LOCATION, "sku": {"name": "Basic"},
-            "properties": {"publicIPAllocationMethod": "Dynamic"}}).result(), self.rng)
+            "location": LOCATION, "sku": {"name": "Standard"},
+            "properties": {"publicIPAllocationMethod": "Static"}}).result(), self.rng)
         retried("create vnet", lambda: net.virtual_networks.begin_create_or_update(rg, "myVnet", {
             "location": LOCATION, "properties": {
                 "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                 "subnets": [{"name": "mySubnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}).result(),
             self.rng)
         retried("create load balancer", lambda: net.load_balancers.begin_create_or_update(rg, "myLoadBalancer", {
-            "location": LOCATION, "sku": {"name": "Basic"}, "properties": {
+            "location": LOCATION, "sku": {"name": "Standard"}, "properties": {
                 "frontendIPConfigurations": [{"name": "myFrontEndPool",
                                               "properties": {"publicIPAddress": {"id": pip}}}],
                 "backendAddressPools": [{"name": "myBackEndPool"}]}}).result(), self.rng)

@@ -187,7 +187,7 @@ def test_resume_and_submit_refuse_a_load_balancer_out_of_scope_before_reading_it
     with pytest.raises(OutOfScope):
         elsewhere.resume(intent.id)
     with pytest.raises(OutOfScope):
-        elsewhere.resume("unknown-id", load_balancer=estate.lb_id)
+        elsewhere.resume("0123456789ab", load_balancer=estate.lb_id)
     with pytest.raises(OutOfScope):
         elsewhere.submit(intent, dry_run=True)
     assert estate.sim.requests_log() == [], "nothing at all was read"
@@ -216,7 +216,7 @@ def test_cli_is_held_to_scopes(estate: Estate, tmp_path: Path) -> None:
     probed = _cli(["rule", "change-probed-port", "--load-balancer", outside_lb, "--rule", "MyLoadBalancerRule",
                    "--new-backend-port", "8080", "--dry-run"], env)
     assert probed.returncode == 1 and "outside poolkeeper's scopes" in probed.stderr, probed.stderr
-    resume = _cli(["operation", "resume", "abc", "--load-balancer", outside_lb], env)
+    resume = _cli(["operation", "resume", "0123456789ab", "--load-balancer", outside_lb], env)
     assert resume.returncode == 1 and "outside poolkeeper's scopes" in resume.stderr, resume.stderr
     no_config = {k: v for k, v in env.items() if k != "POOLKEEPER_CONFIG"}
     bare = _cli(["natpool", "remove", *common], no_config)
