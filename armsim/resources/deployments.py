@@ -309,11 +309,27 @@ class Deployments:
                 raise TemplateError(f"The template resource '{target}' is not found (reference() of a resource not "
                                     "declared in this template needs its resource id).")
             rid = matches[0]
-        rec = self.engine.store.get(rid)
-        if rec is None:
+        body = self._current(rid)
+        if body is None:
             raise TemplateError(f"The Resource '{rid}' under resource group '{dep.resource_group}' was not found.")
-        body = self.engine.render(Ctx(self.engine, SYSTEM_PRINCIPAL), rec)
         return body if full else body.get("properties", {})
+
+    def _current(self, rid: str) -> dict[str, Any] | None:
+        """A resource as ARM answers it now; a child (a subnet, a pool) is read from its parent's collection."""
+        ctx = Ctx(self.engine, SYSTEM_PRINCIPAL)
+        rec = self.engine.store.get(rid)
+        if rec is not None:
+            return self.engine.render(ctx, rec)
+        p = ids.parse(rid)
+        if p is None or len(p.types) < 2:
+            return None
+        parent = self.engine.store.get(p.resource_id(len(p.names) - 1))
+        provider = self.engine.provider_for(f"{p.namespace}/{'/'.join(p.types[:-1])}")
+        if parent is None or provider is None:
+            return None
+        prop = {k.lower(): v for k, v in provider.children.items()}.get(p.types[-1].lower())
+        children = (self.engine.render(ctx, parent).get("properties") or {}).get(prop or "") or []
+        return next((c for c in children if str(c.get("name", "")).lower() == p.names[-1].lower()), None)
 
     def _finish(self, dep: Deployment, state: str, error: dict[str, Any] | None) -> None:
         dep.state, dep.error = state, error
