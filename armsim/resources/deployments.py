@@ -277,7 +277,8 @@ class Deployments:
             run.error = {"code": err.code, "message": err.message, "details": err.details}
             return
         run.status_code = str(resp.status)
-        rec = self.engine.store.get(planned.id)
+        # a child resource (a subnet) is written as its parent: the parent carries the running operation
+        rec = self.engine.store.get(planned.id) or self.engine.store.get(ids.parent_id(planned.id))
         op = self.engine.ops.get(rec.busy_op) if rec is not None and rec.busy_op else None
         if op is None or op.status != "InProgress":
             run.state = "Succeeded"

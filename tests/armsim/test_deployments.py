@@ -96,6 +96,8 @@ def _deploy(sim: SimHandle, name: str, template: dict[str, Any]) -> dict[str, An
 def test_deployment_creates_through_providers_and_reports_failures(armsim: SimHandle) -> None:
     armsim.arm("PUT", f"/subscriptions/{armsim.subscription_id}/resourcegroups/g", {"location": "westus"},
                api_version="2024-11-01")
+    events: list[dict[str, Any]] = []
+    armsim.engine.event_listeners.append(events.append)
     ok = _deploy(armsim, "ok", {"resources": [
         {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-07-01", "name": "v", "location": "westus",
          "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}},
@@ -106,6 +108,16 @@ def test_deployment_creates_through_providers_and_reports_failures(armsim: SimHa
     assert ok["properties"]["outputs"] == {"prefix": {"type": "String", "value": "10.0.0.0/24"}}
     vnet = armsim.clients().network.virtual_networks.get("g", "v")
     assert [s.name for s in vnet.subnets] == ["s"]
+    # the resources' own events (as for a direct PUT), then the deployment's, all with the deployment's correlation id
+    ops = [(e["eventType"].rsplit(".", 1)[1], e["data"]["operationName"]) for e in events]
+    assert ops == [
+        ("ResourceWriteSuccess", "Microsoft.Network/virtualNetworks/write"),
+        ("ResourceWriteSuccess", "Microsoft.Network/virtualNetworks/subnets/write"),
+        ("ResourceWriteSuccess", "Microsoft.Resources/deployments/write"),
+    ]
+    assert events[-1]["subject"] == ok["id"]
+    assert len({e["data"]["correlationId"] for e in events}) == 1
+    events.clear()
     # a resource its provider refuses fails the deployment with the provider's own error as a detail
     failed = _deploy(armsim, "bad", {"resources": [
         {"type": "Microsoft.Network/loadBalancers", "apiVersion": "2024-07-01", "name": "lb", "location": "westus",
@@ -115,6 +127,8 @@ def test_deployment_creates_through_providers_and_reports_failures(armsim: SimHa
     assert failed["properties"]["provisioningState"] == "Failed"
     assert failed["properties"]["error"]["code"] == "DeploymentFailed"
     assert failed["properties"]["error"]["details"][0]["code"]
+    assert [(e["eventType"], e["data"]["status"]) for e in events] == [
+        ("Microsoft.Resources.ResourceWriteFailure", "Failed")]
     invalid = _deploy(armsim, "invalid", {"resources": [_res("x", "nothing")]})
     assert invalid["error"]["code"] == "InvalidTemplate"
     listed = armsim.arm("GET", f"/subscriptions/{armsim.subscription_id}/resources",
