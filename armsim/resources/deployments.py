@@ -49,6 +49,8 @@ class ResourceRun:
     error: dict[str, Any] | None = None
     started: str = ""
     status_code: str = ""
+    attempts: int = 0
+    retry_at: float = 0.0  # monotonic time before which a retried PUT is not sent again
 
 
 @dataclass
@@ -233,13 +235,15 @@ class Deployments:
             failed = any(r.state == "Failed" for r in dep.runs)
             if not failed:
                 for run in dep.runs:
-                    if run.state == "Pending" and run.planned.depends_on <= done:
+                    if run.state == "Pending" and run.planned.depends_on <= done and run.retry_at <= time.monotonic():
                         self._start(dep, run)
                         progressed = True
                         break  # re-scan: the start may have finished at once
         if any(r.state == "Running" for r in dep.runs):
             return
         failures = [r for r in dep.runs if r.state == "Failed"]
+        if not failures and any(r.state == "Pending" for r in dep.runs):
+            return  # a retry is scheduled
         if failures:
             self._finish(dep, "Failed", {"code": "DeploymentFailed", "message": FAILED_MESSAGE,
                                          "details": [r.error for r in failures if r.error]})
@@ -273,6 +277,16 @@ class Deployments:
         try:
             resp = self._put(ctx, planned.id, body)
         except ArmError as err:
+            if (err.status == 429 or err.status >= 500) and run.attempts < MAX_ATTEMPTS:
+                # ARM's deployment engine retries a resource PUT that is throttled or retryable, after the hint the
+                # provider gave (UNCONFIRMED: the attempt limit; Learn says deployments retry transient errors)
+                run.attempts += 1
+                wait = _retry_hint(err.headers, self.engine.config.time_scale)
+                run.retry_at = time.monotonic() + wait
+                self.engine.start_operation(namespace="Microsoft.Resources", location=str(
+                    dep.scope.rg_body.get("location", "")), kind="action", resource_id=None, duration=wait + 1e-4,
+                    on_complete=lambda: self._advance(dep))
+                return
             run.state, run.status_code = "Failed", str(err.status)
             run.error = {"code": err.code, "message": err.message, "details": err.details}
             return
@@ -403,6 +417,22 @@ class Deployments:
         if run.error is not None:
             props["statusMessage"] = {"status": "Failed", "error": run.error}
         return {"id": f"{dep.id}/operations/{op_id}", "operationId": op_id, "properties": props}
+
+
+MAX_ATTEMPTS = 10
+
+
+def _retry_hint(headers: dict[str, str], time_scale: float) -> float:
+    """Seconds to wait before retrying, from ``retry-after-ms`` or ``Retry-After`` (1 s, time-scaled, if neither)."""
+    low = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in low:
+            return max(float(low["retry-after-ms"]) / 1000, 0.001)
+        if "retry-after" in low:
+            return max(float(low["retry-after"]), 0.001)
+    except ValueError:
+        pass
+    return max(time_scale, 0.001)
 
 
 def _type_of(plan: Plan, rid: str) -> str:

@@ -162,6 +162,11 @@ def make_functions(scope: Scope) -> dict[str, Function]:
                                      "subscriptionId": scope.subscription_id, "tenantId": scope.tenant_id,
                                      "displayName": "armsim"}),
         "deployment": (0, scope.deployment_body),
+        # providers() is deprecated but still served (Learn: template-functions-resource#providers); az's scale-set
+        # template's outputs use providers(...).apiVersions[0]
+        "providers": ((1, 2), lambda ns, rtype="": {"namespace": ns, "resourceType": rtype,
+                                                      "locations": ["West US", "East US", "West Europe"],
+                                                      "apiVersions": ["2024-07-01"]}),
         "copyindex": ((0, 2), lambda *a: _copy_index(scope, *a)),
         "concat": ((1, 64), _concat),
         "format": ((1, 64), _format),

@@ -188,9 +188,37 @@ def _resource_id_for(scope: TemplateScope, rtype: str, name: str) -> str:
     return resource_id(scope.subscription_id, str(scope.rg_body["name"]), rtype, *name.split("/"))
 
 
+def _check_functions(value: Any, known: set[str]) -> None:
+    """Every expression parses and calls only functions armsim has: refused up front, as ARM validates templates."""
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_functions(v, known)
+    elif isinstance(value, list):
+        for v in value:
+            _check_functions(v, known)
+    elif ex.is_expression(value):
+        _known_calls(ex.parse(value[1:-1]), known)
+
+
+def _known_calls(node: ex.Node, known: set[str]) -> None:
+    if isinstance(node, ex.Call):
+        if node.name.lower() not in known:
+            raise TemplateError(f"The template function '{node.name}' is not valid (armsim evaluates: "
+                                f"{', '.join(sorted(known))}).")
+        for a in node.args:
+            _known_calls(a, known)
+    elif isinstance(node, ex.Member):
+        _known_calls(node.target, known)
+    elif isinstance(node, ex.Index):
+        _known_calls(node.target, known)
+        _known_calls(node.index, known)
+
+
 def build_plan(template: dict[str, Any], scope: TemplateScope) -> Plan:
     """Validate and expand ``template``: what ARM checks before it deploys anything."""
     _refused(template)
+    _check_functions({k: template.get(k) for k in ("parameters", "variables", "resources", "outputs")},
+                     set(scope.functions) | {"if"})
     expanded: list[Planned] = []
     for i, raw in enumerate(template.get("resources") or []):
         where = f"Template resource at index {i}"

@@ -222,3 +222,24 @@ def test_seed002_scale_set_commands(az_exe: Path, armsim_factory: Callable[..., 
     assert len(list(c.compute.virtual_machine_scale_set_vms.list("MyResourceGroup", "MyVMSS"))) == 4
     view = json.loads(az.run(*instance_view, "--output", "json").stdout)
     assert view["virtualMachine"]["statusesSummary"][0]["count"] == 4, view
+
+
+def test_vmss_create_from_empty(az_exe: Path, armsim_factory: Callable[..., SimHandle],  # noqa: F811
+                                tmp_path: Path) -> None:
+    """``az vmss create`` (not in the seeds, asked for by issue 15): az's template with VNet, NSG, public IP, Standard
+    load balancer with a NAT rule V2 ("frontendPortRangeStart": "50000", a string), and a Flexible scale set."""
+    sim = armsim_factory(scenario="empty", time_scale=SCALE, throttle=False)
+    az = TutorialAz(az_exe, sim, tmp_path)
+    az.login()
+    az.run("group", "create", "--name", "g", "--location", "westus", "--output", "none")
+    az.run("vmss", "create", "--resource-group", "g", "--name", "myScaleSet", "--image", "Ubuntu2204",
+           "--admin-username", "azureuser", "--generate-ssh-keys", "--instance-count", "2", "--output", "none")
+    c = sim.clients()
+    vmss = c.compute.virtual_machine_scale_sets.get("g", "myScaleSet")
+    assert (vmss.orchestration_mode, vmss.sku.capacity, vmss.provisioning_state) == ("Flexible", 2, "Succeeded")
+    lb = c.network.load_balancers.get("g", "myScaleSetLB")
+    assert lb.sku.name == "Standard"
+    [rule] = lb.inbound_nat_rules
+    assert (rule.frontend_port_range_start, rule.backend_port) == (50000, 22)
+    vms = sorted(v.name for v in c.compute.virtual_machines.list("g"))
+    assert vms == ["myScaleSet_00000000", "myScaleSet_00000001"]

@@ -35,6 +35,8 @@ def test_expressions_parse_and_evaluate_without_eval() -> None:
     assert ex.evaluate_string("[resourceId('Microsoft.Network/virtualNetworks/subnets', 'v', 's')]", f) == (
         f"/subscriptions/{SUB}/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/s")
     assert len(ex.evaluate_string("[uniqueString(resourceGroup().id)]", f)) == 13
+    with pytest.raises(TemplateError, match="not valid"):
+        build_plan({"resources": [_res("[nosuch('x')]")]}, scope({}))
     for bad in ("[__import__('os')]", "[concat('a']", "[parameters('missing')]", "[concat('a') + 1]"):
         with pytest.raises(TemplateError):
             ex.evaluate_string(bad, f)
