@@ -106,10 +106,17 @@ class _Parser:
         return parts[0] if len(parts) == 1 else (lambda r: any(p(r) for p in parts))
 
     def conjunction(self) -> Predicate:
+        start = self.i
         parts = [self.atom()]
         while (t := self.peek()) is not None and t.kind == "word" and t.text.lower() == "and":
             self.i += 1
             parts.append(self.atom())
+        pair = _tag_pair(self.toks[start:self.i])
+        if pair is not None:
+            # "tagName eq 'k' and tagValue eq 'v'" is one condition: tag k has value v (not any tag with value v)
+            name, value = pair
+            return lambda r: any(k.lower() == name and str(v).lower() == value
+                                 for k, v in (r.get("tags") or {}).items())
         return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
 
     def atom(self) -> Predicate:
@@ -155,6 +162,15 @@ class _Parser:
         if low not in _FIELDS:
             raise _bad(self.text, f"'{prop}' cannot be filtered on")
         return lambda r: ((_field(r, prop) or "").lower() == want) == (op == "eq")
+
+
+def _tag_pair(toks: list[_Tok]) -> tuple[str, str] | None:
+    """(name, value), lower case, when the tokens are exactly ``tagName eq 'k' and tagValue eq 'v'``."""
+    words = [(t.kind, t.text.lower()) for t in toks]
+    if len(words) == 7 and [w[1] for w in words[:2]] == ["tagname", "eq"] and words[3][1] == "and" \
+            and [w[1] for w in words[4:6]] == ["tagvalue", "eq"] and words[2][0] == words[6][0] == "str":
+        return words[2][1], words[6][1]
+    return None
 
 
 def compile_filter(text: str | None) -> Predicate:

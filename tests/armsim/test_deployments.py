@@ -71,11 +71,13 @@ def test_plan_orders_by_dependencies_expands_copy_and_refuses_cycles() -> None:
 
 def test_odata_filter_forms_az_sends() -> None:
     res = {"id": "/subscriptions/s/resourceGroups/G/providers/Microsoft.Network/publicIPAddresses/ip",
-           "name": "ip", "type": "Microsoft.Network/publicIPAddresses", "location": "westus", "tags": {"env": "dev"}}
+           "name": "ip", "type": "Microsoft.Network/publicIPAddresses", "location": "westus",
+           "tags": {"env": "dev", "owner": "ops"}}
     assert compile_filter("resourceGroup eq 'g' and name eq 'IP' and resourceType eq "
                           "'Microsoft.Network/publicIPAddresses'")(res)
     assert not compile_filter("resourceType eq 'Microsoft.Compute/virtualMachines'")(res)
     assert compile_filter("tagName eq 'env' and tagValue eq 'dev'")(res)
+    assert not compile_filter("tagName eq 'owner' and tagValue eq 'dev'")(res)  # one tag, not any two
     assert compile_filter("substringof('i', name) or location eq 'eastus'")(res)
 
 
