@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 KINDS = ("reads", "writes", "deletes")
+_EPSILON = 1e-9  # refill arithmetic in floats: a token short by less than this is a whole token
 
 # (burst, refill per second), Microsoft Learn (above)
 AZURE_BUCKETS: dict[str, tuple[float, float]] = {"reads": (250.0, 25.0), "writes": (200.0, 10.0),
@@ -66,7 +67,7 @@ class _Bucket:
     def wait_for_token(self, now: float) -> float:
         """Seconds until one token is available (0 if now)."""
         blocked = max(0.0, self.blocked_until - now)
-        missing = max(0.0, 1.0 - self.tokens)
+        missing = 0.0 if self.tokens >= 1.0 - _EPSILON else 1.0 - self.tokens
         return max(blocked, missing / self.refill if self.refill > 0 else math.inf)
 
 
@@ -109,7 +110,7 @@ class ArmBudget:
             bucket.refresh(now)
             wait = bucket.wait_for_token(now)
             if wait <= 0.0:
-                bucket.tokens -= 1.0
+                bucket.tokens = max(0.0, bucket.tokens - 1.0)
                 return 0.0
             return wait
 
