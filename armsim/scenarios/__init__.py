@@ -17,6 +17,7 @@ SCENARIOS: dict[str, list[str]] = {
         "armsim.scenarios.tutorial_compute:build_compute",
     ],
     "vmss-natpool": ["armsim.scenarios.vmss_natpool:build"],
+    "storm": ["armsim.scenarios.storm:build"],
 }
 
 
