@@ -9,6 +9,7 @@ armsim's request log tells its requests apart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -43,7 +44,7 @@ class NaiveReactor:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 events = json.loads(self.rfile.read(length) or b"[]")
                 answer: dict[str, Any] = {}
@@ -57,10 +58,9 @@ class NaiveReactor:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                # Event Grid may have given up waiting (its delivery timeout); it redelivers
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # Event Grid gave up waiting (its delivery timeout) and will redeliver
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -84,43 +84,47 @@ class NaiveReactor:
             return
         try:
             self._wire(vm_name)
-        except Exception as err:  # noqa: BLE001 (a baseline: record and move on, as Event Grid would retry)
+        except Exception as err:  # a baseline: record and move on (Event Grid redelivers on a timeout)
             self.errors.append(f"{vm_name}: {err}")
 
     def _wire(self, vm_name: str) -> None:
-        from azure.mgmt.network.models import BackendAddressPool, InboundNatRule, SubResource
-
-        compute, network = self.clients.compute, self.clients.network
         for _ in range(200):
             try:
-                vm = _retry(lambda: compute.virtual_machines.get(self.rg, vm_name))
-                nic_name = vm.network_profile.network_interfaces[0].id.rstrip("/").split("/")[-1]
-                nic = _retry(lambda: network.network_interfaces.get(self.rg, nic_name))
-                lb = _retry(lambda: network.load_balancers.get(self.rg, self.lb_name))
-                rule_name = f"naive-{vm_name}-{self.backend_port}"
-                rules = list(lb.inbound_nat_rules or [])  # hybrid models: assign the list once it is complete
-                if not any(r.name == rule_name for r in rules):
-                    used = {r.frontend_port for r in rules}
-                    port = next(p for p in range(self.port_range[0], self.port_range[1] + 1) if p not in used)
-                    rules.append(InboundNatRule(
-                        name=rule_name, protocol="Tcp", frontend_port=port, backend_port=self.backend_port,
-                        frontend_ip_configuration=SubResource(id=f"{lb.id}/frontendIPConfigurations/{self.frontend}")))
-                    lb.inbound_nat_rules = rules
-                    _retry(lambda: network.load_balancers.begin_create_or_update(
-                        self.rg, self.lb_name, lb, headers={"If-Match": lb.etag}).result())
-                    nic = _retry(lambda: network.network_interfaces.get(self.rg, nic_name))
-                ipcs = list(nic.ip_configurations or [])
-                ipcs[0].load_balancer_backend_address_pools = [
-                    BackendAddressPool(id=f"{lb.id}/backendAddressPools/{self.pool}")]
-                ipcs[0].load_balancer_inbound_nat_rules = [InboundNatRule(id=f"{lb.id}/inboundNatRules/{rule_name}")]
-                nic.ip_configurations = ipcs
-                _retry(lambda: network.network_interfaces.begin_create_or_update(
-                    self.rg, nic_name, nic, headers={"If-Match": nic.etag}).result())
+                self._attempt(vm_name)
                 return
             except HttpResponseError as err:
                 if err.status_code != 412:
                     raise
         raise RuntimeError(f"{vm_name}: gave up after 200 lost ETag races")
+
+    def _attempt(self, vm_name: str) -> None:
+        """GET VM, NIC, LB; PUT LB with the VM's rule; PUT NIC with pool and rule (a 412 goes up: start again)."""
+        from azure.mgmt.network.models import BackendAddressPool, InboundNatRule, SubResource
+
+        compute, network = self.clients.compute, self.clients.network
+        vm = _retry(lambda: compute.virtual_machines.get(self.rg, vm_name))
+        nic_name = vm.network_profile.network_interfaces[0].id.rstrip("/").split("/")[-1]
+        nic = _retry(lambda: network.network_interfaces.get(self.rg, nic_name))
+        lb = _retry(lambda: network.load_balancers.get(self.rg, self.lb_name))
+        rule_name = f"naive-{vm_name}-{self.backend_port}"
+        rules = list(lb.inbound_nat_rules or [])  # hybrid models: assign the list once it is complete
+        if not any(r.name == rule_name for r in rules):
+            used = {r.frontend_port for r in rules}
+            port = next(p for p in range(self.port_range[0], self.port_range[1] + 1) if p not in used)
+            rules.append(InboundNatRule(
+                name=rule_name, protocol="Tcp", frontend_port=port, backend_port=self.backend_port,
+                frontend_ip_configuration=SubResource(id=f"{lb.id}/frontendIPConfigurations/{self.frontend}")))
+            lb.inbound_nat_rules = rules
+            _retry(lambda: network.load_balancers.begin_create_or_update(
+                self.rg, self.lb_name, lb, headers={"If-Match": lb.etag}).result())
+            nic = _retry(lambda: network.network_interfaces.get(self.rg, nic_name))
+        ipcs = list(nic.ip_configurations or [])
+        pool_id = f"{lb.id}/backendAddressPools/{self.pool}"
+        ipcs[0].load_balancer_backend_address_pools = [BackendAddressPool(id=pool_id)]
+        ipcs[0].load_balancer_inbound_nat_rules = [InboundNatRule(id=f"{lb.id}/inboundNatRules/{rule_name}")]
+        nic.ip_configurations = ipcs
+        _retry(lambda: network.network_interfaces.begin_create_or_update(
+            self.rg, nic_name, nic, headers={"If-Match": nic.etag}).result())
 
 
 def _retry(call: Any, attempts: int = 50) -> Any:

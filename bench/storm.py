@@ -7,7 +7,8 @@ simulator: poolkeeper (the Functions app on the local host), the naive reactor (
 tutorial's way (az CLI commands per VM, timed on a few VMs and extrapolated). From armsim's request log, the
 contender's principal only: reads (LRO polls apart), writes by type, 409/412/429, retries; first create → last wired;
 p50/p95 created→wired; beside them the floors. Also: a sweep-sized inventory (reads vs list pages) and the cold import
-of ``function_app`` vs the SDKs it needs. A JSON summary and a PNG plot go to ``bench/results/``.
+of ``function_app`` vs the SDKs it needs, and NAT-pool remove/migrate on a 100-instance scale set
+(``bench/natpool_scale.py``). A JSON summary and a PNG plot go to ``bench/results/``.
 
 Usage: ``python -m bench.storm [--vms 500] [--time-scale 1.0] [--concurrency 8] [--skip naive,azcli,...]``.
 """
@@ -183,6 +184,20 @@ def floors(n: int, last_created_s: float, time_scale: float) -> dict[str, Any]:
     return {"writes": writes, "time_s": round(last_created_s + bucket_s + one_write, 1)}
 
 
+def _against_targets(pk: dict[str, Any], floor: dict[str, Any], n: int) -> dict[str, Any]:
+    """Issue 13's targets, as ratios (reported, never asserted): writes <= 1.05 x floor, time <= 1.15 x floor, reads
+    excluding LRO polls <= 2 per VM, p95 created->wired <= floor time."""
+    total = pk["first_create_to_last_wired_s"]
+    return {
+        "writes_vs_floor": round(pk["arm"]["successful_writes"] / floor["writes"], 2),
+        "time_vs_floor": round(total / floor["time_s"], 2) if total else None,
+        "reads_excluding_polls_per_vm": round(pk["arm"]["reads_excluding_lro_polls"] / n, 2),
+        "lro_polls_per_vm": round(pk["arm"]["lro_polls"] / n, 2),
+        "p95_vs_floor_time": (round(pk["created_to_wired_p95_s"] / floor["time_s"], 2)
+                              if pk["created_to_wired_p95_s"] is not None else None),
+    }
+
+
 # ------------------------------------------------------------------------------------------------ contenders
 def run_poolkeeper(n: int, time_scale: float, concurrency: int, deadline_s: float) -> dict[str, Any]:
     names = [f"{PREFIX}{i:04d}" for i in range(n)]
@@ -348,7 +363,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent Event Grid deliveries")
     parser.add_argument("--deadline", type=float, default=3600.0, help="give up watching after this many seconds")
-    parser.add_argument("--skip", default="", help="comma list of: naive, azcli, inventory, imports")
+    parser.add_argument("--skip", default="", help="comma list of: naive, azcli, inventory, imports, natpool")
+    parser.add_argument("--natpool-instances", type=int, default=100)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -360,6 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     inventory = pk.pop("inventory")
     summary["poolkeeper"] = pk
     summary["floor"] = floors(n, pk["last_vm_created_s"] or 0.0, ts)
+    summary["targets"] = _against_targets(pk, summary["floor"], n)
     if "inventory" not in skip:
         summary["inventory"] = inventory
     if "naive" not in skip:
@@ -368,6 +385,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summary["azcli"] = run_azcli(n, ts)
     if "imports" not in skip:
         summary["cold_imports"] = cold_imports()
+    if "natpool" not in skip:
+        from bench import natpool_scale
+
+        # request counts do not depend on the pace: run at 0.05 to keep the benchmark short
+        summary["natpool"] = [natpool_scale.run(action, args.natpool_instances, 0.05, 20)
+                              for action in ("remove", "migrate")]
     summary["load_average_at_end"] = os.getloadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -402,6 +425,7 @@ def _print(s: dict[str, Any]) -> None:
     row("LRO polls", lambda d: d["arm"]["lro_polls"])
     row("409 / 412 / 429", lambda d: f"{d['arm']['status_409']}/{d['arm']['status_412']}/{d['arm']['status_429']}")
     row("retried answers", lambda d: d["arm"]["retried_answers"])
+    print("poolkeeper against issue 13's targets:", s["targets"])
     print("writes by type: poolkeeper", pk["arm"]["successful_writes_by_type"])
     if nv:
         print("writes by type: naive     ", nv["arm"]["successful_writes_by_type"])
@@ -415,12 +439,16 @@ def _print(s: dict[str, Any]) -> None:
             print(f"az CLI, the tutorial's way: not measured ({az['why']})")
     if "inventory" in s:
         inv = s["inventory"]
-        print(f"sweep inventory after the storm: {inv['reads']} reads for {inv['list_pages_needed']} list pages needed, "
-              f"{inv['writes']} writes, {inv['seconds']} s")
+        print(f"sweep inventory after the storm: {inv['reads']} reads for {inv['list_pages_needed']} list pages "
+              f"needed, {inv['writes']} writes, {inv['seconds']} s")
     if "cold_imports" in s:
         ci = s["cold_imports"]
         print(f"cold import (median of {ci['repeats']}): function_app {ci['function_app_s']} s, its SDKs alone "
               f"{ci['sdks_only_s']} s, bare interpreter {ci['interpreter_s']} s -> ratio {ci['ratio']} over the SDKs")
+    for r in s.get("natpool") or []:
+        print(f"natpool {r['action']} on {r['instances']} instances: exit {r['exit_code']}; write-class requests "
+              f"{r['write_class_requests']} (floor {r['floor_write_class']}: 1 model + ceil(N/20) upgrades + 1 LB "
+              f"write); PUTs {r['puts_by_type']}, POSTs {r['posts_by_action']}; reads {r['reads']}")
     print(f"load average: start {tuple(round(x, 1) for x in s['load_average_at_start'])}, "
           f"end {tuple(round(x, 1) for x in s['load_average_at_end'])} on {s['cpu_count']} cores")
 
