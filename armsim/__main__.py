@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="start the simulator")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--scenario", default="empty", help="empty | tutorial | tutorial-before-rules | vmss-natpool")
+    serve.add_argument("--scenario", default="empty",
+                       help="empty | tutorial | tutorial-before-rules | vmss-natpool | storm")
     serve.add_argument("--time-scale", type=float, default=1.0, help="multiplies every simulated duration")
     serve.add_argument("--no-throttle", action="store_true", help="turn ARM's request throttling off")
     serve.add_argument("--state-dir", default=None, help="keep state (and the CA) here across restarts")
