@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.identity import DefaultAzureCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
+
+from poolkeeper.pacing import ArmBudget, kind_of, retry_after_from_headers
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 CONNECT_TIMEOUT_S = 10
@@ -27,6 +31,29 @@ def arm_scope(arm_endpoint: str) -> str:
 def default_credential() -> TokenCredential:
     """Managed identity in Azure (and against armsim), the developer's own login elsewhere."""
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+class PacingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Every request the SDK sends (LRO polls included) waits for a token of its kind in the shared ``ArmBudget``.
+
+    After the answer, the budget is lowered to ARM's ``x-ms-ratelimit-remaining-subscription-*`` figures, and a 429's
+    ``Retry-After`` holds that kind for every thread (Microsoft Learn, "Understand how Azure Resource Manager throttles
+    requests": the remaining-requests headers and Retry-After on 429). A per-call policy: it runs once per SDK call,
+    and SDK retries are off (the gateway retries, each attempt a call).
+    """
+
+    def __init__(self, budget: ArmBudget) -> None:
+        self.budget = budget
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        self.budget.acquire(kind_of(request.http_request.method))
+
+    def on_response(self, request: PipelineRequest, response: PipelineResponse) -> None:  # type: ignore[type-arg]
+        kind = kind_of(request.http_request.method)
+        headers = response.http_response.headers
+        self.budget.observe(kind, headers)
+        if response.http_response.status_code == 429:
+            self.budget.hold(kind, retry_after_from_headers(headers) or 1.0)
 
 
 @dataclass
@@ -45,9 +72,14 @@ def make_clients(
     subscription_id: str,
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT,
     credential: TokenCredential | None = None,
+    *,
+    budget: ArmBudget | None = None,
     **client_kwargs: Any,
 ) -> ArmClients:
+    """SDK clients for one subscription; with ``budget``, every request is paced by it (``PacingPolicy``)."""
     cred = credential or default_credential()
+    if budget is not None:
+        client_kwargs["per_call_policies"] = [*client_kwargs.get("per_call_policies", []), PacingPolicy(budget)]
     # azure-core waits 300 s for a TCP connect by default; ARM answers a connect in milliseconds, so a down endpoint
     # should fail (and be retried by the gateway) within seconds, not minutes.
     client_kwargs.setdefault("connection_timeout", CONNECT_TIMEOUT_S)
@@ -68,13 +100,18 @@ def make_clients(
 class ClientCache:
     """One set of SDK clients per subscription, made on first use and reused (thread-safe): the one client cache.
 
-    SDK-level retries are off (``retry_total=0``): the gateway retries with tenacity, so every attempt is counted
-    and logged with the run's correlation id.
+    SDK-level retries are off (``retry_total=0``): the gateway retries, so every attempt is counted and logged with
+    the run's correlation id. Each subscription's clients share one ``ArmBudget`` (ARM throttles per subscription and
+    principal; this cache holds one principal's credential): every thread of this host paces itself on it.
+    ``buckets``: (burst, refill per second) per kind, Azure's by default (``pacing.AZURE_BUCKETS``).
     """
 
-    def __init__(self, arm_endpoint: str, credential: TokenCredential) -> None:
+    def __init__(self, arm_endpoint: str, credential: TokenCredential,
+                 buckets: dict[str, tuple[float, float]] | None = None) -> None:
         self.arm_endpoint = arm_endpoint
         self.credential = credential
+        self.buckets = buckets
+        self.budgets: dict[str, ArmBudget] = {}
         self._clients: dict[str, ArmClients] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +119,10 @@ class ClientCache:
         key = subscription_id.lower()
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = make_clients(subscription_id, self.arm_endpoint, self.credential, retry_total=0)
+                budget = ArmBudget(buckets=self.buckets) if self.buckets else ArmBudget()
+                self.budgets[key] = budget
+                self._clients[key] = make_clients(subscription_id, self.arm_endpoint, self.credential, budget=budget,
+                                                  retry_total=0)
             return self._clients[key]
 
     def close(self) -> None:

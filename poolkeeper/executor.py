@@ -1,20 +1,31 @@
 """The executor: applies a plan to Azure, one read-modify-write per resource, under ETags.
 
 For each write batch (all NAT rules of one load balancer, all pool/rule memberships of one NIC, the model of one
-scale set) it reads the resource, applies the batch's changes to the fresh body (``mutations``), skips the write if
-nothing changed, and PUTs with ``If-Match``. A lost ETag race (412) or a change that no longer fits raises
-``Replan``; the reconciler then reads a new snapshot and plans again.
+scale set) it takes the resource's body — as the snapshot read it, or as the previous write of this run returned it,
+else a fresh GET — applies the batch's changes (``mutations``), skips the write if nothing changed, and PUTs with
+``If-Match`` on that body's ETag. A lost ETag race (412) or a change that no longer fits raises ``Replan``; the
+reconciler then reads a new snapshot and plans again. So a NIC costs one read (the snapshot's) and one write.
+
+Stages run in order (an LB write before the NIC writes that reference its rules); the batches of one stage touch
+distinct resources and run in parallel on a bounded thread pool, paced by the clients' ``ArmBudget``. A batch ARM
+keeps throttling (``ArmBusy``) is deferred, never reported refused: the stage finishes, later stages wait, and the
+reconciler takes it to its next round (``Deferred``).
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
-from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
+from poolkeeper.gateway import ArmBusy, ArmGateway, ArmRefused, PreconditionFailed
+from poolkeeper.ids import id_key
 from poolkeeper.logs import get_logger
+from poolkeeper.model import LoadBalancer, Nic, ScaleSet, Snapshot
 from poolkeeper.mutations import StaleChange, edit_resource
 from poolkeeper.rmw import ResourceGone, read_modify_write
 
@@ -27,12 +38,21 @@ class Replan(Exception):
     """The world moved under the plan (ETag race or stale change): read again and plan again."""
 
 
+class Deferred(Exception):
+    """ARM kept throttling (or was busy) for some batches: they wait for the next round; nothing was refused."""
+
+
+#: batches of one stage written at once (ARM's write bucket, mirrored client-side, paces them further)
+DEFAULT_WORKERS = 16
+
+
 @dataclass
 class ApplyResult:
     applied: list[Change] = field(default_factory=list)
     writes: int = 0
     skipped: int = 0  # batches whose fresh resource already had the changes (nothing to write)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)  # throttled/busy: left for the next round
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,50 +60,146 @@ class ApplyResult:
             "writes": self.writes,
             "skipped": self.skipped,
             "failed": self.failed,
+            "deferred": self.deferred,
         }
+
+    def merge(self, other: ApplyResult) -> None:
+        self.applied.extend(other.applied)
+        self.writes += other.writes
+        self.skipped += other.skipped
+        self.failed.extend(other.failed)
+        self.deferred.extend(other.deferred)
+
+
+class Bodies:
+    """The latest known body (with its ETag) of each resource this run may write: the snapshot's, then what each
+    write returned. A body is used once per write; one without an ETag is not used (the writer GETs instead)."""
+
+    def __init__(self, snapshot: Snapshot | None) -> None:
+        self._lock = threading.Lock()
+        self._bodies: dict[str, Raw] = {}
+        if snapshot is not None:
+            views: list[Nic | LoadBalancer | ScaleSet] = [*snapshot.nics.values(), *snapshot.load_balancers.values(),
+                                                          *snapshot.scale_sets.values()]
+            for view in views:
+                self._bodies[id_key(view.id)] = dict(view.raw)
+
+    def take(self, resource_id: str) -> Raw | None:
+        with self._lock:
+            body = self._bodies.pop(id_key(resource_id), None)
+        return body if body is not None and body.get("etag") else None
+
+    def put(self, resource_id: str, body: Raw | None) -> None:
+        with self._lock:
+            if body and body.get("etag"):
+                self._bodies[id_key(resource_id)] = body
+            else:
+                self._bodies.pop(id_key(resource_id), None)
 
 
 class Executor:
-    def __init__(self, gateway: ArmGateway) -> None:
+    def __init__(self, gateway: ArmGateway, *, snapshot: Snapshot | None = None,
+                 workers: int = DEFAULT_WORKERS) -> None:
         self.gateway = gateway
+        self.bodies = Bodies(snapshot)
+        self.workers = max(1, workers)
 
     def apply(self, plan: Plan, *, result: ApplyResult | None = None) -> ApplyResult:
-        """Apply every write batch in stage order.
+        """Apply every write batch, stage by stage; the batches of a stage in parallel.
 
         A batch Azure refuses is recorded with Azure's code and message and the other batches still run: they
-        touch other resources, and one refused NIC must not leave every other new VM unwired.
+        touch other resources, and one refused NIC must not leave every other new VM unwired. After a stage, a lost
+        ETag race raises ``Replan`` and a throttled batch ``Deferred`` (later stages may depend on it).
         """
         result = result or ApplyResult()
         failed_upgrades: set[str] = set()  # scale sets whose upgrade was refused: their record must stay
-        for batch in plan.group_by_resource():
-            if batch.stage == "scale-set-record" and batch.resource_id.lower() in failed_upgrades:
-                log.warning("upgrade record kept: an upgrade of this scale set was refused",
-                            extra={"resource": batch.resource_id, "correlation_id": self.gateway.correlation_id})
-                continue
-            try:
-                self._apply_batch(batch, result)
-            except (PreconditionFailed, StaleChange) as err:
-                log.info("replanning", extra={"reason": str(err), "correlation_id": self.gateway.correlation_id})
-                raise Replan(str(err)) from err
-            except ArmRefused as err:
-                if batch.stage == "scale-set-upgrade":
+        for stage_batches in _stages(plan.group_by_resource()):
+            runnable = []
+            for batch in stage_batches:
+                if batch.stage == "scale-set-record" and batch.resource_id.lower() in failed_upgrades:
+                    log.warning("upgrade record kept: an upgrade of this scale set was refused",
+                                extra={"resource": batch.resource_id, "correlation_id": self.gateway.correlation_id})
+                    continue
+                runnable.append(batch)
+            outcomes = self._run_stage(runnable)
+            replan: BaseException | None = None
+            for batch, (local, err) in zip(runnable, outcomes, strict=True):
+                result.merge(local)
+                if isinstance(err, PreconditionFailed | StaleChange):
+                    replan = replan or err
+                elif isinstance(err, ArmRefused) and batch.stage == "scale-set-upgrade":
                     failed_upgrades.add(batch.resource_id.lower())
-                log.warning(
-                    "azure refused a change",
-                    extra={"resource": err.resource_id, "code": err.code, "azure_message": err.azure_message,
-                           "correlation_id": self.gateway.correlation_id},
-                )
-                result.failed.append(
-                    {"resource": err.resource_id, "code": err.code, "message": err.azure_message,
-                     "changes": [c.describe() for c in batch.changes]}
-                )
+                elif err is not None:
+                    raise err
+            if replan is not None:
+                log.info("replanning", extra={"reason": str(replan), "correlation_id": self.gateway.correlation_id})
+                raise Replan(str(replan)) from replan
+            if any(local.deferred for local, _ in outcomes):
+                raise Deferred(f"{sum(len(local.deferred) for local, _ in outcomes)} change(s) left for the next "
+                               "round: ARM is throttling or busy")
         return result
+
+    def _run_stage(self, batches: list[WriteBatch]) -> list[tuple[ApplyResult, BaseException | None]]:
+        if len(batches) <= 1 or self.workers == 1:
+            return [self._run_batch(b) for b in batches]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(batches)),
+                                thread_name_prefix="poolkeeper-write") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, self._run_batch, b) for b in batches]
+            return [f.result() for f in futures]
+
+    def _run_batch(self, batch: WriteBatch) -> tuple[ApplyResult, BaseException | None]:
+        """One batch into its own result; the error that should stop the run (if any) is returned, not raised."""
+        local = ApplyResult()
+        try:
+            self._apply_batch(batch, local)
+        except (PreconditionFailed, StaleChange) as err:
+            return local, err
+        except ArmBusy as err:
+            log.warning("change deferred: ARM still throttling or busy",
+                        extra={"resource": err.resource_id, "status": err.status, "code": err.code,
+                               "correlation_id": self.gateway.correlation_id})
+            local.deferred.append({"resource": err.resource_id, "status": err.status, "code": err.code,
+                                   "changes": [c.describe() for c in batch.changes]})
+        except ArmRefused as err:
+            log.warning(
+                "azure refused a change",
+                extra={"resource": err.resource_id, "code": err.code, "azure_message": err.azure_message,
+                       "correlation_id": self.gateway.correlation_id},
+            )
+            local.failed.append(
+                {"resource": err.resource_id, "code": err.code, "message": err.azure_message,
+                 "changes": [c.describe() for c in batch.changes]}
+            )
+            return local, err
+        except Exception as err:
+            return local, err
+        return local, None
 
     def _apply_batch(self, batch: WriteBatch, result: ApplyResult) -> None:
         write = BATCH_WRITERS.get(batch.target_kind)
         if write is None:
             raise TypeError(f"no executor for {batch.target_kind}")
-        write(self.gateway, batch, result)
+        token = _KNOWN_BODIES.set(self.bodies)
+        try:
+            write(self.gateway, batch, result)
+        finally:
+            _KNOWN_BODIES.reset(token)
+
+
+def _stages(batches: tuple[WriteBatch, ...]) -> list[list[WriteBatch]]:
+    """Consecutive batches of one stage (``group_by_resource`` sorts by stage; one batch per resource a stage)."""
+    out: list[list[WriteBatch]] = []
+    for batch in batches:
+        if out and out[-1][0].stage == batch.stage:
+            out[-1].append(batch)
+        else:
+            out.append([batch])
+    return out
+
+
+#: the bodies known to the run whose batch this thread is writing (set per batch by ``Executor``); a context
+#: variable rather than a writer argument, so the ``BATCH_WRITERS`` signature stays (gateway, batch, result)
+_KNOWN_BODIES: contextvars.ContextVar[Bodies | None] = contextvars.ContextVar("poolkeeper_known_bodies", default=None)
 
 
 BatchWriter = Callable[[ArmGateway, WriteBatch, ApplyResult], None]
@@ -111,9 +227,20 @@ RMW_DOORS: dict[str, tuple[str, str]] = {
 
 @writes(*RMW_DOORS)
 def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -> None:
-    """One PUT under If-Match of the resource as freshly read, with the batch's edits (``mutations``)."""
+    """One PUT under If-Match of the resource as last seen (snapshot or previous write; else a GET), with the
+    batch's edits (``mutations``). A stale body costs a 412, which re-plans from a fresh snapshot."""
+    bodies = _KNOWN_BODIES.get() or Bodies(None)
     rid, kind = batch.resource_id, batch.target_kind
-    read, write = (getattr(gw, name) for name in RMW_DOORS[kind])
+    get, put = (getattr(gw, name) for name in RMW_DOORS[kind])
+
+    def read(resource_id: str) -> Raw | None:
+        return bodies.take(resource_id) or get(resource_id)
+
+    def write(resource_id: str, body: Raw, etag: str | None) -> Raw | None:
+        written = put(resource_id, body, etag)
+        bodies.put(resource_id, written)  # the LRO's final body: the next batch on it needs no GET
+        return written  # type: ignore[no-any-return]
+
     try:
         wrote = read_modify_write(rid, read, lambda body: edit_resource(body, batch.changes, kind), write)
     except ResourceGone as err:

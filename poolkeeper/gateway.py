@@ -1,6 +1,8 @@
 """The one door to Azure Resource Manager: every read and write poolkeeper makes goes through ``ArmGateway``.
 
-Why one door: so that every call is retried the same way (tenacity, bounded, honouring ``Retry-After``), carries
+Why one door: so that every call is retried the same way (bounded by a deadline, not a count, honouring
+``Retry-After``: ``pacing.RetryBudget``; a call still throttled or busy at the deadline raises :class:`ArmBusy`, which
+the reconciler takes to its next round instead of reporting it refused), carries
 the run's correlation id, is counted and logged, and declares the RBAC actions it needs (``needs_actions``), from
 which the deployment's custom role is checked.
 
@@ -10,6 +12,7 @@ returns and a read-modify-write sends back everything it read — nobody else's 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,13 +24,13 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from poolkeeper.armcalls import needs_actions
 from poolkeeper.clients import ArmClients
 from poolkeeper.correlation import own_correlation_id
 from poolkeeper.ids import ResourceId
 from poolkeeper.logs import get_logger
+from poolkeeper.pacing import RetryBudget, retry_after_from_headers
 
 T = TypeVar("T")
 log = get_logger("arm")
@@ -57,6 +60,21 @@ class ArmRefused(Exception):
         self.azure_message = message
 
 
+class ArmBusy(Exception):
+    """ARM kept answering "throttled", "busy" or a server error until the retry deadline passed.
+
+    Not a refusal: the change is fine and ARM would accept it later, so the reconciler leaves it for its next round
+    (issue 13: throttling is pacing, not failure).
+    """
+
+    def __init__(self, resource_id: str, status: int | None, code: str, waited_s: float) -> None:
+        super().__init__(f"{resource_id}: ARM still busy or throttling after {waited_s:.1f} s "
+                         f"({status or 'no answer'} {code}); left for the next round")
+        self.resource_id = resource_id
+        self.status = status
+        self.code = code
+
+
 def _status(err: BaseException) -> int | None:
     return getattr(err, "status_code", None) if isinstance(err, HttpResponseError) else None
 
@@ -83,29 +101,7 @@ def retry_after_seconds(err: BaseException | None) -> float | None:
     headers = getattr(response, "headers", None)
     if not headers:
         return None
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
-
-
-class _WaitRetryAfter:
-    """tenacity wait: the server's Retry-After when it gives one, else exponential backoff with jitter."""
-
-    def __init__(self, max_wait: float) -> None:
-        self.max_wait = max_wait
-        self.fallback = wait_exponential_jitter(multiplier=0.2, max=max_wait)
-
-    def __call__(self, state: RetryCallState) -> float:
-        err = state.outcome.exception() if state.outcome else None
-        hinted = retry_after_seconds(err)
-        if hinted is not None:
-            return min(hinted, self.max_wait)
-        return self.fallback(state)
+    return retry_after_from_headers(headers)
 
 
 def _rg_name(resource_id: str) -> tuple[str, str]:
@@ -121,9 +117,11 @@ class ArmGateway:
         clients: ArmClients,
         *,
         correlation_id: str | None = None,
-        max_attempts: int = 8,
+        max_attempts: int | None = None,
         max_wait: float = 60.0,
+        retry_window_s: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clients = clients
         # always a poolkeeper correlation id: ARM echoes it in the events of these writes, which is how they are
@@ -132,43 +130,60 @@ class ArmGateway:
         if correlation_id and correlation_id != self.correlation_id:
             log.info("correlation id replaced by a poolkeeper one",
                      extra={"requested_correlation_id": correlation_id[:100], "correlation_id": self.correlation_id})
-        self.max_attempts = max_attempts
-        self.max_wait = max_wait
+        self.max_attempts = max_attempts  # an extra bound on attempts (None: the deadline alone bounds retries)
+        self.max_wait = max_wait  # the longest single wait between attempts
+        self.retry_window_s = retry_window_s  # how long one call may keep retrying before it is left for later
         self.sleep = sleep
+        self.clock = clock
         self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()  # the executor writes independent resources from several threads
+
+    def _count(self, kind: str) -> None:
+        with self._calls_lock:
+            self.calls[kind] += 1
 
     # ------------------------------------------------------------------------------------------------ plumbing
     def _call(self, kind: str, what: str, resource_id: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Send one request, retrying transient answers until ``retry_window_s`` has passed (``RetryBudget``).
+
+        Each wait is what the server asked (``retry-after-ms``/``Retry-After``) or an exponential backoff, capped at
+        ``max_wait``. A transient answer that outlives the window raises :class:`ArmBusy` (the caller defers the
+        change); any other error is raised as is.
+        """
         headers = {"x-ms-correlation-request-id": self.correlation_id, **kwargs.pop("headers", {})}
-        retrying = Retrying(
-            retry=retry_if_exception(is_transient),
-            wait=_WaitRetryAfter(self.max_wait),
-            stop=stop_after_attempt(self.max_attempts),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                self.calls[kind] += 1
-                started = time.perf_counter()
-                try:
-                    result = fn(*args, headers=headers, **kwargs)
-                except HttpResponseError as err:
-                    log.info(
-                        "arm call failed",
-                        extra={"op": what, "resource": resource_id, "status": err.status_code, "code": _code(err),
-                               "attempt": attempt.retry_state.attempt_number, "correlation_id": self.correlation_id},
-                    )
-                    raise
-                log.info(  # every ARM call, with the run's correlation id (issue 4); filter on "op" to quieten reads
-                    "arm call",
-                    extra={"op": what, "kind": kind, "resource": resource_id,
-                           "attempt": attempt.retry_state.attempt_number,
-                           "ms": round((time.perf_counter() - started) * 1000, 1),
-                           "correlation_id": self.correlation_id},
+        started_at = self.clock()
+        budget = RetryBudget(deadline=started_at + self.retry_window_s, max_backoff=self.max_wait)
+        attempt = 0
+        while True:
+            attempt += 1
+            self._count(kind)
+            started = time.perf_counter()
+            try:
+                result = fn(*args, headers=headers, **kwargs)
+            except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
+                status = _status(err)
+                code = _code(err) if isinstance(err, HttpResponseError) else ""
+                log.info(
+                    "arm call failed",
+                    extra={"op": what, "resource": resource_id, "status": status, "code": code,
+                           "attempt": attempt, "correlation_id": self.correlation_id},
                 )
-                return result
-        raise AssertionError("unreachable")  # pragma: no cover
+                if not is_transient(err):
+                    raise
+                hint = retry_after_seconds(err)
+                decision = budget.decide(self.clock(), attempt,
+                                         min(hint, self.max_wait) if hint is not None else None)
+                if not decision.retry or (self.max_attempts is not None and attempt >= self.max_attempts):
+                    raise ArmBusy(resource_id, status, code, self.clock() - started_at) from err
+                self.sleep(decision.wait)
+                continue
+            log.info(  # every ARM call, with the run's correlation id (issue 4); filter on "op" to quieten reads
+                "arm call",
+                extra={"op": what, "kind": kind, "resource": resource_id, "attempt": attempt,
+                       "ms": round((time.perf_counter() - started) * 1000, 1),
+                       "correlation_id": self.correlation_id},
+            )
+            return result
 
     def _read(
         self, what: str, resource_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any

@@ -16,7 +16,7 @@ from azure.core.credentials import TokenCredential
 from poolkeeper.changes import Plan
 from poolkeeper.clients import ArmClients, ClientCache, default_credential
 from poolkeeper.config import Config
-from poolkeeper.executor import ApplyResult, Executor, Replan
+from poolkeeper.executor import ApplyResult, Deferred, Executor, Replan
 from poolkeeper.findings import Finding
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.guardrails.screen import screen_findings, screen_parts
@@ -102,7 +102,9 @@ class Reconciler:
         gw = self.gateway(subscription_id, correlation_id)
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
+        deferred_outcome: ReconcileOutcome | None = None
         for round_no in range(1, self.max_rounds + 1):
+            result.deferred.clear()  # what a previous round deferred is planned again from this round's snapshot
             snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config))
             plan = make_plan(self.config, snapshot, only=only, binding=binding)
             plan, findings = self._screen(plan, snapshot, gw.correlation_id)
@@ -117,8 +119,16 @@ class Reconciler:
                 )
                 return outcome
             try:
-                Executor(gw).apply(plan, result=result)
+                Executor(gw, snapshot=snapshot).apply(plan, result=result)
             except Replan:
+                continue
+            except Deferred as err:
+                # throttling is pacing, not failure (issue 13): the client-side budget has already slowed us to
+                # ARM's pace; read again and carry on with what is left, in the next round
+                log.info("deferred to the next round", extra={"reason": str(err), "round": round_no,
+                                                              "correlation_id": gw.correlation_id})
+                deferred_outcome = outcome
+                deferred_outcome.result = result
                 continue
             outcome.result = result
             outcome.arm_calls = dict(gw.calls)
@@ -128,6 +138,11 @@ class Reconciler:
                        "arm_calls": dict(gw.calls), "correlation_id": gw.correlation_id},
             )
             return outcome
+        if deferred_outcome is not None and result.deferred:
+            log.warning("changes left for the next event or sweep: ARM kept throttling",
+                        extra={"deferred": len(result.deferred), "correlation_id": gw.correlation_id})
+            deferred_outcome.arm_calls = dict(gw.calls)
+            return deferred_outcome
         raise ReplanLimitReached(
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
+from poolkeeper.gateway import ArmBusy, ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.ids import id_key
 from poolkeeper.logs import get_logger
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import EditConflict
 from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.portmap import ports_from_pool
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
 from poolkeeper.workflows.state import Snapshot, Step, count_calls, plan
 from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
@@ -180,7 +181,7 @@ class Runner:
                 if replans > self.max_replans:
                     return self._fail(record, "PreconditionFailed", f"{err} ({replans} times); try again later")
                 continue
-            except StillWaiting as err:
+            except (StillWaiting, ArmBusy) as err:  # ARM still throttling: paused, resumed later
                 entry["status"] = "waiting"
                 return self._pause(record, str(err))
             except (ArmRefused, EditConflict) as err:
@@ -257,8 +258,13 @@ class Runner:
         rule = intent.params.get("ruleName") or intent.params["natPool"]
         pool = intent.params["backendPool"]
         out: dict[str, dict[str, Any]] = {}
+        # one GET gives every member's port where Azure fills the field (issue 13); the POST only for the others
+        in_pool = ports_from_pool(self.gw.get_load_balancer(lb["id"]) or lb, pool, rule) if before else {}
         for m in sorted(before, key=lambda m: id_key(m["ipConfiguration"])):
             ipc = m["ipConfiguration"]
+            if id_key(ipc) in in_pool:
+                out[id_key(ipc)] = {"instance": m.get("instance"), "ipConfiguration": ipc, **in_pool[id_key(ipc)]}
+                continue
             try:
                 answer = self.gw.query_nat_rule_port_mapping(lb["id"], pool, ipc)
             except ArmRefused as err:
