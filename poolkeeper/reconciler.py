@@ -64,10 +64,12 @@ class ReconcileOutcome:
 class Reconciler:
     """Holds the configuration and one set of SDK clients per subscription (reused across runs)."""
 
-    def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6) -> None:
+    def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6,
+                 retry_window_s: float = 120.0) -> None:
         self.config = config
         self.credential = credential or default_credential()
         self.max_rounds = max_rounds
+        self.retry_window_s = retry_window_s  # how long one ARM call retries throttling before it is deferred
         self._clients = ClientCache(config.arm_endpoint, self.credential)
         self._lock = threading.Lock()
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
@@ -78,7 +80,8 @@ class Reconciler:
         return self._clients(subscription_id)
 
     def gateway(self, subscription_id: str, correlation_id: str | None = None) -> ArmGateway:
-        return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id)
+        return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id,
+                          retry_window_s=self.retry_window_s)
 
     def subscriptions(self) -> list[str]:
         seen: dict[str, str] = {}

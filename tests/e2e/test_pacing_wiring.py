@@ -1,0 +1,72 @@
+"""Issue 13 phase 2 against armsim through the real SDKs: writes start from the snapshot's body and ETag (no GET
+before a PUT), the NIC writes of one stage run in parallel, and a throttled write is deferred, never refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from poolkeeper.config import load_config
+from poolkeeper.localrun import tutorial_config
+from poolkeeper.reconciler import Reconciler
+from tests.conftest import SimHandle
+
+RESOURCE = re.compile(r"/providers/Microsoft\.Network/(networkInterfaces|loadBalancers)/[^/]+$", re.IGNORECASE)
+
+
+def reconciler(sim: SimHandle, **kwargs: Any) -> Reconciler:
+    return Reconciler(load_config(json.dumps(tutorial_config(sim.info))), **kwargs)
+
+
+def own(sim: SimHandle, correlation_id: str) -> list[dict[str, Any]]:
+    return [e for e in sim.requests_log() if e["correlation_id"] == correlation_id]
+
+
+def test_writes_start_from_the_snapshot_no_get_before_a_put(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="tutorial")
+    rec = reconciler(sim)
+    try:
+        (outcome,) = rec.reconcile_all(dry_run=False)
+    finally:
+        rec.close()
+    log = own(sim, outcome.correlation_id)
+    puts = [e for e in log if e["method"] == "PUT" and RESOURCE.search(e["path"])]
+    gets = [e for e in log if e["method"] == "GET" and RESOURCE.search(e["path"])]
+    assert outcome.result is not None and outcome.result.writes == 4 == len(puts)  # 1 LB + 3 NICs
+    assert all(e["if_match"] for e in puts)  # still conditional: on the ETag the snapshot read
+    assert gets == []  # the snapshot's lists gave every body; no GET before a PUT, none after it
+
+
+def test_nic_writes_of_one_stage_run_in_parallel(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="tutorial", time_scale=0.5)  # a NIC PUT runs ~1 s: its poll waits for it
+    rec = reconciler(sim)
+    try:
+        (outcome,) = rec.reconcile_all(dry_run=False)
+    finally:
+        rec.close()
+    log = own(sim, outcome.correlation_id)
+    sequence = ["nic-put" if e["method"] == "PUT" and "/networkInterfaces/" in e["path"] else e["method"]
+                for e in log]
+    first = sequence.index("nic-put")
+    # one after another, every NIC PUT would be followed by its LRO polls before the next NIC PUT
+    assert sequence[first:first + 3] == ["nic-put"] * 3, sequence
+
+
+def test_a_throttled_write_is_deferred_not_refused(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="tutorial")
+    sim.control("POST", "faults", {"rules": [{"kind": "write", "method": "PUT", "path_contains": "/networkInterfaces/",
+                                              "rate": 1.0, "status": 429, "retry_after": 0.05}]})
+    rec = reconciler(sim, retry_window_s=0.3, max_rounds=2)
+    try:
+        (outcome,) = rec.reconcile_all(dry_run=False)
+        assert outcome.result is not None
+        assert outcome.result.failed == [] and outcome.ok
+        assert sorted(d["resource"].rsplit("/", 1)[-1] for d in outcome.result.deferred) == [
+            "myNic1", "myNic2", "myNic3"]
+        sim.control("POST", "faults", {})
+        (after,) = rec.reconcile_all(dry_run=False)  # the next round (event or sweep) wires them
+    finally:
+        rec.close()
+    assert after.result is not None and after.result.writes == 3 and after.result.deferred == []
