@@ -1,7 +1,10 @@
 """Reading the snapshot: the slice of Azure a reconciliation needs, as raw ARM JSON.
 
-Events are hints, never the truth: whatever triggered a run, the planner sees Azure as it is now. A run for one
-event reads only the event's resource group (plus the bindings' load balancers); a sweep reads every scope.
+Events are hints, never the truth: whatever triggered a run, the planner sees Azure as it is now. A run for a few
+created or changed VMs/NICs reads just those, their NICs/VMs and the load balancers they touch or are bound to
+(``read_narrow``: a GET each, however large the resource group); other event runs (deletes, scale sets, bursts
+larger than ``NARROW_MAX_TARGETS``) read the event's resource group (plus the bindings' load balancers) with one
+paged LIST per type; a sweep reads every scope.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from poolkeeper.config import Config
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.ids import ResourceId, id_key, in_scope
 from poolkeeper.model import Snapshot
+
+#: a run for at most this many VMs/NICs reads them one GET each (about 2 per VM plus the load balancers); beyond,
+#: listing the resource group (2 pages per 100 VMs plus the load balancers and scale sets) costs fewer reads
+NARROW_MAX_TARGETS = 8
 
 
 def narrowest_scopes(scopes: list[ResourceId]) -> list[ResourceId]:
@@ -80,3 +87,82 @@ def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         seen.setdefault(id_key(item["id"]), item)
     return list(seen.values())
+
+
+def read_narrow(gateway: ArmGateway, config: Config, scopes: list[ResourceId], only: set[str] | frozenset[str],
+                parts: frozenset[str] = frozenset()) -> Snapshot | None:
+    """The snapshot around a few VMs/NICs: each target, its NICs (or its VM), and the load balancers its NICs
+    reference or its bindings name — one GET each, every resource once however many events were coalesced.
+
+    None when that slice might not be enough (a target that is not a VM or NIC, a scale-set member, more than
+    ``NARROW_MAX_TARGETS``): the caller then lists the resource group. Deletes never come here (their runs have no
+    targets): releasing a deleted VM's rules needs the NICs and rules around it, which only the list shows.
+    """
+    if not only or len(only) > NARROW_MAX_TARGETS:
+        return None
+    vms: dict[str, dict[str, Any]] = {}
+    nics: dict[str, dict[str, Any]] = {}
+    for target in sorted(only):
+        kind = "/".join(t.lower() for t in ResourceId.parse(target).types)
+        if kind == "virtualmachines":
+            vm = gateway.get_vm(target)
+            if vm is not None:
+                vms[id_key(vm["id"])] = vm
+        elif kind == "networkinterfaces":
+            nic = gateway.get_nic(target)
+            if nic is not None:
+                nics[id_key(nic["id"])] = nic
+        else:
+            return None
+    for nic in list(nics.values()):  # a NIC's VM (which decides its binding)
+        vm_id = ((nic.get("properties") or {}).get("virtualMachine") or {}).get("id")
+        if vm_id and id_key(vm_id) not in vms and in_scope(vm_id, scopes):
+            vm = gateway.get_vm(vm_id)
+            if vm is not None:
+                vms[id_key(vm["id"])] = vm
+    for vm in vms.values():
+        props = vm.get("properties") or {}
+        if props.get("virtualMachineScaleSet"):
+            return None  # a scale-set member: its scale set's model decides; the full read has it
+        for ref in (props.get("networkProfile") or {}).get("networkInterfaces") or []:
+            nic_id = ref.get("id")
+            if nic_id and id_key(nic_id) not in nics and in_scope(nic_id, scopes):
+                nic = gateway.get_nic(nic_id)
+                if nic is not None:
+                    nics[id_key(nic["id"])] = nic
+    lbs: dict[str, dict[str, Any]] = {}
+    sub = scopes[0].subscription.lower() if scopes else ""
+    wanted = {id_key(b.load_balancer): b.load_balancer for b in config.bindings
+              if ResourceId.parse(b.load_balancer).subscription.lower() == sub}
+    for nic in nics.values():
+        for lb_id in _referenced_lbs(nic):
+            wanted.setdefault(id_key(lb_id), lb_id)
+    for key in sorted(wanted):
+        if in_scope(key, config.scopes):
+            found = gateway.get_load_balancer(wanted[key])
+            if found is not None:
+                lbs[id_key(found["id"])] = found
+    extra: dict[str, list[dict[str, Any]]] = {}
+    listers = {"nsgs": gateway.list_nsgs, "public_ips": gateway.list_public_ips,
+               "virtual_networks": gateway.list_virtual_networks}
+    for part in sorted(parts & NETWORK_PARTS):
+        extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
+    return Snapshot.from_arm(vms=vms.values(), nics=nics.values(), load_balancers=lbs.values(),
+                             nsgs=extra.get("nsgs"), public_ips=extra.get("public_ips"),
+                             virtual_networks=extra.get("virtual_networks"))
+
+
+def _referenced_lbs(nic: dict[str, Any]) -> set[str]:
+    """The load balancers whose pools or NAT rules a NIC's IP configurations name (ids as the NIC spells them)."""
+    out: set[str] = set()
+    for ipc in (nic.get("properties") or {}).get("ipConfigurations") or []:
+        props = ipc.get("properties") or {}
+        for ref in [*(props.get("loadBalancerBackendAddressPools") or []), *(props.get("loadBalancerInboundNatRules")
+                                                                             or [])]:
+            rid = str(ref.get("id") or "")
+            marker = rid.lower().find("/providers/microsoft.network/loadbalancers/")
+            if marker >= 0:
+                head = rid[: marker + len("/providers/microsoft.network/loadbalancers/")]
+                name = rid[len(head):].split("/", 1)[0]
+                out.add(head + name)
+    return out

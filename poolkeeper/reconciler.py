@@ -23,7 +23,7 @@ from poolkeeper.guardrails.screen import screen_findings, screen_parts
 from poolkeeper.logs import get_logger
 from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan as make_plan
-from poolkeeper.reader import read_snapshot, scopes_for_run
+from poolkeeper.reader import read_narrow, read_snapshot, scopes_for_run
 
 log = get_logger("reconciler")
 
@@ -108,7 +108,10 @@ class Reconciler:
         deferred_outcome: ReconcileOutcome | None = None
         for round_no in range(1, self.max_rounds + 1):
             result.deferred.clear()  # what a previous round deferred is planned again from this round's snapshot
-            snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config))
+            parts = screen_parts(self.config)
+            narrow = (read_narrow(gw, self.config, scopes, only, parts)
+                      if only is not None and resource_group is not None and binding is None and scopes else None)
+            snapshot = narrow if narrow is not None else read_snapshot(gw, self.config, scopes, parts)
             plan = make_plan(self.config, snapshot, only=only, binding=binding)
             plan, findings = self._screen(plan, snapshot, gw.correlation_id)
             outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls),

@@ -12,6 +12,7 @@ from poolkeeper.config import load_config
 from poolkeeper.localrun import tutorial_config
 from poolkeeper.reconciler import Reconciler
 from tests.conftest import SimHandle
+from tests.e2e.conftest import RG, nic_body, vm_body
 
 RESOURCE = re.compile(r"/providers/Microsoft\.Network/(networkInterfaces|loadBalancers)/[^/]+$", re.IGNORECASE)
 
@@ -70,3 +71,23 @@ def test_a_throttled_write_is_deferred_not_refused(armsim_factory: Callable[...,
     finally:
         rec.close()
     assert after.result is not None and after.result.writes == 3 and after.result.deferred == []
+
+
+def test_an_event_run_reads_what_the_event_touches(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="tutorial")
+    rec = reconciler(sim)
+    try:
+        rec.reconcile_all(dry_run=False)  # the three tutorial VMs wired
+        sim.arm("PUT", sim.rid(RG, "Microsoft.Network/networkInterfaces/myNic4"), nic_body(sim, "myNic4"))
+        vm = sim.rid(RG, "Microsoft.Compute/virtualMachines/myVM4")
+        assert sim.arm("PUT", vm, vm_body(sim, "myVM4", "myNic4"), api_version="2024-07-01").status_code < 300
+        outcome = rec.reconcile(sim.subscription_id, resource_group=RG, only={vm})  # as the VM's event asks
+    finally:
+        rec.close()
+    log = own(sim, outcome.correlation_id)
+    reads = sorted((e["path"].rsplit("/", 2)[-2], e["path"].rsplit("/", 1)[-1]) for e in log
+                   if e["method"] == "GET" and "/operations/" not in e["path"].lower()
+                   and "operationstatus" not in e["path"].lower())
+    assert outcome.result is not None and outcome.result.writes == 2  # the LB (its NAT rule) and myNic4
+    assert reads == [("loadBalancers", "myLoadBalancer"), ("networkInterfaces", "myNic4"),
+                     ("virtualMachines", "myVM4")]  # one GET each; no list of the resource group
