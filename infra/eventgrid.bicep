@@ -36,6 +36,9 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
+@description('Empty (default): events go straight to the function. A resource id of a session-enabled Service Bus queue (requiresSession: true): events go to that queue instead, each with SessionId = its Azure subscription id, so one worker at a time owns a subscription\'s ARM write budget (docs/scaling.md). The Event Grid identity (eventGridIdentityId) needs Azure Service Bus Data Sender on the queue.')
+param serviceBusQueueId string = ''
+
 // Event types and operation names poolkeeper handles. The same lists as poolkeeper/events.py (HANDLED_EVENT_TYPES,
 // HANDLED_OPERATION_NAMES); tests/infra/test_event_filter.py fails if the JSON and the module drift apart, so the
 // filter delivers exactly what on_resource_event acts on and nothing it would drop.
@@ -49,7 +52,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
+resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (empty(serviceBusQueueId)) {
   parent: systemTopic
   name: 'poolkeeper-on-resource-event'
   properties: {
@@ -98,4 +101,19 @@ resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscript
   }
 }
 
-output eventSubscriptionId string = subscriptionToFunction.id
+// Optional (serviceBusQueueId set): the same events into a session-enabled Service Bus queue instead, one session
+// per Azure subscription (modules/eventgrid-queue.bicep; docs/scaling.md).
+module subscriptionToQueue 'modules/eventgrid-queue.bicep' = if (!empty(serviceBusQueueId)) {
+  name: 'poolkeeper-eventgrid-queue'
+  params: {
+    systemTopicName: systemTopicName
+    serviceBusQueueId: serviceBusQueueId
+    eventGridIdentityId: eventGridIdentityId
+    deadLetterStorageAccountId: deadLetterStorageAccountId
+    deadLetterContainerName: deadLetterContainerName
+    maxDeliveryAttempts: maxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+  }
+}
+
+output eventSubscriptionId string = empty(serviceBusQueueId) ? subscriptionToFunction.id : subscriptionToQueue.outputs.eventSubscriptionId

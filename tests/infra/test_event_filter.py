@@ -64,7 +64,8 @@ def _event_subscription(template: dict[str, Any]) -> dict[str, Any]:
         if res["type"] == "Microsoft.EventGrid/systemTopics/eventSubscriptions"
     ]
     assert len(subs) == 1, f"eventgrid.bicep must define exactly one event subscription, found {len(subs)}"
-    return subs[0]
+    # deployed unless the Service Bus option is on (``= if (empty(serviceBusQueueId)) {...}``): the body is inside
+    return subs[0]["config"] if "condition" in subs[0] else subs[0]
 
 
 def _accessor(value: Any) -> tuple[str, str] | None:
