@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-scale", type=float, default=0.1,
                       help="armsim time scale (0.1: a VM takes 3 s to create instead of 30 s)")
 
-    from poolkeeper import workflow_cli
+    from poolkeeper import sweep_cli, workflow_cli
 
+    sweep_cli.add_commands(sub)
     workflow_cli.add_commands(sub)
     return parser
 
@@ -138,8 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from poolkeeper.demo import run_demo
 
             return run_demo(time_scale=args.time_scale)
-        from poolkeeper import workflow_cli
+        from poolkeeper import sweep_cli, workflow_cli
 
+        if args.command in sweep_cli.COMMANDS:
+            return sweep_cli.run(args)
         return workflow_cli.run(args)
     except ConfigError as err:
         print(f"poolkeeper: invalid configuration: {err}", file=sys.stderr)

@@ -27,6 +27,7 @@ from poolkeeper.changes import (
     UnassignNatRule,
 )
 from poolkeeper.ids import same_id
+from poolkeeper.maintenance import WIRED_TAG
 
 Raw = dict[str, Any]
 
@@ -194,10 +195,15 @@ def edit_nic(nic: Raw, changes: Iterable[Change]) -> Raw:
             _drop_ref(_refs(_ip_config(out, c.ip_configuration), "loadBalancerBackendAddressPools"), c.pool_id)
             if c.remove_owner_tag and out.get("tags"):
                 out["tags"].pop(OWNER_TAG, None)
+                out["tags"].pop(WIRED_TAG, None)
         elif isinstance(c, AssignNatRule):
             rules = _refs(_ip_config(out, c.ip_configuration), "loadBalancerInboundNatRules")
             if not _has_ref(rules, c.rule_id):
                 rules.append({"id": c.rule_id})
+            if c.binding and (out.get("tags") or {}).get(OWNER_TAG) != c.binding:
+                # issue 12: record in Azure that poolkeeper wired this NIC (operator-pooled NICs have no owner tag),
+                # so its later removal from the pool by a person is told apart from "never wired" (maintenance)
+                out["tags"] = {**(out.get("tags") or {}), WIRED_TAG: c.binding}
         elif isinstance(c, UnassignNatRule):
             _drop_ref(_refs(_ip_config(out, c.ip_configuration), "loadBalancerInboundNatRules"), c.rule_id)
         else:

@@ -40,6 +40,7 @@ from poolkeeper.changes import (
 )
 from poolkeeper.config import Binding, Config, Match
 from poolkeeper.ids import id_key, in_scope, parent_key, same_id, scale_set_of, vnet_of_subnet
+from poolkeeper.maintenance import held_report
 from poolkeeper.model import (
     BackendPool,
     Frontend,
@@ -465,6 +466,12 @@ class _Planner:
             return
         owner = tag_value(nic.tags, OWNER_TAG)
         if not ic.in_pool(t.pool.id):
+            if (held := held_report(nic.id, nic.name, nic.tags, b.name, b.repair)) is not None:
+                self.out.append(held)  # issue 12: drained, or taken out by a person: never fight it
+                if b.nat_rule is not None:  # the VM keeps its NAT rule (and port) while out of the pool
+                    self.wanted_rules.add(id_key(f"{t.lb.id}/inboundNatRules/"
+                                                 f"{nat_rule_name_v1(vm.name, b.nat_rule.backend_port)}"))
+                return
             refusal = self.check_join(t, vm.id, ic.subnet_id, self.group_of_vm(vm), f"VM {vm.name}")
             if refusal is not None:
                 return

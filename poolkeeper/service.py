@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from poolkeeper.correlation import is_own_correlation_id
 from poolkeeper.edge.answer import HttpAnswer, shorten
 from poolkeeper.edge.errors import Forbidden, InvalidRequest
-from poolkeeper.eventparse import MalformedEvent, parse_event, triage
-from poolkeeper.ids import ResourceId, in_scope
+from poolkeeper.eventparse import MalformedEvent, ResourceEvent, parse_event, triage
+from poolkeeper.ids import ResourceId, id_key, in_scope
 from poolkeeper.logs import get_logger
 from poolkeeper.reconciler import Reconciler
 
@@ -26,6 +27,7 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
         log.warning("malformed event dropped", extra={"error": str(err)})
         return {"action": "drop", "reason": f"malformed event: {err}"}
     decision = triage(event, reconciler.config)
+    remember_nic_write(reconciler, event)
     extra = {"event_id": event.id, "operation": event.operation_name, "resource": event.resource_id,
              "event_correlation_id": event.correlation_id, "decision": decision.action, "reason": decision.reason}
     if decision.action != "reconcile":
@@ -38,6 +40,21 @@ def handle_resource_event(reconciler: Reconciler, raw: Any) -> dict[str, Any]:
     if outcome is None:  # folded into the run already in flight for this resource group
         return {"event": event.id, **decision.to_dict(), "coalesced": True}
     return {"event": event.id, **decision.to_dict(), "outcome": outcome.to_dict()}
+
+
+NIC_WRITES_KEPT = 10_000
+
+
+def remember_nic_write(reconciler: Reconciler, event: ResourceEvent) -> None:
+    """Keep who last wrote a NIC (someone else than poolkeeper) and when, for the sweep's PK013 findings."""
+    if "/microsoft.network/networkinterfaces/" not in event.resource_id.lower() or event.is_delete \
+            or is_own_correlation_id(event.correlation_id):
+        return
+    writes = reconciler.nic_writes
+    if len(writes) >= NIC_WRITES_KEPT:
+        writes.pop(next(iter(writes)))
+    writes[id_key(event.resource_id)] = {"by": event.caller_object_id or "unknown", "at": event.event_time or "unknown",
+                                         "correlationId": event.correlation_id or "unknown"}
 
 
 def reconcile_request(reconciler: Reconciler, body: dict[str, Any], *, dry_run: bool) -> HttpAnswer:
@@ -74,14 +91,15 @@ def reconcile_request(reconciler: Reconciler, body: dict[str, Any], *, dry_run: 
 
 
 def compliance_sweep(reconciler: Reconciler) -> dict[str, Any]:
-    """The scheduled sweep: find and repair drift across every scope (what events missed or someone undid)."""
-    outcomes = reconciler.reconcile_all()
-    summary = {
-        "subscriptions": len(outcomes),
-        "changes": sum(len(o.plan.actions) for o in outcomes),
-        "reports": sum(len(o.plan.reports) for o in outcomes),
-        "writes": sum(o.result.writes for o in outcomes if o.result),
-        "failed": sum(len(o.result.failed) for o in outcomes if o.result),
-    }
-    log.info("compliance sweep", extra=summary)
-    return {"summary": summary, "outcomes": [o.to_dict() for o in outcomes]}
+    """The scheduled sweep (timer ``compliance_sweep``): every guardrail, safe repairs, bindings reconciled, pending
+    NAT-pool operations resumed, within the configured limits (``poolkeeper.sweep``). Answers the run's report."""
+    from poolkeeper.sweep import run_sweep
+
+    return run_sweep(reconciler, apply=True).to_dict()
+
+
+def sweep_request(reconciler: Reconciler, *, dry_run: bool) -> HttpAnswer:
+    """``POST /api/sweep``: a dry run unless ``?dryRun=false`` (the configuration's ``dryRun`` wins)."""
+    from poolkeeper.sweep import run_sweep
+
+    return HttpAnswer(200, run_sweep(reconciler, apply=not (dry_run or reconciler.config.dry_run)).to_dict())

