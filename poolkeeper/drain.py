@@ -297,6 +297,8 @@ def _nic_drained(body: Raw, record: str, gone: list[Entry]) -> Raw:
 def _nic_restored(body: Raw, back: list[Entry]) -> Raw:
     out = copy.deepcopy(body)
     out["tags"] = {k: v for k, v in (out.get("tags") or {}).items() if k.lower() != DRAIN_TAG}
+    if not out["tags"]:
+        del out["tags"]  # a NIC that had no tags before the drain has none after (ARM omits an empty set)
     for e in back:
         for ipc in _ip_configs(out):
             if str(ipc.get("name", "")).lower() == e.ip_configuration.lower():
