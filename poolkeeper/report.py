@@ -96,8 +96,8 @@ def build_report(kind: str, outcomes: Sequence[ReconcileOutcome], findings: Sequ
     by_rule: dict[str, int] = {}
     for f in findings:
         by_rule[f.guardrail] = by_rule.get(f.guardrail, 0) + 1
-    drained = sum(1 for t in (topology(s, findings) for s in snapshots) for lb in t for p in lb["pools"]
-                  for m in p["members"] if m["drained"])
+    pictures = [lb for s in snapshots for lb in topology(s, findings, config.bindings)]
+    drained = sum(1 for lb in pictures for p in lb["pools"] for m in p["members"] if m["drained"])
     summary = {
         "findings": len(findings), "findingsByGuardrail": dict(sorted(by_rule.items())),
         "changesPlanned": len(planned), "changesApplied": len(applied),
@@ -117,7 +117,7 @@ def build_report(kind: str, outcomes: Sequence[ReconcileOutcome], findings: Sequ
                  "reports": reports},
         limits={"configured": _limits_config(config), "tripped": tripped}, arm_calls=calls,
         correlation_ids=[o.correlation_id for o in outcomes], operations=[dict(x) for x in operations],
-        topology=[lb for s in snapshots for lb in topology(s, findings)],
+        topology=pictures,
     )
 
 

@@ -73,8 +73,8 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
 # -------------------------------------------------------------------------------------------------- HTML
 
 COLUMNS = ("frontends", "rules", "pools", "NICs", "VMs")
-COL_X = (10, 200, 420, 610, 800)
-BOX_W, BOX_H, ROW_H, TOP = 170, 26, 34, 34
+COL_X = (10, 240, 470, 700, 930)
+BOX_W, BOX_H, ROW_H, TOP = 205, 26, 34, 34
 
 
 @dataclass

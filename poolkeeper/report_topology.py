@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from poolkeeper.config import Binding
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, parent_key
 from poolkeeper.maintenance import DRAIN_TAG
@@ -36,7 +37,27 @@ def admin_states(lb: LoadBalancer) -> dict[str, str]:
     return out
 
 
-def topology(snapshot: Snapshot, findings: Sequence[Finding]) -> list[dict[str, Any]]:
+def _labels(ipc: str, vm_id: str | None, nic_name: str | None = None) -> tuple[str, str]:
+    """(NIC label, VM label); a scale-set instance NIC reads ``ss1/0`` and its VM ``ss1_0``."""
+    parts = ipc.split("/")
+    lowered = [p.lower() for p in parts]
+    if "virtualmachinescalesets" in lowered:
+        i = lowered.index("virtualmachinescalesets")
+        ss, instance = parts[i + 1], parts[i + 3] if len(parts) > i + 3 else "?"
+        return f"{ss}/{instance} {_short(parent_key(ipc))}", f"{ss}_{instance}"
+    return nic_name or ipc.split("/ipConfigurations/")[0].rsplit("/", 1)[-1], _short(vm_id)
+
+
+def _nat_label(snapshot: Snapshot, ipc: str | None) -> str | None:
+    if not ipc:
+        return None
+    nic = snapshot.nics.get(parent_key(ipc))
+    return _labels(ipc, None, nic.name if nic is not None else None)[0]
+
+
+def topology(snapshot: Snapshot, findings: Sequence[Finding],
+             bindings: Sequence[Binding] = ()) -> list[dict[str, Any]]:
+    view_bindings = bindings
     out = []
     for lb in sorted(snapshot.load_balancers.values(), key=lambda x: x.id.lower()):
         admin = admin_states(lb)
@@ -48,9 +69,22 @@ def topology(snapshot: Snapshot, findings: Sequence[Finding]) -> list[dict[str, 
                 vm_id = nic.vm_id if nic is not None else None
                 drained_tag = nic is not None and any(k.lower() == DRAIN_TAG for k in nic.tags)
                 state = admin.get(id_key(ipc))
-                members.append({"ipConfiguration": ipc, "nic": _short(parent_key(ipc)), "vm": _short(vm_id),
+                nic_label, vm_label = _labels(ipc, vm_id, nic.name if nic is not None else None)
+                members.append({"ipConfiguration": ipc, "nic": nic_label, "vm": vm_label,
                                 "adminState": state, "drained": state == "Down" or drained_tag,
                                 "violations": _violations(findings, parent_key(ipc), vm_id)})
+            # subjects a binding wants in this pool that are not in it (PK013 drift or removed by someone)
+            for f in findings:
+                change = f.evidence.get("change") or {}
+                wanted = f.guardrail == "PK013" and (id_key(str(change.get("poolId", ""))) == id_key(pool.id) or (
+                    f.evidence.get("kind") == "removedByPerson" and f.binding is not None
+                    and any(b.name == f.binding and id_key(b.pool_id) == id_key(pool.id)
+                            for b in view_bindings)))
+                if wanted:
+                    nic = snapshot.nics.get(id_key(f.resource_id))
+                    members.append({"ipConfiguration": None, "nic": _short(f.resource_id) + " (not in pool)",
+                                    "vm": _short(nic.vm_id if nic else None), "adminState": None, "drained": False,
+                                    "violations": ["PK013"]})
             # NICs drained by membership removal are out of the pool: list them so the picture shows them
             for nic in snapshot.nics.values():
                 record = next((v for k, v in nic.tags.items() if k.lower() == DRAIN_TAG), "")
@@ -71,8 +105,7 @@ def topology(snapshot: Snapshot, findings: Sequence[Finding]) -> list[dict[str, 
                        "violations": _violations(findings, r.id)} for r in lb.load_balancing_rules],
             "natRules": [{"name": r.name, "frontend": _short(r.frontend_ip_configuration_id),
                           "port": r.frontend_port, "backendPort": r.backend_port,
-                          "nic": _short(parent_key(r.backend_ip_configuration_id))
-                          if r.backend_ip_configuration_id else None,
+                          "nic": _nat_label(snapshot, r.backend_ip_configuration_id),
                           "pool": _short(r.backend_address_pool_id) or None,
                           "violations": _violations(findings, r.id)} for r in lb.inbound_nat_rules],
             "pools": pools,
