@@ -1,6 +1,7 @@
 """A fleet estate for sweeps, limits, maintenance and the scale benchmark: ``lbs`` Standard load balancers, each with
 a frontend, a backend pool ``pool``, an HTTP probe and a probed load-balancing rule, and ``vms_per_lb`` VMs in an
-availability set ``av{i}`` (one subnet). With ``in_pool`` the NICs are in their pool (an operator-wired estate);
+availability set ``av{i}`` (subnet ``s{i}``, a /24: at most 250 VMs per load balancer). With ``in_pool``
+the NICs are in their pool (an operator-wired estate);
 without, every VM is drift a binding per availability set would wire. Built through ``Engine.internal_put``.
 
 The registered scenario ``fleet`` is 2 load balancers × 5 VMs, not pooled; tests and ``bench/sweep_scale.py`` call
@@ -32,9 +33,11 @@ def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = Fa
     net = f"{base}/Microsoft.Network"
     vnet = f"{net}/virtualNetworks/fleetVnet"
     put = engine.internal_put
+    # one /24 subnet per load balancer: small subnets keep armsim's address allocation cheap at 2,000 NICs
     put(vnet, {"location": LOCATION, "properties": {
-        "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/16"}}]}})
+        "addressSpace": {"addressPrefixes": ["10.0.0.0/8"]},
+        "subnets": [{"name": f"s{i}", "properties": {"addressPrefix": f"10.{i // 256}.{i % 256}.0/24"}}
+                    for i in range(lbs)]}})
     for i in range(lbs):
         lb = lb_id(engine.subscription_id, i, rg)
         pip = f"{net}/publicIPAddresses/pip{i}"
@@ -54,7 +57,7 @@ def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = Fa
             "properties": {"platformFaultDomainCount": 2, "platformUpdateDomainCount": 5}})
         for j in range(vms_per_lb):
             name = f"vm{i}x{j}"
-            ip: dict[str, Any] = {"subnet": {"id": f"{vnet}/subnets/s"}, "privateIPAllocationMethod": "Dynamic"}
+            ip: dict[str, Any] = {"subnet": {"id": f"{vnet}/subnets/s{i}"}, "privateIPAllocationMethod": "Dynamic"}
             if in_pool:
                 ip["loadBalancerBackendAddressPools"] = [{"id": f"{lb}/backendAddressPools/pool"}]
             nic = f"{net}/networkInterfaces/{name}-nic"
