@@ -9,7 +9,9 @@ How a VM leaves rotation, per backend pool its NICs are in:
   "Administrative State (Admin State) in Azure Load Balancer" (learn.microsoft.com/azure/load-balancer/admin-state-
   overview): Down stops new connections of load-balancing rules whatever the probe says; it is Standard-only, it
   needs a health probe on the rule, and it does **not** apply to inbound NAT rules — so SSH/RDP through the VM's NAT
-  rule keeps working during maintenance, which is what the operator usually wants.
+  rule keeps working during maintenance, which is what the operator usually wants. The how-to
+  (learn.microsoft.com/azure/load-balancer/manage-admin-state-how-to) lists among its prerequisites a Standard load
+  balancer with "a backend pool with health probes and load balancing rules attached".
 * **membership removal** (``m``) everywhere else (Basic SKU, a pool only NAT rules or outbound rules use, no probe):
   the ip configuration leaves the pool, exactly what seed 003 step 5 does by hand.
 
