@@ -125,3 +125,14 @@ def test_breaker_stops_applying_when_writes_keep_failing(armsim_factory: Callabl
     writes = [e for e in sim.requests_log() if e["method"] == "PUT"]
     assert len(writes) == 4, "no write is attempted once the breaker tripped"
     assert any("circuit breaker tripped" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+
+
+def test_limits_apply_to_event_driven_runs_too(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = fleet(armsim_factory, lbs=1, vms=6)
+    config = fleet_config(sim.subscription_id, sim.info.arm_endpoint, lbs=1, limits={"maxChangesPerRun": 2})
+    vms = {sim.rid(FLEET, f"Microsoft.Compute/virtualMachines/vm0x{j}") for j in range(6)}
+    with reconciler_for(config) as rec:  # what on_resource_event calls for a burst of VM events in one group
+        outcome = rec.reconcile_coalesced(sim.subscription_id, FLEET, vms)
+    assert outcome is not None and outcome.result is not None
+    assert len(outcome.result.applied) == 2 and len(outcome.deferred) == 4
+    assert sum(in_pool(sim, f"vm0x{j}-nic") for j in range(6)) == 2
