@@ -1,16 +1,30 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv and install what they need.
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv and install what they need:
+# the demo only the runtime and armsim (requirements-armsim.txt), the tests everything (requirements-dev.txt).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench clean install
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	touch $(STAMP)
+$(PY):
+	@echo "==> creating $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --progress-bar off pip
+
+# what the demo needs: poolkeeper's runtime dependencies and armsim (no linters, no infra checkers)
+$(DEMO_STAMP): requirements.txt requirements-armsim.txt | $(PY)
+	@echo "==> installing the runtime and armsim (requirements-armsim.txt)"
+	$(PY) -m pip install --progress-bar off -r requirements-armsim.txt
+	touch $(DEMO_STAMP)
+
+$(STAMP): requirements.txt requirements-armsim.txt requirements-dev.txt | $(PY)
+	@echo "==> installing everything for the tests (requirements-dev.txt)"
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt
+	touch $(STAMP) $(DEMO_STAMP)
+
+install: $(DEMO_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -19,7 +33,8 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -q
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
+	@echo "==> running the demo on armsim"
 	$(PY) -m poolkeeper demo
 
 bench: $(STAMP)

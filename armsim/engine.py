@@ -103,6 +103,9 @@ class Engine:
         self.locations_of_subscription = ["westus", "eastus", "westeurope"]
         # called with (method, path, response) after every ARM request; providers add headers of their own here
         self.response_hooks: list[Callable[[str, str, Response], None]] = []
+        # routes served by plugins before the generic resource routing (e.g. armsim.resources: deployments and the
+        # resource listing); each returns None when the path is not its own
+        self.routes: list[Callable[[Ctx, str, list[str], dict[str, str], dict[str, str], bytes], Response | None]] = []
 
     # ------------------------------------------------------------------------------------------------ registry
     def register(self, provider: Provider) -> None:
@@ -425,6 +428,10 @@ class Engine:
             )
         if len(parts) == 2 and method == "GET":
             return Response(200, self._subscription_body())
+        for route in self.routes:
+            served = route(ctx, method, parts, query, headers, body)
+            if served is not None:
+                return served
         # operation status: /subscriptions/{s}/providers/{ns}/locations/{loc}/operations|operationResults/{id}
         if len(low) == 8 and low[2] == "providers" and low[4] == "locations" and low[6] in (
             "operations",

@@ -45,7 +45,8 @@ def referenced_resource_not_provisioned(referenced_id: str, user_id: str, wait_s
                                         operation: str = "PutLoadBalancerOperation") -> ArmError:
     """The network provider's retryable 429 for a write that references a resource still being updated or deleted.
 
-    Source: the transcribed error in shared/reference/error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
+    Source: the transcribed error in tests/data/reference/
+    error_429_RetryableError_ReferencedResourceNotProvisioned_*.json
     (coreos/tectonic-installer#1460); the Deleting form ("Resource is in Deleting state and the last operation that
     updated/is updating the resource is DeleteNicOperation.") is in coreos/tectonic-installer#1459. The retry hint is
     the time left on the referenced resource's operation.

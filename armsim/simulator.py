@@ -27,7 +27,7 @@ DEFAULT_SUBSCRIPTION = "6fb867d5-d552-4dbe-9f6a-7a151b6292aa"
 DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 # Resource-provider packages. Each exposes ``install(runtime)``; a package that is not there yet is skipped.
-PLUGINS = ("armsim.network", "armsim.compute", "armsim.eventgrid")
+PLUGINS = ("armsim.network", "armsim.compute", "armsim.eventgrid", "armsim.resources")
 
 
 @dataclass(frozen=True)

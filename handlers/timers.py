@@ -1,4 +1,7 @@
-"""Timers: the scheduled compliance sweep that finds and repairs drift events missed."""
+"""Timers: the scheduled compliance sweep that finds and repairs drift events missed.
+
+The schedule is the app setting POOLKEEPER_SWEEP_SCHEDULE (default every 15 minutes, poolkeeper/settings.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,6 @@ from poolkeeper.service import compliance_sweep as run_sweep
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(schedule="0 */15 * * * *", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def compliance_sweep(timer: func.TimerRequest) -> None:
     run_sweep(reconciler())

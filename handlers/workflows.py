@@ -38,7 +38,7 @@ def reset() -> None:
         _workflows = None
 
 
-@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_RESUME_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def resume_operations(timer: func.TimerRequest) -> None:
     """Advance every operation whose intent is recorded on a load balancer in scope (crash, timeout, redeploy)."""
     wf = workflows()

@@ -24,6 +24,9 @@ OWNER_TAG = "poolkeeper.binding"
 IGNORE_TAG = "poolkeeper.ignore"
 RULE_PREFIX = "pk-"
 
+#: every change kind by name, filled by :meth:`Change.__init_subclass__`
+CHANGE_TYPES: dict[str, type[Change]] = {}
+
 
 def _short(resource_id: str) -> str:
     """The last segment of an id, for one-line descriptions (``myNic1``)."""
@@ -39,6 +42,15 @@ class Change:
     reason: str
 
     target_kind: ClassVar[str] = "none"
+    #: execution stage (one of :data:`STAGES`): when, relative to other writes, this change runs
+    stage: ClassVar[str] = "report"
+    #: order inside the stage (lower first); deletions of NAT rules go first so a freed port can be reused
+    order_in_stage: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every change kind registers itself by name (``Plan.from_json``, dry-run JSON): one class, one entry."""
+        super().__init_subclass__(**kwargs)
+        CHANGE_TYPES[cls.__name__] = cls
 
     @property
     def kind(self) -> str:
@@ -90,6 +102,7 @@ class JoinPool(Change):
     pool_id: str
     owner_tag: str
     target_kind: ClassVar[str] = "networkInterface"
+    stage: ClassVar[str] = "nic-join"
 
     @property
     def target_id(self) -> str:
@@ -109,6 +122,7 @@ class LeavePool(Change):
     pool_id: str
     remove_owner_tag: bool = True
     target_kind: ClassVar[str] = "networkInterface"
+    stage: ClassVar[str] = "nic-release"
 
     @property
     def target_id(self) -> str:
@@ -126,6 +140,7 @@ class AssignNatRule(Change):
     ip_configuration: str
     rule_id: str
     target_kind: ClassVar[str] = "networkInterface"
+    stage: ClassVar[str] = "nic-join"
 
     @property
     def target_id(self) -> str:
@@ -143,6 +158,7 @@ class UnassignNatRule(Change):
     ip_configuration: str
     rule_id: str
     target_kind: ClassVar[str] = "networkInterface"
+    stage: ClassVar[str] = "nic-release"
 
     @property
     def target_id(self) -> str:
@@ -173,6 +189,7 @@ class CreateNatRule(Change):
     backend_port: int
     replace: bool = False
     target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
 
     @property
     def target_id(self) -> str:
@@ -196,6 +213,8 @@ class DeleteNatRule(Change):
     lb_id: str
     rule_name: str
     target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+    order_in_stage: ClassVar[int] = 0
 
     @property
     def target_id(self) -> str:
@@ -222,6 +241,7 @@ class EnsureNatRuleV2(Change):
     backend_port: int
     pool_id: str
     target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
 
     @property
     def target_id(self) -> str:
@@ -258,6 +278,7 @@ class SetScaleSetModelPool(Change):
     record_instance_ids: tuple[str, ...] = ()
     model_etag: str | None = None
     target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
 
     @property
     def target_id(self) -> str:
@@ -276,6 +297,7 @@ class UpgradeInstances(Change):
     instance_ids: tuple[str, ...]
     batch_size: int
     target_kind: ClassVar[str] = "scaleSetInstances"
+    stage: ClassVar[str] = "scale-set-upgrade"
 
     @property
     def target_id(self) -> str:
@@ -293,6 +315,7 @@ class ClearUpgradeRecord(Change):
     scale_set_id: str
     instance_ids: tuple[str, ...]
     target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-record"
 
     @property
     def target_id(self) -> str:
@@ -325,13 +348,6 @@ class Report(Change):
         return f"report [{self.code}] {_short(self.subject_id)}: {self.message}"
 
 
-CHANGE_TYPES: dict[str, type[Change]] = {
-    cls.__name__: cls for cls in (JoinPool, LeavePool, AssignNatRule, UnassignNatRule, CreateNatRule,
-                                  DeleteNatRule, EnsureNatRuleV2, SetScaleSetModelPool, UpgradeInstances,
-                                  ClearUpgradeRecord, Report)
-}
-
-
 def change_from_dict(data: dict[str, Any]) -> Change:
     """Inverse of :meth:`Change.to_dict` (the ``description`` key is ignored)."""
     cls = CHANGE_TYPES.get(str(data.get("kind")))
@@ -356,19 +372,8 @@ STAGES: tuple[str, ...] = ("nic-release", "load-balancer", "nic-join", "scale-se
 
 
 def stage_of(change: Change) -> str:
-    if isinstance(change, LeavePool | UnassignNatRule):
-        return "nic-release"
-    if isinstance(change, CreateNatRule | DeleteNatRule | EnsureNatRuleV2):
-        return "load-balancer"
-    if isinstance(change, JoinPool | AssignNatRule):
-        return "nic-join"
-    if isinstance(change, SetScaleSetModelPool):
-        return "scale-set-model"
-    if isinstance(change, UpgradeInstances):
-        return "scale-set-upgrade"
-    if isinstance(change, ClearUpgradeRecord):
-        return "scale-set-record"
-    return "report"
+    """The stage a change runs in (declared by its class)."""
+    return change.stage
 
 
 @dataclass(frozen=True)
@@ -397,9 +402,9 @@ class Plan:
                 seen.add(c.identity)
                 unique.append(c)
         order = {s: i for i, s in enumerate(STAGES)}
-        # Within the load-balancer stage deletions go first: a port freed by a deleted rule may be reused by a
-        # rule created in the same plan.
-        return cls(tuple(sorted(unique, key=lambda c: (order[stage_of(c)], not isinstance(c, DeleteNatRule)))))
+        # Within a stage, ``order_in_stage`` (deletions of NAT rules first: a port freed by a deleted rule may be
+        # reused by a rule created in the same plan).
+        return cls(tuple(sorted(unique, key=lambda c: (order[c.stage], c.order_in_stage))))
 
     @property
     def actions(self) -> tuple[Change, ...]:
@@ -423,7 +428,7 @@ class Plan:
         """
         batches: dict[tuple[str, str], list[Change]] = {}
         for c in self.actions:
-            batches.setdefault((stage_of(c), c.target_id.lower()), []).append(c)
+            batches.setdefault((c.stage, c.target_id.lower()), []).append(c)
         order = {s: i for i, s in enumerate(STAGES)}
         out = [WriteBatch(stage=stage, target_kind=cs[0].target_kind, resource_id=cs[0].target_id, changes=tuple(cs))
                for (stage, _), cs in batches.items()]

@@ -56,17 +56,14 @@ def subscribe_webhook(
     session.headers["Authorization"] = f"Bearer {token}"
     topic_path = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
                   f"Microsoft.EventGrid/systemTopics/{topic}")
-    resp = session.put(
-        f"{base}{topic_path}",
-        params={"api-version": EVENTGRID_API},
-        json={"location": "global", "properties": {"source": f"/subscriptions/{subscription_id}",
-                                                    "topicType": "Microsoft.Resources.Subscriptions"}},
-    )
+    deadline = time.monotonic() + timeout
+    resp = _put(session, f"{base}{topic_path}",
+                {"location": "global", "properties": {"source": f"/subscriptions/{subscription_id}",
+                                                      "topicType": "Microsoft.Resources.Subscriptions"}}, deadline)
     _check(resp, "create the Event Grid system topic")
     sub_url = f"{base}{topic_path}/eventSubscriptions/{name}"
-    resp = session.put(sub_url, params={"api-version": EVENTGRID_API}, json=event_subscription_body(endpoint_url))
+    resp = _put(session, sub_url, event_subscription_body(endpoint_url), deadline)
     _check(resp, "create the event subscription")
-    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = session.get(sub_url, params={"api-version": EVENTGRID_API}).json()
         state = (body.get("properties") or {}).get("provisioningState")
@@ -79,6 +76,26 @@ def subscribe_webhook(
             )
         time.sleep(0.05)
     raise TimeoutError(f"the event subscription to {endpoint_url} was not ready within {timeout:.0f} s")
+
+
+def _put(session: requests.Session, url: str, body: dict[str, Any], deadline: float) -> requests.Response:
+    """PUT, waiting out a busy topic (409 ``AnotherOperationInProgress`` while another subscriber's PUT of the shared
+    system topic runs) or a throttle (429) for as long as the server asks, until ``deadline``."""
+    while True:
+        resp = session.put(url, params={"api-version": EVENTGRID_API}, json=body)
+        if resp.status_code not in (409, 429) or time.monotonic() >= deadline:
+            return resp
+        time.sleep(min(_retry_after(resp), max(0.0, deadline - time.monotonic())))
+
+
+def _retry_after(resp: requests.Response) -> float:
+    """Seconds the server asked to wait (``retry-after-ms`` first, then ``Retry-After``), 0.5 s if it did not say."""
+    for header, scale in (("retry-after-ms", 0.001), ("Retry-After", 1.0)):
+        try:
+            return max(0.0, float(resp.headers[header]) * scale)
+        except (KeyError, ValueError):
+            continue
+    return 0.5
 
 
 def _check(resp: requests.Response, what: str) -> None:

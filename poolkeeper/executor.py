@@ -8,7 +8,7 @@ nothing changed, and PUTs with ``If-Match``. A lost ETag race (412) or a change 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
 from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.limits import Breaker
 from poolkeeper.logs import get_logger
-from poolkeeper.mutations import StaleChange, edit_load_balancer, edit_nic, edit_scale_set
+from poolkeeper.mutations import StaleChange, edit_resource
 from poolkeeper.rmw import ResourceGone, read_modify_write
 
 log = get_logger("executor")
@@ -94,40 +94,63 @@ class Executor:
                              "correlation_id": self.gateway.correlation_id})
 
     def _apply_batch(self, batch: WriteBatch, result: ApplyResult) -> None:
-        gw = self.gateway
-        rid = batch.resource_id
-        if batch.stage == "scale-set-upgrade":
-            for change in batch.changes:
-                assert isinstance(change, UpgradeInstances)
-                ids = list(change.instance_ids)
-                size = max(1, change.batch_size)
-                for start in range(0, len(ids), size):
-                    gw.manual_upgrade(change.scale_set_id, ids[start : start + size])
-                    result.writes += 1
-                result.applied.append(change)
-            return
-        read: Callable[[str], Raw | None]
-        edit: Callable[[Raw, Iterable[Change]], Raw]
-        write: Callable[[str, Raw, str | None], Raw | None]
-        if batch.target_kind == "loadBalancer":
-            read, edit, write = gw.get_load_balancer, edit_load_balancer, gw.put_load_balancer
-        elif batch.target_kind == "networkInterface":
-            read, edit, write = gw.get_nic, edit_nic, gw.put_nic
-        elif batch.target_kind == "scaleSet":
-            read, edit, write = gw.get_scale_set, edit_scale_set, gw.put_scale_set
-        else:
+        write = BATCH_WRITERS.get(batch.target_kind)
+        if write is None:
             raise TypeError(f"no executor for {batch.target_kind}")
-        try:
-            wrote = read_modify_write(rid, read, lambda body: edit(body, batch.changes), write)
-        except ResourceGone as err:
-            raise StaleChange(str(err)) from err
-        result.applied.extend(batch.changes)
-        if not wrote:
-            result.skipped += 1
-            return
-        result.writes += 1
-        log.info(
-            "applied",
-            extra={"resource": rid, "changes": [c.describe() for c in batch.changes],
-                   "correlation_id": gw.correlation_id},
-        )
+        write(self.gateway, batch, result)
+
+
+BatchWriter = Callable[[ArmGateway, WriteBatch, ApplyResult], None]
+
+#: target kind of a batch → how the executor carries it out (read-modify-write of one resource, or an action)
+BATCH_WRITERS: dict[str, BatchWriter] = {}
+
+
+def writes(*target_kinds: str) -> Callable[[BatchWriter], BatchWriter]:
+    """Register how batches of these target kinds reach Azure."""
+    def register(fn: BatchWriter) -> BatchWriter:
+        for kind in target_kinds:
+            BATCH_WRITERS[kind] = fn
+        return fn
+    return register
+
+
+#: target kind → the gateway's (read, write) methods: the doors of one read-modify-write
+RMW_DOORS: dict[str, tuple[str, str]] = {
+    "loadBalancer": ("get_load_balancer", "put_load_balancer"),
+    "networkInterface": ("get_nic", "put_nic"),
+    "scaleSet": ("get_scale_set", "put_scale_set"),
+}
+
+
+@writes(*RMW_DOORS)
+def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -> None:
+    """One PUT under If-Match of the resource as freshly read, with the batch's edits (``mutations``)."""
+    rid, kind = batch.resource_id, batch.target_kind
+    read, write = (getattr(gw, name) for name in RMW_DOORS[kind])
+    try:
+        wrote = read_modify_write(rid, read, lambda body: edit_resource(body, batch.changes, kind), write)
+    except ResourceGone as err:
+        raise StaleChange(str(err)) from err
+    result.applied.extend(batch.changes)
+    if not wrote:
+        result.skipped += 1
+        return
+    result.writes += 1
+    log.info(
+        "applied",
+        extra={"resource": rid, "changes": [c.describe() for c in batch.changes], "correlation_id": gw.correlation_id},
+    )
+
+
+@writes("scaleSetInstances")
+def _upgrade_instances(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -> None:
+    """``manualUpgrade`` calls, at most ``batch_size`` instances each."""
+    for change in batch.changes:
+        assert isinstance(change, UpgradeInstances)
+        ids = list(change.instance_ids)
+        size = max(1, change.batch_size)
+        for start in range(0, len(ids), size):
+            gw.manual_upgrade(change.scale_set_id, ids[start : start + size])
+            result.writes += 1
+        result.applied.append(change)

@@ -195,40 +195,62 @@ class ArmGateway:
         message = str(getattr(getattr(err, "error", None), "message", "") or err.message)
         return ArmRefused(resource_id, err.status_code or 0, _code(err) or "Unknown", message)
 
-    def _write_lro(
-        self, what: str, resource_id: str, begin: Callable[..., Any], get: Callable[[], dict[str, Any] | None],
-        *args: Any, **kwargs: Any,
-    ) -> dict[str, Any] | None:
-        """Start a long-running write and wait for it to finish.
+    def _lro(
+        self, kind: str, what: str, resource_id: str, begin: Callable[..., Any], *args: Any,
+        settle: Callable[[], T], done: Callable[[Any], T] = lambda r: r, gone_ok: bool = False, **kwargs: Any,
+    ) -> T | None:
+        """Start a long-running operation and wait for it: the one LRO dance of the gateway.
 
-        If polling itself fails transiently (throttled, dropped), the write was already accepted, so we do not
-        repeat it: we watch the resource's provisioningState until it is terminal instead.
+        The start is retried like every call; the poller's result goes through ``done``. If polling itself fails
+        transiently (throttled, dropped), the operation was already accepted, so it is not repeated: ``settle``
+        watches the resource until the operation's effect is there, and its answer is returned instead. A refusal
+        raises :class:`ArmRefused` (412: :class:`PreconditionFailed`); with ``gone_ok`` a 404 at the start means
+        done (a delete of something already gone) and returns None.
         """
         try:
-            poller = self._call("write", what, resource_id, begin, *args, **kwargs)
+            poller = self._call(kind, what, resource_id, begin, *args, **kwargs)
         except HttpResponseError as err:
+            if gone_ok and (isinstance(err, ResourceNotFoundError) or err.status_code == 404):
+                return None
             raise self._refused(resource_id, err) from err
         try:
-            result = poller.result()
-            return _raw(result) if result is not None else None
+            return done(poller.result())
         except HttpResponseError as err:
             if not is_transient(err):
                 raise self._refused(resource_id, err) from err
         except (ServiceRequestError, ServiceResponseError):
             pass
-        return self._wait_terminal(resource_id, get)
+        return settle()
+
+    def _write_lro(
+        self, what: str, resource_id: str, begin: Callable[..., Any], get: Callable[[], dict[str, Any] | None],
+        *args: Any, **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """A long-running PUT; a lost poll settles on the resource's provisioningState."""
+        return self._lro("write", what, resource_id, begin, *args, settle=lambda: self._wait_terminal(resource_id, get),
+                         done=lambda r: _raw(r) if r is not None else None, **kwargs)
+
+    def _poll(self, done: Callable[[], T | None], *, timeout_s: float, max_delay: float, timeout_message: str) -> T:
+        """Ask ``done`` with growing pauses until it answers (not None), at most ``timeout_s`` seconds."""
+        delay = 0.05
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            answer = done()
+            if answer is not None:
+                return answer
+            self.sleep(delay)
+            delay = min(delay * 2, max_delay)
+        raise TimeoutError(timeout_message)
 
     def _wait_terminal(self, resource_id: str, get: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
-        delay = 0.05
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
+        """The resource once its provisioningState is terminal (None once it is gone)."""
+        def terminal() -> tuple[dict[str, Any] | None] | None:
             body = get()
             state = str(((body or {}).get("properties") or {}).get("provisioningState", "Succeeded")).lower()
-            if body is None or state in TERMINAL_STATES:
-                return body
-            self.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        raise TimeoutError(f"{resource_id} did not reach a terminal provisioningState within 10 minutes")
+            return (body,) if body is None or state in TERMINAL_STATES else None
+
+        return self._poll(terminal, timeout_s=600, max_delay=5.0, timeout_message=(
+            f"{resource_id} did not reach a terminal provisioningState within 10 minutes"))[0]
 
     # ------------------------------------------------------------------------------------------------ reads
     @needs_actions("Microsoft.Compute/virtualMachines/read")
@@ -371,39 +393,23 @@ class ArmGateway:
     def manual_upgrade(self, vmss_id: str, instance_ids: list[str]) -> None:
         """Apply the scale set's model to these instances (``update-instances``) and wait for it."""
         rg, name = _rg_name(vmss_id)
-        compute = self.clients.compute.virtual_machine_scale_sets
-        try:
-            poller = self._call(
-                "action", "manual upgrade", vmss_id, compute.begin_update_instances, rg, name,
-                {"instanceIds": list(instance_ids)},
-            )
-        except HttpResponseError as err:
-            raise self._refused(vmss_id, err) from err
-        try:
-            poller.result()
-        except HttpResponseError as err:
-            if not is_transient(err):
-                raise self._refused(vmss_id, err) from err
-            self._wait_instances(vmss_id, instance_ids)
-        except (ServiceRequestError, ServiceResponseError):
-            self._wait_instances(vmss_id, instance_ids)
+        self._lro("action", "manual upgrade", vmss_id, self.clients.compute.virtual_machine_scale_sets
+                  .begin_update_instances, rg, name, {"instanceIds": list(instance_ids)},
+                  settle=lambda: self._wait_instances(vmss_id, instance_ids))
 
-    def _wait_instances(self, vmss_id: str, instance_ids: list[str]) -> None:
+    def _wait_instances(self, vmss_id: str, instance_ids: list[str]) -> bool:
         wanted = {i.lower() for i in instance_ids}
-        delay = 0.05
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            instances = self.list_scale_set_instances(vmss_id)
+
+        def upgraded() -> bool | None:
             pending = [
-                i for i in instances
+                i for i in self.list_scale_set_instances(vmss_id)
                 if str(i.get("instanceId", "")).lower() in wanted
                 and not (i.get("properties") or {}).get("latestModelApplied", True)
             ]
-            if not pending:
-                return
-            self.sleep(delay)
-            delay = min(delay * 2, 10.0)
-        raise TimeoutError(f"instances {sorted(wanted)} of {vmss_id} did not reach the latest model in 30 minutes")
+            return None if pending else True
+
+        return self._poll(upgraded, timeout_s=1800, max_delay=10.0, timeout_message=(
+            f"instances {sorted(wanted)} of {vmss_id} did not reach the latest model in 30 minutes"))
 
     # ------------------------------------------------------------------------------------------------ workflows
     @needs_actions("Microsoft.Network/publicIPAddresses/read")
@@ -416,24 +422,8 @@ class ArmGateway:
     def delete_public_ip(self, pip_id: str) -> None:
         """Delete a public IP and wait for it (already gone counts as done: the workflows are re-run)."""
         rg, name = _rg_name(pip_id)
-        try:
-            poller = self._call(
-                "delete", "delete public IP", pip_id, self.clients.network.public_ip_addresses.begin_delete, rg, name
-            )
-        except ResourceNotFoundError:
-            return
-        except HttpResponseError as err:
-            if err.status_code == 404:
-                return
-            raise self._refused(pip_id, err) from err
-        try:
-            poller.result()
-        except HttpResponseError as err:
-            if not is_transient(err):
-                raise self._refused(pip_id, err) from err
-            self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id))
-        except (ServiceRequestError, ServiceResponseError):
-            self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id))
+        self._lro("delete", "delete public IP", pip_id, self.clients.network.public_ip_addresses.begin_delete, rg,
+                  name, settle=lambda: self._wait_terminal(pip_id, lambda: self.get_public_ip(pip_id)), gone_ok=True)
 
     @needs_actions("Microsoft.Network/loadBalancers/backendAddressPools/queryInboundNatRulePortMapping/action")
     def query_nat_rule_port_mapping(

@@ -36,6 +36,7 @@ from azure.functions.timer import TimerRequest
 from poolkeeper.edge.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES, BodyError, parse_json
 from poolkeeper.edge.transport import read_body
 from poolkeeper.logs import get_logger
+from poolkeeper.settings import resolve_schedule
 
 log = get_logger("host")
 
@@ -208,7 +209,7 @@ class LocalHost:
         from croniter import croniter  # type: ignore[import-untyped]
 
         first = True
-        itr = croniter(timer.schedule, dt.datetime.now(), second_at_beginning=True)
+        itr = croniter(resolve_schedule(timer.schedule), dt.datetime.now(), second_at_beginning=True)
         while not self._stop.is_set():
             if not (first and timer.run_on_startup):
                 wait = (itr.get_next(dt.datetime) - dt.datetime.now()).total_seconds()

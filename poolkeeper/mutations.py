@@ -1,5 +1,9 @@
 """Pure edits of raw ARM bodies: apply planned changes to the resource as freshly read.
 
+One registry, one vocabulary: every change kind registers the function that applies it to a body (``@edits``),
+so a new kind of change is its class in :mod:`poolkeeper.changes` plus one registered edit here; the executor and
+the tests' simulated ARM both apply changes through :func:`edit_resource`.
+
 The executor reads each resource just before writing it and applies the planned changes to *that* body, so the
 PUT carries every field as it is now, including changes other writers made since the snapshot. If the fresh body
 makes a change impossible (another worker took the frontend port, the NIC lost its ipConfiguration) the edit
@@ -9,8 +13,8 @@ raises ``StaleChange`` and the reconciler re-plans from a new snapshot instead o
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from poolkeeper import upgraderecord
 from poolkeeper.changes import (
@@ -28,6 +32,8 @@ from poolkeeper.changes import (
 )
 from poolkeeper.ids import same_id
 from poolkeeper.maintenance import WIRED_TAG
+from poolkeeper.model import LoadBalancer
+from poolkeeper.ports import taken_ports
 
 Raw = dict[str, Any]
 
@@ -64,40 +70,55 @@ def _drop_ref(refs: list[Raw], target: str) -> bool:
     return len(refs) != before
 
 
+Edit = Callable[[Raw, Any], None]
+C = TypeVar("C", bound=Change)
+
+#: change kind → the function that applies one change of that kind to a (copied) body, in place
+EDITS: dict[type[Change], Edit] = {}
+
+_WHAT = {"loadBalancer": "load-balancer", "networkInterface": "NIC", "scaleSet": "scale-set model"}
+
+
+def edits(kind: type[C]) -> Callable[[Callable[[Raw, C], None]], Callable[[Raw, C], None]]:
+    """Register the edit that applies ``kind`` to a body of its ``target_kind``."""
+    def register(fn: Callable[[Raw, C], None]) -> Callable[[Raw, C], None]:
+        EDITS[kind] = fn
+        return fn
+    return register
+
+
+def edit_resource(body: Raw, changes: Iterable[Change], target_kind: str) -> Raw:
+    """Apply changes (all writing a resource of ``target_kind``) to a fresh body; returns a new body."""
+    out = copy.deepcopy(body)
+    changes = tuple(changes)
+    for c in changes:
+        edit = EDITS.get(type(c))
+        if edit is None or c.target_kind != target_kind:
+            raise TypeError(f"{c.kind} is not a {_WHAT.get(target_kind, target_kind)} change")
+        edit(out, c)
+    check = _CHECKS.get(target_kind)
+    if check is not None:
+        check(out, changes)
+    return out
+
+
+def edit_load_balancer(lb: Raw, changes: Iterable[Change]) -> Raw:
+    """Apply NAT rule creations/deletions to a fresh load balancer body (returns a new body)."""
+    return edit_resource(lb, changes, "loadBalancer")
+
+
+def edit_nic(nic: Raw, changes: Iterable[Change]) -> Raw:
+    """Apply pool memberships, NAT rule assignments and the ownership tag to a fresh NIC body (new body)."""
+    return edit_resource(nic, changes, "networkInterface")
+
+
+def edit_scale_set(vmss: Raw, changes: Iterable[Change]) -> Raw:
+    """Add backend pools to a scale set's model (the instances follow on update-instances), recording in the same
+    body which instances that makes out of date; or clear instances from that record (``upgraderecord``)."""
+    return edit_resource(vmss, changes, "scaleSet")
+
+
 # ---------------------------------------------------------------------------------------------------- load balancer
-def _taken_ports(lb: Raw, frontend_id: str, protocol: str, *, except_rule: str) -> set[int]:
-    """Frontend ports already used on this frontend+protocol by other NAT rules, NAT pools and LB rules."""
-    taken: set[int] = set()
-    props = _props(lb)
-
-    def same_frontend(p: Raw) -> bool:
-        return same_id((p.get("frontendIPConfiguration") or {}).get("id"), frontend_id)
-
-    def same_protocol(p: Raw) -> bool:
-        proto = str(p.get("protocol", "")).lower()
-        return proto in (protocol.lower(), "all") or protocol.lower() == "all"
-
-    for rule in props.get("inboundNatRules") or []:
-        if str(rule.get("name", "")).lower() == except_rule.lower():
-            continue
-        p = rule.get("properties") or {}
-        if not (same_frontend(p) and same_protocol(p)):
-            continue
-        if p.get("frontendPort"):
-            taken.add(int(p["frontendPort"]))
-        if p.get("frontendPortRangeStart") and p.get("frontendPortRangeEnd"):
-            taken.update(range(int(p["frontendPortRangeStart"]), int(p["frontendPortRangeEnd"]) + 1))
-    for pool in props.get("inboundNatPools") or []:
-        p = pool.get("properties") or {}
-        if same_frontend(p) and same_protocol(p):
-            taken.update(range(int(p.get("frontendPortRangeStart", 0)), int(p.get("frontendPortRangeEnd", -1)) + 1))
-    for rule in props.get("loadBalancingRules") or []:
-        p = rule.get("properties") or {}
-        if same_frontend(p) and same_protocol(p) and p.get("frontendPort"):
-            taken.add(int(p["frontendPort"]))
-    return taken
-
-
 def _nat_rule_v1(c: CreateNatRule) -> Raw:
     return {
         "name": c.rule_name,
@@ -141,33 +162,58 @@ def _same_rule(existing: Raw, wanted: Raw) -> bool:
     return True
 
 
-def edit_load_balancer(lb: Raw, changes: Iterable[Change]) -> Raw:
-    """Apply NAT rule creations/deletions to a fresh load balancer body (returns a new body)."""
-    out = copy.deepcopy(lb)
-    rules: list[Raw] = _props(out).setdefault("inboundNatRules", [])
-    for c in changes:
-        if isinstance(c, CreateNatRule | EnsureNatRuleV2):
-            wanted = _nat_rule_v1(c) if isinstance(c, CreateNatRule) else _nat_rule_v2(c)
-            existing = _named(rules, c.rule_name)
-            if existing is not None:
-                if _same_rule(existing, wanted):
-                    continue
-                if isinstance(c, CreateNatRule) and not c.replace:
-                    # the name is ours but it says something else now (edited by hand?): re-plan from fresh state
-                    raise StaleChange(f"NAT rule {c.rule_name} on {lb.get('name')} differs from the plan")
-                rules.remove(existing)  # a deliberate rewrite (frontend/protocol changed, or V2 settings)
-            if isinstance(c, CreateNatRule):
-                taken = _taken_ports(out, c.frontend_ip_configuration_id, c.protocol, except_rule=c.rule_name)
-                if c.frontend_port in taken:
-                    raise StaleChange(f"frontend port {c.frontend_port} on {lb.get('name')} was taken meanwhile")
-            rules.append(wanted)
-        elif isinstance(c, DeleteNatRule):
-            existing = _named(rules, c.rule_name)
-            if existing is not None:
-                rules.remove(existing)
-        else:
-            raise TypeError(f"{c.kind} is not a load-balancer change")
-    return out
+def _nat_rules(lb: Raw) -> list[Raw]:
+    rules: list[Raw] = _props(lb).setdefault("inboundNatRules", [])
+    return rules
+
+
+def _put_rule(lb: Raw, c: CreateNatRule | EnsureNatRuleV2, wanted: Raw, *, overwrite: bool) -> bool:
+    """Put ``wanted`` in place of the rule of that name; False when it is already there as wanted."""
+    rules = _nat_rules(lb)
+    existing = _named(rules, c.rule_name)
+    if existing is not None:
+        if _same_rule(existing, wanted):
+            return False
+        if not overwrite:
+            # the name is ours but it says something else now (edited by hand?): re-plan from fresh state
+            raise StaleChange(f"NAT rule {c.rule_name} on {lb.get('name')} differs from the plan")
+        rules.remove(existing)  # a deliberate rewrite (frontend/protocol changed, or V2 settings)
+    return True
+
+
+@edits(CreateNatRule)
+def _create_nat_rule(lb: Raw, c: CreateNatRule) -> None:
+    wanted = _nat_rule_v1(c)
+    if _put_rule(lb, c, wanted, overwrite=c.replace):
+        _nat_rules(lb).append(wanted)  # its port is checked once the whole batch is applied (_check_ports)
+
+
+def _check_ports(lb: Raw, changes: Iterable[Change]) -> None:
+    """Every per-VM rule created keeps its frontend port to itself, by the one port-occupancy rule
+    (:func:`poolkeeper.ports.taken_ports`) over the body as it will be written (parsed once per batch)."""
+    creates = [c for c in changes if isinstance(c, CreateNatRule)]
+    if not creates:
+        return
+    view = LoadBalancer.from_arm(lb)
+    for c in creates:
+        if c.frontend_port in taken_ports(view, c.frontend_ip_configuration_id, c.protocol,
+                                          exclude_rules=[c.rule_name]):
+            raise StaleChange(f"frontend port {c.frontend_port} on {lb.get('name')} was taken meanwhile")
+
+
+@edits(EnsureNatRuleV2)
+def _ensure_nat_rule_v2(lb: Raw, c: EnsureNatRuleV2) -> None:
+    wanted = _nat_rule_v2(c)
+    if _put_rule(lb, c, wanted, overwrite=True):
+        _nat_rules(lb).append(wanted)
+
+
+@edits(DeleteNatRule)
+def _delete_nat_rule(lb: Raw, c: DeleteNatRule) -> None:
+    rules = _nat_rules(lb)
+    existing = _named(rules, c.rule_name)
+    if existing is not None:
+        rules.remove(existing)
 
 
 # ---------------------------------------------------------------------------------------------------- NIC
@@ -180,35 +226,38 @@ def _ip_config(nic: Raw, name: str) -> Raw:
     return cfg["properties"]
 
 
-def edit_nic(nic: Raw, changes: Iterable[Change]) -> Raw:
-    """Apply pool memberships, NAT rule assignments and the ownership tag to a fresh NIC body (new body)."""
-    out = copy.deepcopy(nic)
-    for c in changes:
-        if isinstance(c, JoinPool):
-            pools = _refs(_ip_config(out, c.ip_configuration), "loadBalancerBackendAddressPools")
-            if not _has_ref(pools, c.pool_id):
-                pools.append({"id": c.pool_id})
-            tags = out.get("tags") or {}
-            tags[OWNER_TAG] = c.owner_tag
-            out["tags"] = tags
-        elif isinstance(c, LeavePool):
-            _drop_ref(_refs(_ip_config(out, c.ip_configuration), "loadBalancerBackendAddressPools"), c.pool_id)
-            if c.remove_owner_tag and out.get("tags"):
-                out["tags"].pop(OWNER_TAG, None)
-                out["tags"].pop(WIRED_TAG, None)
-        elif isinstance(c, AssignNatRule):
-            rules = _refs(_ip_config(out, c.ip_configuration), "loadBalancerInboundNatRules")
-            if not _has_ref(rules, c.rule_id):
-                rules.append({"id": c.rule_id})
-            if c.binding and (out.get("tags") or {}).get(OWNER_TAG) != c.binding:
-                # issue 12: record in Azure that poolkeeper wired this NIC (operator-pooled NICs have no owner tag),
-                # so its later removal from the pool by a person is told apart from "never wired" (maintenance)
-                out["tags"] = {**(out.get("tags") or {}), WIRED_TAG: c.binding}
-        elif isinstance(c, UnassignNatRule):
-            _drop_ref(_refs(_ip_config(out, c.ip_configuration), "loadBalancerInboundNatRules"), c.rule_id)
-        else:
-            raise TypeError(f"{c.kind} is not a NIC change")
-    return out
+@edits(JoinPool)
+def _join_pool(nic: Raw, c: JoinPool) -> None:
+    pools = _refs(_ip_config(nic, c.ip_configuration), "loadBalancerBackendAddressPools")
+    if not _has_ref(pools, c.pool_id):
+        pools.append({"id": c.pool_id})
+    tags = nic.get("tags") or {}
+    tags[OWNER_TAG] = c.owner_tag
+    nic["tags"] = tags
+
+
+@edits(LeavePool)
+def _leave_pool(nic: Raw, c: LeavePool) -> None:
+    _drop_ref(_refs(_ip_config(nic, c.ip_configuration), "loadBalancerBackendAddressPools"), c.pool_id)
+    if c.remove_owner_tag and nic.get("tags"):
+        nic["tags"].pop(OWNER_TAG, None)
+        nic["tags"].pop(WIRED_TAG, None)
+
+
+@edits(AssignNatRule)
+def _assign_nat_rule(nic: Raw, c: AssignNatRule) -> None:
+    rules = _refs(_ip_config(nic, c.ip_configuration), "loadBalancerInboundNatRules")
+    if not _has_ref(rules, c.rule_id):
+        rules.append({"id": c.rule_id})
+    if c.binding and (nic.get("tags") or {}).get(OWNER_TAG) != c.binding:
+        # issue 12: record in Azure that poolkeeper wired this NIC (operator-pooled NICs have no owner tag), so its
+        # later removal from the pool by a person is told apart from "never wired" (poolkeeper.maintenance)
+        nic["tags"] = {**(nic.get("tags") or {}), WIRED_TAG: c.binding}
+
+
+@edits(UnassignNatRule)
+def _unassign_nat_rule(nic: Raw, c: UnassignNatRule) -> None:
+    _drop_ref(_refs(_ip_config(nic, c.ip_configuration), "loadBalancerInboundNatRules"), c.rule_id)
 
 
 # ---------------------------------------------------------------------------------------------------- scale set
@@ -219,32 +268,32 @@ def _same_etag(a: str | None, b: str | None) -> bool:
     return norm(a) == norm(b)
 
 
-def edit_scale_set(vmss: Raw, changes: Iterable[Change]) -> Raw:
-    """Add backend pools to a scale set's model (the instances follow on update-instances), recording in the same
-    body which instances that makes out of date; or clear instances from that record (``upgraderecord``)."""
-    out = copy.deepcopy(vmss)
-    for c in changes:
-        if isinstance(c, ClearUpgradeRecord):
-            _set_record(out, upgraderecord.decode(out.get("tags")) - set(c.instance_ids))
-            continue
-        if not isinstance(c, SetScaleSetModelPool):
-            raise TypeError(f"{c.kind} is not a scale-set model change")
-        if c.model_etag is not None and vmss.get("etag") is not None and not _same_etag(c.model_etag, vmss["etag"]):
-            # the model changed since the plan: recording "our" stale instances now could include someone else's
-            raise StaleChange(f"scale set {vmss.get('name')} changed since it was planned (ETag {vmss['etag']})")
-        profile = ((_props(out).get("virtualMachineProfile") or {}).get("networkProfile") or {})
-        nic_cfg = _named(profile.get("networkInterfaceConfigurations") or [], c.nic_config)
-        if nic_cfg is None:
-            raise StaleChange(f"scale set {vmss.get('name')} has no NIC configuration {c.nic_config} any more")
-        ip_cfg = _named((nic_cfg.get("properties") or {}).get("ipConfigurations") or [], c.ip_config)
-        if ip_cfg is None:
-            raise StaleChange(f"scale set {vmss.get('name')} has no ipConfiguration {c.ip_config} any more")
-        pools = _refs(ip_cfg.setdefault("properties", {}), "loadBalancerBackendAddressPools")
-        if not _has_ref(pools, c.pool_id):
-            pools.append({"id": c.pool_id})
-            if c.record_instance_ids:
-                _set_record(out, upgraderecord.decode(out.get("tags")) | set(c.record_instance_ids))
-    return out
+@edits(ClearUpgradeRecord)
+def _clear_upgrade_record(vmss: Raw, c: ClearUpgradeRecord) -> None:
+    _set_record(vmss, upgraderecord.decode(vmss.get("tags")) - set(c.instance_ids))
+
+
+@edits(SetScaleSetModelPool)
+def _set_scale_set_model_pool(vmss: Raw, c: SetScaleSetModelPool) -> None:
+    if c.model_etag is not None and vmss.get("etag") is not None and not _same_etag(c.model_etag, vmss["etag"]):
+        # the model changed since the plan: recording "our" stale instances now could include someone else's
+        raise StaleChange(f"scale set {vmss.get('name')} changed since it was planned (ETag {vmss['etag']})")
+    profile = ((_props(vmss).get("virtualMachineProfile") or {}).get("networkProfile") or {})
+    nic_cfg = _named(profile.get("networkInterfaceConfigurations") or [], c.nic_config)
+    if nic_cfg is None:
+        raise StaleChange(f"scale set {vmss.get('name')} has no NIC configuration {c.nic_config} any more")
+    ip_cfg = _named((nic_cfg.get("properties") or {}).get("ipConfigurations") or [], c.ip_config)
+    if ip_cfg is None:
+        raise StaleChange(f"scale set {vmss.get('name')} has no ipConfiguration {c.ip_config} any more")
+    pools = _refs(ip_cfg.setdefault("properties", {}), "loadBalancerBackendAddressPools")
+    if not _has_ref(pools, c.pool_id):
+        pools.append({"id": c.pool_id})
+        if c.record_instance_ids:
+            _set_record(vmss, upgraderecord.decode(vmss.get("tags")) | set(c.record_instance_ids))
+
+
+#: target kind → a check of the whole edited body (after every change of the batch is applied)
+_CHECKS: dict[str, Callable[[Raw, Iterable[Change]], None]] = {"loadBalancer": _check_ports}
 
 
 def _set_record(body: Raw, instance_ids: set[str]) -> None:

@@ -10,6 +10,7 @@ new rules. A :class:`PortAllocator` remembers what it handed out within one plan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from poolkeeper.ids import id_key
@@ -40,34 +41,47 @@ def protocols_overlap(a: str, b: str) -> bool:
     return a == b or a == "all" or b == "all"
 
 
-def taken_ports(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
-                ) -> set[int]:
-    """Every frontend port in use on this frontend for an overlapping protocol.
+@dataclass(frozen=True)
+class PortUse:
+    """One thing that occupies frontend ports: a NAT rule (V1 port or V2 range), a NAT pool's range, or a
+    load-balancing rule (frontend port 0, HA ports, occupies every port)."""
+
+    kind: str  # "inboundNatRules" | "inboundNatPools" | "loadBalancingRules" (the ARM collection)
+    name: str
+    ports: range
+
+
+def port_uses(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
+              ) -> list[PortUse]:
+    """Everything on this frontend that occupies ports for an overlapping protocol: the one port-occupancy rule.
 
     ``exclude_rules`` (NAT rule names) leaves rules out: a rule being replaced may keep its own port, and a rule
-    being deleted in the same load-balancer write frees its port. A load-balancing rule with frontend port 0
-    (HA ports) takes every port.
+    being deleted in the same load-balancer write frees its port.
     """
     fe = id_key(frontend_id)
     excluded = {r.lower() for r in exclude_rules}
+
+    def here(item_frontend: str | None, item_protocol: str) -> bool:
+        return bool(item_frontend) and id_key(item_frontend or "") == fe and protocols_overlap(item_protocol,
+                                                                                                protocol)
+
+    uses = [PortUse("inboundNatRules", r.name, r.frontend_ports()) for r in lb.inbound_nat_rules
+            if r.name.lower() not in excluded and here(r.frontend_ip_configuration_id, r.protocol)]
+    uses += [PortUse("inboundNatPools", p.name, p.frontend_ports()) for p in lb.inbound_nat_pools
+             if here(p.frontend_ip_configuration_id, p.protocol)]
+    uses += [PortUse("loadBalancingRules", r.name,
+                     ALL_PORTS if r.frontend_port == 0 else range(r.frontend_port, r.frontend_port + 1))
+             for r in lb.load_balancing_rules
+             if r.frontend_port is not None and here(r.frontend_ip_configuration_id, r.protocol)]
+    return uses
+
+
+def taken_ports(lb: LoadBalancer, frontend_id: str, protocol: str, *, exclude_rules: Iterable[str] = ()
+                ) -> set[int]:
+    """Every frontend port in use on this frontend for an overlapping protocol (the union of :func:`port_uses`)."""
     taken: set[int] = set()
-    for rule in lb.inbound_nat_rules:
-        if rule.name.lower() in excluded:
-            continue
-        if rule.frontend_ip_configuration_id and id_key(rule.frontend_ip_configuration_id) == fe \
-                and protocols_overlap(rule.protocol, protocol):
-            taken.update(rule.frontend_ports())
-    for pool in lb.inbound_nat_pools:
-        if pool.frontend_ip_configuration_id and id_key(pool.frontend_ip_configuration_id) == fe \
-                and protocols_overlap(pool.protocol, protocol):
-            taken.update(pool.frontend_ports())
-    for lbr in lb.load_balancing_rules:
-        if lbr.frontend_ip_configuration_id and id_key(lbr.frontend_ip_configuration_id) == fe \
-                and protocols_overlap(lbr.protocol, protocol) and lbr.frontend_port is not None:
-            if lbr.frontend_port == 0:
-                taken.update(ALL_PORTS)
-            else:
-                taken.add(lbr.frontend_port)
+    for use in port_uses(lb, frontend_id, protocol, exclude_rules=exclude_rules):
+        taken.update(use.ports)
     return taken
 
 

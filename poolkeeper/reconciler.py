@@ -16,7 +16,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 
 from poolkeeper.changes import Plan
-from poolkeeper.clients import ArmClients, default_credential, make_clients
+from poolkeeper.clients import ArmClients, ClientCache, default_credential
 from poolkeeper.config import Config
 from poolkeeper.executor import ApplyResult, Executor, Replan
 from poolkeeper.findings import Finding
@@ -81,7 +81,7 @@ class Reconciler:
         self.config = config
         self.credential = credential or default_credential()
         self.max_rounds = max_rounds
-        self._clients: dict[str, ArmClients] = {}
+        self._clients = ClientCache(config.arm_endpoint, self.credential)
         self._lock = threading.Lock()
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)
@@ -91,14 +91,7 @@ class Reconciler:
         self.nic_writes: dict[str, dict[str, str]] = {}
 
     def clients(self, subscription_id: str) -> ArmClients:
-        with self._lock:
-            key = subscription_id.lower()
-            if key not in self._clients:
-                # SDK-level retries off: the gateway retries with tenacity so every attempt is counted and logged
-                self._clients[key] = make_clients(
-                    subscription_id, self.config.arm_endpoint, self.credential, retry_total=0
-                )
-            return self._clients[key]
+        return self._clients(subscription_id)
 
     def gateway(self, subscription_id: str, correlation_id: str | None = None) -> ArmGateway:
         return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id)
@@ -235,5 +228,4 @@ class Reconciler:
         return [self.reconcile(sub, dry_run=dry_run) for sub in self.subscriptions()]
 
     def close(self) -> None:
-        for clients in self._clients.values():
-            clients.close()
+        self._clients.close()

@@ -1,8 +1,8 @@
 """``python -m poolkeeper sweep [--apply] [--json] [--html FILE]`` and ``python -m poolkeeper drain|restore VM_ID``.
 
 ``sweep`` is a dry run unless ``--apply``; it prints the run report as ``rich`` tables (or JSON) and writes the HTML
-page with ``--html``. Exit codes: 0 done; 1 a write failed or the breaker tripped; 2 bad configuration or arguments;
-3 (drain/restore) refused, nothing changed.
+page with ``--html``. Exit codes (as the rest of the CLI): 0 done; 2 something refused (by a guardrail, by Azure, by
+the breaker, or a drain/restore poolkeeper refuses — nothing changed then) or bad input; 1 an error.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def _sweep(reconciler: Reconciler, args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print_report(report)
-    failed = report.summary["breakerTripped"] or any(r.get("azure") for r in report.changes["refused"])
-    return 1 if failed else 0
+    refused = report.summary["breakerTripped"] or bool(report.changes["refused"])
+    return 2 if refused else 0
 
 
 def _maintenance(reconciler: Reconciler, args: argparse.Namespace) -> int:
@@ -69,6 +69,6 @@ def _maintenance(reconciler: Reconciler, args: argparse.Namespace) -> int:
         answer = (m.drain if args.command == "drain" else m.restore)(args.vm_id, dry_run=args.dry_run)
     except (MaintenanceRefused, Forbidden, NotFound, InvalidRequest) as err:
         print(f"poolkeeper {args.command}: refused: {err}", file=sys.stderr)
-        return 3
+        return 2
     print(json.dumps(answer, indent=2))
     return 0

@@ -4,7 +4,7 @@
 ``python -m poolkeeper operation show|resume ID``, each with ``--dry-run`` where it changes something. They act with
 your own Azure login (DefaultAzureCredential) on ``$POOLKEEPER_ARM_ENDPOINT`` (default Azure's), keep operations in
 ``$POOLKEEPER_OPERATIONS_DIR`` (default ``.poolkeeper/operations``) or ``$POOLKEEPER_OPERATIONS_CONTAINER``, show a
-progress bar per phase (tqdm on a terminal, plain lines otherwise) and finish with a table of the steps.
+progress bar per phase (rich on a terminal, plain lines otherwise) and finish with a table of the steps.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from poolkeeper.gateway import ArmRefused
@@ -42,37 +43,66 @@ def add_commands(sub: Any) -> None:
                                                 "(default: reuse a pool with exactly the NAT pool's instances, else "
                                                 "create one)")
     migrate.add_argument("--rule-name", help="name of the NAT rule V2 (default: the NAT pool's name)")
-    migrate.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID")
+    migrate.add_argument("--scale-set", action="append", dest="scale_sets", metavar="NAME_OR_ID",
+                         help="scale set using the pool (repeatable; default: found from the load balancer)")
 
     rule = sub.add_parser("rule", help="load-balancing rule workflows")
     rule_sub = rule.add_subparsers(dest="action", required=True)
     probed = rule_sub.add_parser("change-probed-port", help="change the backend port of a rule whose probe is a "
                                                             "scale set's health probe")
     _common(probed)
-    probed.add_argument("--rule", required=True, help="load-balancing rule name")
-    probed.add_argument("--new-backend-port", required=True, type=int)
+    probed.add_argument("--rule", required=True, help="load-balancing rule name, e.g. myLoadBalancerRule")
+    probed.add_argument("--new-backend-port", required=True, type=int, metavar="PORT",
+                        help="the rule's new backend port, e.g. 8080")
 
-    operation = sub.add_parser("operation", help="show or resume a workflow operation")
+    operation = sub.add_parser("operation", help="list, show or resume workflow operations")
     op_sub = operation.add_subparsers(dest="action", required=True)
+    listing = op_sub.add_parser("list", help="every operation in the store, newest first, with its status")
+    listing.add_argument("--json", action="store_true", help="print the records' summaries as JSON")
+    listing.add_argument("--stale-after", type=float, default=STALE_AFTER_MINUTES, metavar="MINUTES",
+                         help=f"call a running operation stale after this long without progress "
+                              f"(default {STALE_AFTER_MINUTES:.0f})")
     show = op_sub.add_parser("show", help="an operation's status, steps and port mappings")
-    show.add_argument("id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("id", help="operation id, e.g. from `poolkeeper operation list`")
+    show.add_argument("--json", action="store_true", help="print the record as JSON")
+    show.add_argument("--stale-after", type=float, default=STALE_AFTER_MINUTES, metavar="MINUTES",
+                      help=f"call a running operation stale after this long without progress "
+                           f"(default {STALE_AFTER_MINUTES:.0f})")
     resume = op_sub.add_parser("resume", help="continue an unfinished operation")
-    resume.add_argument("id")
-    resume.add_argument("--load-balancer", help="where its intent is recorded (needed if the store lost it)")
-    resume.add_argument("--json", action="store_true")
+    resume.add_argument("id", help="operation id, e.g. from `poolkeeper operation list`")
+    resume.add_argument("--load-balancer", metavar="ID",
+                        help="where its intent is recorded (needed if the store lost it)")
+    resume.add_argument("--json", action="store_true", help="print the operation record as JSON")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--load-balancer", required=True, help="load balancer resource id")
+    p.add_argument("--load-balancer", metavar="ID", help="load balancer resource id (or give -g and --lb-name)")
+    p.add_argument("-g", "--resource-group", metavar="NAME", help="the load balancer's resource group (with --lb-name)")
+    p.add_argument("--lb-name", metavar="NAME", help="load balancer name (with -g)")
+    p.add_argument("--subscription", metavar="ID", default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
+                   help="subscription of -g/--lb-name (default: $AZURE_SUBSCRIPTION_ID)")
     p.add_argument("--batch-size", type=int, help="instances per manualUpgrade call (default 20)")
     p.add_argument("--allow-rolling", action="store_true", help="accept scale sets with the Rolling upgrade policy")
     p.add_argument("--dry-run", action="store_true", help="check every precondition and list the ARM calls only")
     p.add_argument("--json", action="store_true", help="print the operation record as JSON")
 
 
+def load_balancer_id(args: argparse.Namespace) -> str:
+    """``--load-balancer ID``, or the id built from ``-g RG --lb-name NAME`` (and the subscription)."""
+    if args.load_balancer:
+        if args.resource_group or args.lb_name:
+            raise BadRequest("give --load-balancer, or -g with --lb-name, not both")
+        return str(args.load_balancer)
+    if not (args.resource_group and args.lb_name):
+        raise BadRequest("name the load balancer: --load-balancer ID, or -g RESOURCE_GROUP --lb-name NAME")
+    if not args.subscription:
+        raise BadRequest("-g/--lb-name need the subscription: --subscription ID or $AZURE_SUBSCRIPTION_ID")
+    return (f"/subscriptions/{args.subscription}/resourceGroups/{args.resource_group}"
+            f"/providers/Microsoft.Network/loadBalancers/{args.lb_name}")
+
+
 def _body(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    body: dict[str, Any] = {"loadBalancer": args.load_balancer}
+    body: dict[str, Any] = {"loadBalancer": load_balancer_id(args)}
     if args.batch_size is not None:
         body["batchSize"] = args.batch_size
     if args.allow_rolling:
@@ -115,7 +145,7 @@ def build_workflows() -> Any:
 
 
 class Progress:
-    """Prints each step, and a progress bar of instances per upgrade phase (tqdm on a TTY, text lines otherwise)."""
+    """Prints each step, and a progress bar of instances per upgrade phase (rich on a TTY, text lines otherwise)."""
 
     def __init__(self, out: Any = sys.stdout) -> None:
         self.out = out
@@ -145,21 +175,19 @@ class Progress:
 
     def _batch(self, event: dict[str, Any]) -> None:
         if self.tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # tqdm is a dev dependency; fall back to text
-                self.tty = False
-            else:
-                if self.bar is None:
-                    self.bar = tqdm(total=event["total"], desc=f"  {event['scaleSet']} instances", unit="vm",
-                                    file=self.out)
-                self.bar.update(len(event["instances"]))
-                return
+            from rich.progress import Progress as Bar
+
+            if self.bar is None:
+                self.bar = Bar(transient=False)
+                self.bar.start()
+                self.task = self.bar.add_task(f"  {event['scaleSet']} instances", total=event["total"])
+            self.bar.update(self.task, completed=event["done"])
+            return
         print(f"  {event['scaleSet']}: instances updated {event['done']}/{event['total']}", file=self.out)
 
     def _close(self) -> None:
         if self.bar is not None:
-            self.bar.close()
+            self.bar.stop()
             self.bar = None
 
 
@@ -193,15 +221,125 @@ def print_record(record: dict[str, Any], out: Any = sys.stdout) -> None:
         print(f"  ERROR {record['error']['code']}: {record['error']['message']}", file=out)
 
 
+STALE_AFTER_MINUTES = 15.0
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def last_activity(record: Any) -> datetime | None:
+    """The latest timestamp in an operation record (createdAt, updatedAt, a step's startedAt, a batch's at…).
+
+    The runner saves the record at every step and batch, so this is its heartbeat: a ``running`` operation whose
+    last activity is long past belongs to a process that has stopped (killed, crashed, Ctrl-C).
+    """
+    found: list[datetime] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.endswith(("At", "at")) and (t := _parse_time(value)) is not None:
+                    found.append(t)
+                elif key != "intent":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(record)
+    return max(found) if found else None
+
+
+def effective_status(record: dict[str, Any], now: datetime | None = None,
+                     stale_after_minutes: float = STALE_AFTER_MINUTES) -> str:
+    """``running`` only while the record shows recent progress; ``stale`` otherwise (resume it)."""
+    status = str(record.get("status", ""))
+    if status != "running":
+        return status
+    last = last_activity(record)
+    current = now or datetime.now(UTC)
+    if last is not None and (current - last).total_seconds() > stale_after_minutes * 60:
+        return "stale"
+    return status
+
+
+def _with_staleness(record: dict[str, Any], stale_after: float) -> dict[str, Any]:
+    status = effective_status(record, stale_after_minutes=stale_after)
+    if status == "stale":
+        last = last_activity(record)
+        record = {**record, "status": "stale", "recordedStatus": record.get("status"),
+                  "lastActivity": last.isoformat() if last else None,
+                  "notes": [*(record.get("notes") or []),
+                            {"code": "Stale", "message": f"recorded as running, but no progress since {last}: its "
+                                                         f"process has stopped; resume with: python -m poolkeeper "
+                                                         f"operation resume {record.get('id')}"}]}
+    return record
+
+
+def list_operations(workflows: Any, stale_after: float) -> list[dict[str, Any]]:
+    rows = []
+    for operation_id in workflows.store.list_ids():
+        try:
+            record = _with_staleness(workflows.show(operation_id), stale_after)
+        except OperationNotFound:
+            continue
+        last = last_activity(record)
+        rows.append({"id": record.get("id", operation_id), "kind": record.get("kind"),
+                     "status": record.get("status"),
+                     "loadBalancer": (record.get("intent") or {}).get("loadBalancer"),
+                     "lastActivity": last.isoformat() if last else None})
+    return sorted(rows, key=lambda r: r["lastActivity"] or "", reverse=True)
+
+
+def print_operations(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=None if out.isatty() else 100, highlight=False)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("operation", "kind", "status", "load balancer", "last activity"):
+        table.add_column(column, no_wrap=column != "load balancer")
+    for r in rows:
+        table.add_row(r["id"], str(r["kind"]), str(r["status"]), str(r["loadBalancer"] or "").rsplit("/", 1)[-1],
+                      str(r["lastActivity"] or ""))
+    console.print(table)
+    stale = sum(1 for r in rows if r["status"] == "stale")
+    console.print(f"{len(rows)} operation(s)" + (f", {stale} stale: resume with `poolkeeper operation resume ID`"
+                                                 if stale else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command not in COMMANDS:
         raise ValueError(f"unknown command {args.command!r}")
     workflows = build_workflows()
-    hooks = Hooks(on_event=Progress()) if not getattr(args, "json", False) else None
+    quiet = getattr(args, "json", False)
+    progress = None if quiet else Progress()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "started":
+            args.operation_started = event.get("operation")  # the CLI names it if Ctrl-C follows
+        if progress is not None:
+            progress(event)
+
+    hooks = Hooks(on_event=on_event)
     try:
         if args.command == "operation":
+            if args.action == "list":
+                rows = list_operations(workflows, args.stale_after)
+                if quiet:
+                    print(json.dumps(rows, indent=2))
+                else:
+                    print_operations(rows)
+                return 0
             if args.action == "show":
-                record = workflows.show(args.id)
+                record = _with_staleness(workflows.show(args.id), args.stale_after)
             else:
                 record = workflows.resume(args.id, load_balancer=args.load_balancer, hooks=hooks)
         else:
@@ -226,4 +364,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(record, indent=2, default=str))
     else:
         print_record(record)
-    return {"succeeded": 0, "dry-run": 0, "waiting": 3, "running": 3}.get(record.get("status", ""), 1)
+    return {"succeeded": 0, "dry-run": 0, "waiting": 3, "running": 3, "stale": 3}.get(record.get("status", ""), 1)

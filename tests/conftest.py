@@ -91,8 +91,14 @@ def armsim(armsim_factory: Callable[..., SimHandle]) -> SimHandle:
 
 @pytest.fixture
 def tutorial(armsim_factory: Callable[..., SimHandle]) -> SimHandle:
-    """The tutorial estate (seed 003) at test speed."""
+    """The tutorial estate (seed 003, as az 2.91 builds it: Standard SKUs, ``ipconfig1``) at test speed."""
     return armsim_factory(scenario="tutorial")
+
+
+@pytest.fixture
+def tutorial_basic(armsim_factory: Callable[..., SimHandle]) -> SimHandle:
+    """The tutorial era's Basic estate (``ipConfig1``, unmanaged disks): for tests of Basic semantics."""
+    return armsim_factory(scenario="tutorial-basic")
 
 
 os.environ.setdefault("AZURE_CORE_COLLECT_TELEMETRY", "false")

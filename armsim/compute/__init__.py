@@ -29,3 +29,6 @@ def install(rt: Runtime) -> None:
     ):
         engine.register(provider)
     engine.response_hooks.append(ComputeRateLimits(rt.config))
+    from armsim.compute.images import ImageCatalog
+
+    engine.routes.append(ImageCatalog(engine))

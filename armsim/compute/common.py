@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from armsim import ids
+from armsim.compute.images import latest_version
 from armsim.errors import ArmError
 from armsim.provider import Ctx
 
@@ -136,8 +137,14 @@ def materialise_disks(profile: dict[str, Any], rg_base: str, disk_prefix: str, p
     linux = is_linux(profile)
     image = storage.get("imageReference")
     if isinstance(image, dict) and image.get("version") and "exactVersion" not in image:
-        image["exactVersion"] = image["version"] if image["version"] != "latest" else "1.0.0"
+        image["exactVersion"] = image["version"] if image["version"] != "latest" else latest_version(image)
     os_disk = storage.setdefault("osDisk", {})
+    # a null in the body means "not given" (az's generated templates send "name": null, "storageAccountType": null)
+    for key in ("name", "caching"):
+        if os_disk.get(key) is None:
+            os_disk.pop(key, None)
+    if isinstance(os_disk.get("managedDisk"), dict) and os_disk["managedDisk"].get("storageAccountType") is None:
+        os_disk["managedDisk"].pop("storageAccountType", None)
     old_os = prev.get("osDisk") or {}
     os_disk.setdefault("osType", "Linux" if linux else "Windows")
     os_disk.setdefault("createOption", "FromImage")

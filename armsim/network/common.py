@@ -83,6 +83,10 @@ def enum_value(value: Any, allowed: tuple[str, ...], path: str, type_name: str) 
 
 
 def int_value(value: Any, path: str, lo: int, hi: int) -> int:
+    # A string holding an integer is accepted, as NRP's JSON deserializer does: az's generated scale-set template
+    # sends "frontendPortRangeStart": "50000" (azure-cli command_modules/vm/_template_builder.py) and Azure deploys it.
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
         raise ArmError(
             400, "InvalidRequestFormat", f"Cannot parse the request: '{path}' must be an integer, got {value!r}."

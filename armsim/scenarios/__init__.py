@@ -1,5 +1,7 @@
-"""Named starting estates. ``tutorial`` is seed 003's estate with its own names; ``tutorial-before-rules`` is the same
-estate before the tutorial's probe and rule commands; ``vmss-natpool`` is seed 001's."""
+"""Named starting estates. ``tutorial`` is seed 003's estate as its az commands build it today (Standard SKUs,
+``ipconfig1``, managed disks); ``tutorial-before-rules`` is the same estate before the tutorial's probe and rule
+commands; ``tutorial-basic`` is the tutorial era's Basic estate (``ipConfig1``, unmanaged disks) for migration
+rehearsals; ``vmss-natpool`` is seed 001's."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ SCENARIOS: dict[str, list[str]] = {
     "tutorial-before-rules": [
         "armsim.scenarios.tutorial:build_network_before_rules",
         "armsim.scenarios.tutorial_compute:build_compute",
+    ],
+    "tutorial-basic": [
+        "armsim.scenarios.tutorial:build_network_basic",
+        "armsim.scenarios.tutorial_compute:build_compute_basic",
     ],
     "vmss-natpool": ["armsim.scenarios.vmss_natpool:build"],
     "violations": ["armsim.scenarios.violations:build"],

@@ -1,10 +1,19 @@
 """Seed 003's network estate ("How to load balance virtual machines in Azure"), as its az commands leave it.
 
-Names are the tutorial's own. The load balancer is Basic SKU, as ``az network lb create`` made it in the tutorial
-era. The NICs' ip configuration is named ``ipConfig1``: the tutorial's later commands pass
-``--ip-config-name ipConfig1``; az of that era matched names case-insensitively (``ipconfig1`` would do) but newer az
-matches exactly, so ``ipConfig1`` makes the seed's commands work verbatim with both. The compute part (availability
-set, VMs) is built by ``tutorial_compute.build_compute``.
+Names are the tutorial's own. Two eras:
+
+- ``tutorial`` (``build_network``): what the seed's commands build TODAY with az 2.91, checked by
+  tests/armsim/test_azcli_tutorial.py against a run of those commands from an empty subscription. ``az network
+  public-ip create`` makes a Standard, Static IPv4 address (Basic public IPs were retired on 30 September 2025:
+  Microsoft Learn, virtual-network/ip-services/public-ip-basic-upgrade-guidance), ``az network lb create`` a Standard
+  load balancer, ``az network lb rule create`` sends the pool as ``backendAddressPools``, ``az network nic create``
+  names the ip configuration ``ipconfig1`` (azure-cli, command_modules/network/custom.py ``create_nic``).
+- ``tutorial-basic`` (``build_network_basic``): the tutorial-era estate — Basic load balancer, Basic dynamic public
+  IP, ip configuration ``ipConfig1`` (the seed's later commands pass ``--ip-config-name ipConfig1``; az 2.91 matches
+  that name exactly, so they run verbatim only against this estate) — kept for Basic-to-Standard migration
+  rehearsals and for tests of Basic semantics.
+
+The compute part (availability set, VMs) is built by ``tutorial_compute``.
 """
 
 from __future__ import annotations
@@ -15,12 +24,13 @@ from armsim.engine import Engine
 
 RG = "myTutorial8"
 LOCATION = "westus"
-IPCONFIG = "ipConfig1"
+IPCONFIG = "ipconfig1"  # az 2.91's name
+IPCONFIG_BASIC = "ipConfig1"  # the seed's name
 
 
 def build_network(engine: Engine) -> None:
-    """The tutorial's network as its Step 3 leaves it: probe ``myHealthProbe`` and rule ``myLoadBalancerRule`` made."""
-    _build_network(engine, with_probe_and_rule=True)
+    """The tutorial's network as its Step 3 leaves it today: probe ``myHealthProbe`` and rule ``myLoadBalancerRule``."""
+    _build_network(engine, with_probe_and_rule=True, basic=False)
 
 
 def build_network_before_rules(engine: Engine) -> None:
@@ -28,28 +38,41 @@ def build_network_before_rules(engine: Engine) -> None:
 
     The load balancer has its frontend and backend pool only, so those two commands can be run verbatim against it.
     """
-    _build_network(engine, with_probe_and_rule=False)
+    _build_network(engine, with_probe_and_rule=False, basic=False)
 
 
-def _build_network(engine: Engine, *, with_probe_and_rule: bool) -> None:
+def build_network_basic(engine: Engine) -> None:
+    """The tutorial-era network: Basic SKUs, a dynamic public IP, ``ipConfig1``."""
+    _build_network(engine, with_probe_and_rule=True, basic=True)
+
+
+def _build_network(engine: Engine, *, with_probe_and_rule: bool, basic: bool) -> None:
     engine.ensure_resource_group(RG, LOCATION)
     net = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network"
     pip = f"{net}/publicIPAddresses/myPublicIP"
     lb = f"{net}/loadBalancers/myLoadBalancer"
     vnet = f"{net}/virtualNetworks/myVnet"
     nsg = f"{net}/networkSecurityGroups/myNetworkSecurityGroup"
-    engine.internal_put(
-        pip, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Dynamic"}}
-    )
+    sku = "Basic" if basic else "Standard"
+    engine.internal_put(pip, {
+        "location": LOCATION,
+        "sku": {"name": sku} if basic else {"name": "Standard", "tier": "Regional"},
+        "properties": {"publicIPAllocationMethod": "Dynamic" if basic else "Static",
+                       **({} if basic else {"publicIPAddressVersion": "IPv4", "idleTimeoutInMinutes": 4})},
+    })
+    frontend_props: dict[str, Any] = {"publicIPAddress": {"id": pip}}
+    if not basic:
+        frontend_props["privateIPAddressVersion"] = "IPv4"
     lb_props: dict[str, Any] = {
-        "frontendIPConfigurations": [{"name": "myFrontEndPool", "properties": {"publicIPAddress": {"id": pip}}}],
+        "frontendIPConfigurations": [{"name": "myFrontEndPool", "properties": frontend_props}],
         "backendAddressPools": [{"name": "myBackEndPool"}],
     }
     if with_probe_and_rule:
         lb_props["probes"] = [
             {
                 "name": "myHealthProbe",
-                "properties": {"protocol": "Tcp", "port": 80, "intervalInSeconds": 15, "numberOfProbes": 2},
+                "properties": {"protocol": "Tcp", "port": 80, "intervalInSeconds": 15, "numberOfProbes": 2,
+                               **({} if basic else {"probeThreshold": 1})},
             }
         ]
         lb_props["loadBalancingRules"] = [
@@ -60,12 +83,16 @@ def _build_network(engine: Engine, *, with_probe_and_rule: bool) -> None:
                     "frontendPort": 80,
                     "backendPort": 80,
                     "frontendIPConfiguration": {"id": f"{lb}/frontendIPConfigurations/myFrontEndPool"},
-                    "backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"},
+                    # az 2.91 sends the Gateway-era list; the tutorial-era az sent the single reference
+                    **({"backendAddressPool": {"id": f"{lb}/backendAddressPools/myBackEndPool"}} if basic else
+                       {"backendAddressPools": [{"id": f"{lb}/backendAddressPools/myBackEndPool"}],
+                        "idleTimeoutInMinutes": 4, "enableFloatingIP": False, "enableTcpReset": False,
+                        "disableOutboundSnat": False, "loadDistribution": "Default"}),
                     "probe": {"id": f"{lb}/probes/myHealthProbe"},
                 },
             }
         ]
-    engine.internal_put(lb, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": lb_props})
+    engine.internal_put(lb, {"location": LOCATION, "sku": {"name": sku}, "properties": lb_props})
     engine.internal_put(
         vnet,
         {
@@ -108,8 +135,9 @@ def _build_network(engine: Engine, *, with_probe_and_rule: bool) -> None:
                     "networkSecurityGroup": {"id": nsg},
                     "ipConfigurations": [
                         {
-                            "name": IPCONFIG,
+                            "name": IPCONFIG_BASIC if basic else IPCONFIG,
                             "properties": {
+                                **({} if basic else {"privateIPAddressVersion": "IPv4", "primary": True}),
                                 "subnet": {"id": f"{vnet}/subnets/mySubnet"},
                                 "privateIPAllocationMethod": "Dynamic",
                                 "loadBalancerBackendAddressPools": [{"id": f"{lb}/backendAddressPools/myBackEndPool"}],

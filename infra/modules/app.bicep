@@ -313,6 +313,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'POOLKEEPER_ARM_ENDPOINT'
           value: armEndpoint
         }
+        // Timer schedules (NCRONTAB, six fields), read by the timer bindings as %POOLKEEPER_SWEEP_SCHEDULE% etc.
+        {
+          name: 'POOLKEEPER_SWEEP_SCHEDULE'
+          value: '0 */15 * * * *'
+        }
+        {
+          name: 'POOLKEEPER_RESUME_SCHEDULE'
+          value: '0 */5 * * * *'
+        }
         // Workflow backups and progress (used by resume_operations and /api/operations/{id}).
         {
           name: 'POOLKEEPER_OPERATIONS_CONTAINER'

@@ -90,11 +90,15 @@ def test_tutorial_availability_set_and_vms(tutorial: SimHandle) -> None:
     c = tutorial.clients()
     avset = c.compute.availability_sets.get(RG, "myAvailabilitySet")
     assert (avset.platform_fault_domain_count, avset.platform_update_domain_count) == (3, 2)
-    assert avset.sku.name == "Classic"
+    # az 2.91 creates a managed ("Aligned") availability set and VMs on managed disks; "Classic" is tutorial-basic's
+    assert avset.sku.name == "Aligned"
     assert sorted(v.id.split("/")[-1] for v in avset.virtual_machines) == ["myVM1", "myVM2", "myVM3"]
     for i in (1, 2, 3):
         vm = c.compute.virtual_machines.get(RG, f"myVM{i}")
         assert vm.provisioning_state == "Succeeded"
+        assert vm.storage_profile.os_disk.managed_disk.id.lower().endswith(
+            f"/disks/{vm.storage_profile.os_disk.name}".lower())
+        assert vm.storage_profile.os_disk.vhd is None
         assert vm.etag == '"1"'
         assert vm.vm_id
         assert vm.availability_set.id.endswith("/availabilitySets/myAvailabilitySet")

@@ -59,7 +59,8 @@ def test_new_basic_load_balancer_is_refused_but_an_existing_one_still_updates(es
     assert put(estate.h, estate.lb_path("basic"), body).status_code == 200
 
 
-def test_tutorial_basic_estate_still_loads_and_changes(tutorial: SimHandle) -> None:
+def test_tutorial_basic_estate_still_loads_and_changes(tutorial_basic: SimHandle) -> None:
+    tutorial = tutorial_basic
     lb = get(tutorial, tutorial.rid(RG, "Microsoft.Network/loadBalancers/myLoadBalancer"))
     assert lb["sku"]["name"] == "Basic" and lb["properties"]["backendAddressPools"][0]["name"] == "myBackEndPool"
     resp = tutorial.arm("PUT", lb["id"], lb, api_version=API)
@@ -113,8 +114,8 @@ def _vm(nic_id: str, avset: str) -> dict[str, Any]:
     }
 
 
-def test_vm_in_another_availability_set_cannot_join_a_basic_pool(tutorial: SimHandle) -> None:
-    h = tutorial
+def test_vm_in_another_availability_set_cannot_join_a_basic_pool(tutorial_basic: SimHandle) -> None:
+    h = tutorial_basic
     net, comp = h.rid(RG, "Microsoft.Network"), h.rid(RG, "Microsoft.Compute")
     other = f"{comp}/availabilitySets/otherSet"
     assert h.arm("PUT", other, {"location": "westus"}, api_version="2024-07-01").status_code == 200

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from tests.conftest import SimHandle
 
 RG = "myTutorial8"
 
 
-def test_tutorial_load_balancer_shape(tutorial: SimHandle) -> None:
-    net = tutorial.clients().network
+@pytest.mark.parametrize(("scenario", "sku", "allocation"), [("tutorial", "Standard", "Static"),
+                                                            ("tutorial-basic", "Basic", "Dynamic")])
+def test_tutorial_load_balancer_shape(armsim_factory: Callable[..., SimHandle], scenario: str, sku: str,
+                                      allocation: str) -> None:
+    # "tutorial" is what az 2.91 builds (Basic public IPs retired 2025-09-30); "tutorial-basic" the tutorial era's
+    net = armsim_factory(scenario=scenario).clients().network
     lb = net.load_balancers.get(RG, "myLoadBalancer")
-    assert lb.sku.name == "Basic"
+    assert lb.sku.name == sku
     fe = lb.frontend_ip_configurations[0]
     assert fe.name == "myFrontEndPool" and fe.public_ip_address.id.endswith("/publicIPAddresses/myPublicIP")
     assert [r.id for r in fe.load_balancing_rules] == [lb.load_balancing_rules[0].id]
@@ -24,13 +32,16 @@ def test_tutorial_load_balancer_shape(tutorial: SimHandle) -> None:
     assert all(c.etag == lb.etag for c in [fe, pool, rule, lb.probes[0]])
     pip = net.public_ip_addresses.get(RG, "myPublicIP")
     assert pip.ip_address and pip.ip_configuration.id == fe.id
+    assert (pip.sku.name, pip.public_ip_allocation_method) == (sku, allocation)
 
 
-def test_tutorial_network_pieces(tutorial: SimHandle) -> None:
-    net = tutorial.clients().network
+@pytest.mark.parametrize(("scenario", "ipconfig"), [("tutorial", "ipconfig1"), ("tutorial-basic", "ipConfig1")])
+def test_tutorial_network_pieces(armsim_factory: Callable[..., SimHandle], scenario: str, ipconfig: str) -> None:
+    # az 2.91's `nic create` names the ip configuration "ipconfig1"; the tutorial era's estate keeps the seed's name
+    net = armsim_factory(scenario=scenario).clients().network
     nic = net.network_interfaces.get(RG, "myNic2")
     ipc = nic.ip_configurations[0]
-    assert ipc.name == "ipConfig1" and ipc.primary and ipc.private_ip_address == "10.0.0.5"
+    assert ipc.name == ipconfig and ipc.primary and ipc.private_ip_address == "10.0.0.5"
     assert nic.network_security_group.id.endswith("/myNetworkSecurityGroup")
     nsg = net.network_security_groups.get(RG, "myNetworkSecurityGroup")
     assert [r.name for r in nsg.default_security_rules] == [
@@ -54,7 +65,7 @@ def test_tutorial_network_pieces(tutorial: SimHandle) -> None:
     subnet = net.subnets.get(RG, "myVnet", "mySubnet")
     assert subnet.address_prefix == "10.0.0.0/24" and len(subnet.ip_configurations) == 3
     assert len(list(net.load_balancer_network_interfaces.list(RG, "myLoadBalancer"))) == 3
-    assert net.network_interface_ip_configurations.get(RG, "myNic1", "ipconfig1").name == "ipConfig1"
+    assert net.network_interface_ip_configurations.get(RG, "myNic1", "IPCONFIG1").name == ipconfig  # any casing
 
 
 def test_tutorial_step5_take_a_vm_out_of_the_pool_and_back(tutorial: SimHandle) -> None:

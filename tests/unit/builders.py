@@ -1,6 +1,6 @@
 """Raw ARM JSON for the tutorial estate (seed 003): myLoadBalancer with myFrontEndPool/myBackEndPool, NICs
 myNic1..3 with ipConfig1 in myVnet/mySubnet, VMs myVM1..3 in myAvailabilitySet. Shapes follow the 2024-07-01
-examples in /work/shared/reference (camelCase, empty collections sometimes omitted, as ARM does)."""
+examples in tests/data/reference (camelCase, empty collections sometimes omitted, as ARM does)."""
 
 from __future__ import annotations
 

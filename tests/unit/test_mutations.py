@@ -53,6 +53,26 @@ def test_port_taken_meanwhile_is_stale() -> None:
         edit_load_balancer(lb_body(), [create(80)])  # the load-balancing rule's frontend port
 
 
+def test_ha_ports_rule_takes_every_frontend_port_as_the_planner_counts_it() -> None:
+    """One port-occupancy rule (poolkeeper.ports): a load-balancing rule with frontend port 0 (HA ports) takes
+    every port, here as in the planner (before, the edit ignored port 0 and wrote a rule Azure refuses)."""
+    body = lb_body()
+    body["properties"]["loadBalancingRules"][0]["properties"].update(frontendPort=0, protocol="All")
+    with pytest.raises(StaleChange):
+        edit_load_balancer(body, [create(50002)])
+
+
+def test_two_creates_of_one_batch_on_one_port_are_stale() -> None:
+    with pytest.raises(StaleChange):
+        edit_load_balancer(lb_body(), [create(50002), create(50002, name="pk-other-22")])
+
+
+def test_a_change_of_another_resource_kind_is_refused_by_the_registry() -> None:
+    with pytest.raises(TypeError, match="not a load-balancer change"):
+        edit_load_balancer(lb_body(), [JoinPool(binding="b", reason="r", nic_id=NIC, ip_configuration="ipconfig1",
+                                                pool_id=POOL, owner_tag="b")])
+
+
 def test_rewriting_an_owned_rule_needs_replace() -> None:
     body = edit_load_balancer(lb_body(), [create(50002)])
     moved = CreateNatRule(binding="b", reason="r", lb_id=LB, rule_name="pk-vm-22", frontend_ip_configuration_id=FE,

@@ -26,7 +26,7 @@ from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan
 
 from . import builders as B
-from .simulate import apply_plan_to_snapshot
+from .arm_apply import apply_plan_to_snapshot
 
 VM1 = B.compute_id("virtualMachines", "myVM1")
 NIC1 = B.net_id("networkInterfaces", "myNic1")

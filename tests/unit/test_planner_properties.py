@@ -15,7 +15,7 @@ from poolkeeper.planner import plan
 from poolkeeper.ports import protocols_overlap
 
 from . import builders as B
-from .simulate import apply_plan_to_snapshot
+from .arm_apply import apply_plan_to_snapshot
 
 RANGE_START = 50001
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from poolkeeper.model import LoadBalancer
-from poolkeeper.ports import PortAllocator, PortRangeExhausted, allocate_ports, lowest_free, taken_ports
+from poolkeeper.ports import (
+    PortAllocator,
+    PortRangeExhausted,
+    PortUse,
+    allocate_ports,
+    lowest_free,
+    port_uses,
+    taken_ports,
+)
 
 from . import builders as B
 
@@ -35,6 +43,15 @@ def test_taken_counts_all_kinds_of_frontend_use() -> None:
     assert 50001 in taken_ports(lb, B.FE_ID, "All") and 50002 in taken_ports(lb, B.FE_ID, "All")
     assert taken_ports(lb, B.FE_ID, "Tcp", exclude_rules=["A"]) == taken - {50001}
     assert taken_ports(lb, B.FE_ID + "x", "Tcp") == set()
+
+
+def test_port_uses_name_what_occupies_the_ports() -> None:
+    """The occupants behind ``taken_ports``, by name, so a refusal can say which rule holds a port."""
+    lb = _lb(nat_rules=[B.nat_rule("a", 50001), B.nat_rule("u", 50002, protocol="Udp")],
+             nat_pools=[B.nat_pool("np", 61000, 61001)])
+    assert port_uses(lb, B.FE_ID, "Tcp") == [
+        PortUse("inboundNatRules", "a", range(50001, 50002)), PortUse("inboundNatPools", "np", range(61000, 61002)),
+        PortUse("loadBalancingRules", "myLoadBalancerRule", range(80, 81))]
 
 
 def test_ha_ports_rule_takes_everything() -> None:
