@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import requests
 from azure.functions.timer import TimerRequest
 
 import function_app
@@ -49,6 +50,11 @@ def test_sweep_wires_everything_and_a_hand_made_removal_stays_removed(
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert nic_wiring(pk, "myNic2") == ([], ["pk-myVM2-22"]), "the sweep does not put it back (repair: never)"
+    latest = requests.get(f"{pk.url}/api/report/latest", timeout=30)
+    assert latest.status_code == 200 and latest.json()["correlationIds"] == report["correlationIds"]
+    page = requests.get(f"{pk.url}/api/report/latest.html", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-lb="myLoadBalancer"' in page.text and "myNic2 (not in pool)" in page.text
     [finding] = pk013(report)
     assert finding["resourceId"].endswith("/myNic2") and finding["evidence"]["kind"] == "removedByPerson"
     assert finding["evidence"]["removedBy"] not in ("unknown", pk.poolkeeper_oid())  # the person's object id

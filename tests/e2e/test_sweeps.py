@@ -3,9 +3,11 @@ breaker stops a failing run; a hand-made removal stays removed; drain/restore ro
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -136,3 +138,25 @@ def test_limits_apply_to_event_driven_runs_too(armsim_factory: Callable[..., Sim
     assert outcome is not None and outcome.result is not None
     assert len(outcome.result.applied) == 2 and len(outcome.deferred) == 4
     assert sum(in_pool(sim, f"vm0x{j}-nic") for j in range(6)) == 2
+
+
+def test_cli_sweep_prints_tables_json_and_html_and_drain_refusal_exits_2(
+        armsim_factory: Callable[..., SimHandle], tmp_path: Path) -> None:
+    from tests.e2e.test_cli import run_cli
+
+    sim = armsim_factory(scenario="violations")
+    config = violations_config(sim)
+    page = tmp_path / "report.html"
+    table = run_cli(sim, "sweep", "--html", str(page), config=config)
+    assert table.returncode == 0, table.stderr
+    assert "Findings by guardrail" in table.stdout and "PK013" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 100
+    assert 'data-lb="lbWeb"' in page.read_text(encoding="utf-8")
+    as_json = run_cli(sim, "sweep", "--json", config=config)
+    report = json.loads(as_json.stdout)
+    jsonschema.validate(report, schema())
+    assert report["dryRun"] is True and set(report["findingsByGuardrail"]) == set(EXPECTED)
+    assert sim.requests_log() and not [e for e in sim.requests_log() if e["method"] != "GET"]
+    solo = sim.rid("pkViolations", "Microsoft.Compute/virtualMachines/vmS1")  # one of the 6 members of pool web
+    refused = run_cli(sim, "drain", solo, config={**config, "limits": {"minInRotation": 6}})
+    assert refused.returncode == 2 and "fewer than limits.minInRotation 6" in refused.stderr
