@@ -76,7 +76,7 @@ def _join_vm(joins: _Joins, rules: VmRules, t: Target | None, vm: Vm, b: Binding
         return
     owner = tag_value(nic.tags, OWNER_TAG)
     if not ic.in_pool(t.pool.id):
-        if (held := held_report(nic.id, nic.name, nic.tags, b.name, b.repair)) is not None:
+        if (held := held_report(nic, ic, b, t.lb.id)) is not None:
             work.add(held)  # issue 12: drained, or taken out by a person: never fight it; it keeps its NAT rule
             keep = strategy_of(b)
             kept = keep.vm_rule_name(vm.name, b.nat_rule) if keep is not None and b.nat_rule is not None else None

@@ -58,3 +58,25 @@ def test_drain_record_round_trips() -> None:
     text = encode_record(entries)
     assert text == "v1;a:g/lb/pool@ipconfig1=None,m:g/lb2/p2@ipc=None"
     assert decode_record(text, "s") == entries
+
+
+def test_a_nic_still_holding_a_pk_rule_of_the_binding_lb_was_wired_even_without_a_tag() -> None:
+    rule = f"{LB}/inboundNatRules/pk-vm2-22"
+    hold = hold_join("nic", {}, "web", "never", (rule,), LB, 22)
+    assert hold is not None and hold.code == REMOVED_CODE
+    assert hold_join("nic", {}, "web", "never", (f"{LB}/inboundNatRules/ssh-by-hand",), LB, 22) is None  # not ours
+    assert hold_join("nic", {}, "web", "never", (rule,), LB.replace("/lb", "/other"), 22) is None  # another LB
+    assert hold_join("nic", {}, "web", "never", (rule,), LB, 3389) is None  # another binding's port
+    # an owner tag is the truth: a NIC moving from binding "old" keeps its old rule only until it is released
+    assert hold_join("nic", {"poolkeeper.binding": "old"}, "web", "never", (rule,), LB, 22) is None
+
+
+def test_the_tutorials_step_5_on_a_nic_wired_before_the_tag_existed_is_held() -> None:
+    estate = b.tutorial(3, joined=True)
+    rule = f"{b.LB_ID}/inboundNatRules/pk-myVM2-22"
+    estate["load_balancers"][0]["properties"]["inboundNatRules"] = [
+        b.nat_rule("pk-myVM2-22", 50002, backend_ip_configuration=b.ipconfig_id("myNic2"))]
+    estate["nics"][1] = b.nic("myNic2", vm=b.compute_id("virtualMachines", "myVM2"), nat_rules=(rule,))  # no tags
+    changes = plan(b.config(b.binding(nat=b.ssh())), b.snapshot(**estate)).changes
+    assert not [c for c in changes if isinstance(c, JoinPool) and c.nic_id.endswith("myNic2")]
+    assert [c.subject_id.rsplit("/", 1)[-1] for c in changes if isinstance(c, Report)] == ["myNic2"]
