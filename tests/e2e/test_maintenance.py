@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from armsim.scenarios.fleet import fleet_config
 from poolkeeper.drain import Maintenance
@@ -101,5 +102,7 @@ def test_drain_and_restore_the_tutorials_vm_over_http(poolkeeper_factory: Callab
     report = pk.post("sweep", dryRun="false").json()
     assert nic_wiring(pk, "myNic1") == (pools_while_drained, ["pk-myVM1-22"]), "the sweep respects the drain"
     assert report["summary"]["drainedMembers"] == 1 and report["summary"]["writes"] == 0
+    page = requests.get(f"{pk.url}/api/report/latest.html", timeout=30).text
+    assert "myNic1 (drained)" in page and page.count('class="node drained"') == 2  # the NIC and its VM
     assert pk.post("restore", {"vmId": vm1}).json()["status"] == "restored"
     assert (strip(get(pk.sim, nic1)), strip(get(pk.sim, lb))) == before
