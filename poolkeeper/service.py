@@ -5,6 +5,7 @@ The handlers in ``handlers/`` only translate between Azure Functions types and t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from poolkeeper.correlation import is_own_correlation_id
@@ -13,7 +14,7 @@ from poolkeeper.edge.errors import Forbidden, InvalidRequest
 from poolkeeper.eventparse import MalformedEvent, ResourceEvent, parse_event, triage
 from poolkeeper.ids import ResourceId, id_key, in_scope
 from poolkeeper.logs import get_logger
-from poolkeeper.reconciler import Reconciler
+from poolkeeper.reconciler import ReconcileOutcome, Reconciler
 
 log = get_logger("service")
 
@@ -65,6 +66,7 @@ def reconcile_request(reconciler: Reconciler, body: dict[str, Any], *, dry_run: 
     The configuration's ``dryRun`` makes every request a dry run.
     """
     dry_run = dry_run or reconciler.config.dry_run
+    started = datetime.now(UTC)
     if not isinstance(body, dict):
         raise InvalidRequest('the body must be a JSON object: {}, {"resourceId": ...} or {"binding": ...}')
     if "resourceId" in body:
@@ -78,16 +80,26 @@ def reconcile_request(reconciler: Reconciler, body: dict[str, Any], *, dry_run: 
         target = rid.top.key if rid.types and rid.types[0].lower() == "virtualmachinescalesets" else rid.key
         outcome = reconciler.reconcile(rid.subscription, resource_group=rid.resource_group,
                                        only={target} if rid.types else None, dry_run=dry_run)
-        return HttpAnswer(200, {"outcomes": [outcome.to_dict()]})
+        return _answer(reconciler, [outcome], started)
     if "binding" in body:
         names = [b.name for b in reconciler.config.bindings]
         if body["binding"] not in names:
             raise InvalidRequest(f"unknown binding {shorten(body['binding'], 80)}; configured: {names}")
         outcomes = [reconciler.reconcile(sub, binding=body["binding"], dry_run=dry_run)
                     for sub in reconciler.subscriptions()]
-        return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes]})
+        return _answer(reconciler, outcomes, started)
     outcomes = reconciler.reconcile_all(dry_run=dry_run)
-    return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes]})
+    return _answer(reconciler, outcomes, started)
+
+
+def _answer(reconciler: Reconciler, outcomes: list[ReconcileOutcome], started: datetime) -> HttpAnswer:
+    """The outcomes, and the run's report (``poolkeeper/report.schema.json``, kind ``reconcile``: the guardrail
+    findings about its changes, no topology)."""
+    from poolkeeper.report import build_report
+
+    report = build_report("reconcile", outcomes, [f for o in outcomes for f in o.findings], [],
+                          config=reconciler.config, started=started)
+    return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes], "report": report.to_dict()})
 
 
 def compliance_sweep(reconciler: Reconciler) -> dict[str, Any]:

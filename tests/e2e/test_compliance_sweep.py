@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import jsonschema
 import requests
 from azure.functions.timer import TimerRequest
 
@@ -15,6 +16,7 @@ import function_app
 from armsim.simulator import DEFAULT_SUBSCRIPTION
 from poolkeeper.host import indexed_functions
 from poolkeeper.localrun import tutorial_config as localrun_tutorial_config
+from poolkeeper.report import schema
 from tests.e2e.conftest import RG, Poolkeeper
 from tests.e2e.test_event_driven import nat_rules, nic_wiring
 
@@ -69,6 +71,9 @@ def test_sweep_wires_everything_and_a_hand_made_removal_stays_removed(
     pk.sim.reset_log()
     run_timer("compliance_sweep")
     assert pk.writes() == [], "a sweep over a compliant estate writes nothing"
+    reconciled = pk.post("reconcile", {}, dryRun="true").json()  # every run answers its report, same schema
+    jsonschema.validate(reconciled["report"], schema())
+    assert reconciled["report"]["kind"] == "reconcile" and reconciled["report"]["summary"]["changesPlanned"] == 0
 
 
 def test_repair_always_puts_a_removed_nic_back(poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
