@@ -40,7 +40,7 @@ from armsim.compute.instances import (
 from armsim.compute.lbwiring import check_natpool_capacity, check_not_busy, natpool_keys, validate_model
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
-from armsim.provider import ActionResult, Ctx, Provider, strip_keys
+from armsim.provider import ActionResult, Ctx, Provider, registered, strip_keys
 from armsim.store import Record
 
 UPGRADE_MODES = {"manual": "Manual", "automatic": "Automatic", "rolling": "Rolling"}
@@ -87,6 +87,7 @@ def _normalise_profile(profile: dict[str, Any], old: dict[str, Any]) -> None:
                 raise invalid_parameter("Every network interface configuration needs a 'name'.")
 
 
+@registered
 class ScaleSetProvider(Provider):
     type = VMSS_TYPE
     etag_style = "compute"
@@ -296,6 +297,7 @@ def _settle(ctx: Ctx, vmss_id: str, instance_ids: list[str]) -> Any:
     return done
 
 
+@registered
 class ScaleSetInstanceViewProvider(Provider):
     """``GET .../virtualMachineScaleSets/{vmss}/instanceView``: a summary computed from the instances."""
 

@@ -27,7 +27,7 @@ from armsim.compute.lbwiring import check_not_busy, natpool_keys
 from armsim.compute.vms import power_action
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
-from armsim.provider import ActionResult, Ctx, Provider
+from armsim.provider import ActionResult, Ctx, Provider, registered
 from armsim.store import Record
 
 
@@ -56,6 +56,7 @@ def _normalise(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+@registered
 class ScaleSetVMProvider(Provider):
     type = VMSS_VM_TYPE
     etag_style = "compute"
@@ -109,6 +110,7 @@ def _applied(record: Record) -> list[dict[str, Any]]:
     return applied_configs(record) or []
 
 
+@registered
 class ScaleSetVMInstanceViewProvider(Provider):
     """``GET .../virtualMachineScaleSets/{vmss}/virtualMachines/{id}/instanceView``."""
 
