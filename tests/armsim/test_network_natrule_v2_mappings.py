@@ -101,7 +101,8 @@ def _pool_mappings(pool: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for address in pool["properties"].get("loadBalancerBackendAddresses") or []:
         ap = address.get("properties") or {}
         if "inboundNatRulesPortMapping" in ap:
-            out[ap["networkInterfaceIPConfiguration"]["id"].lower()] = [dict(m) for m in ap["inboundNatRulesPortMapping"]]
+            ipc = ap["networkInterfaceIPConfiguration"]["id"].lower()
+            out[ipc] = [dict(m) for m in ap["inboundNatRulesPortMapping"]]
     return out
 
 
