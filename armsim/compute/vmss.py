@@ -139,6 +139,11 @@ class ScaleSetProvider(Provider):
             _normalise_profile(profile, old.get("virtualMachineProfile") or {})
         elif sku["capacity"] > 0:
             raise invalid_parameter("A scale set with instances needs 'properties.virtualMachineProfile'.")
+        if flex and isinstance(profile, dict) and nic_configs(profile):
+            # A Flexible model's NICs are created by the network provider from networkInterfaceConfigurations at
+            # networkProfile.networkApiVersion; CRP fills in "2020-11-01" when a Flexible model leaves it out
+            # (Azure/azure-cli#17830, the compute team's request for az vmss create's --network-api-version).
+            profile.setdefault("networkProfile", {}).setdefault("networkApiVersion", "2020-11-01")
         validate_model(ctx, resource_id, profile if isinstance(profile, dict) else None, flexible=flex)
         if not flex:
             self._check_instances_fit(ctx, resource_id, body, existing)
