@@ -148,6 +148,15 @@ class Operations(Events):
         return Response(200, body, headers)
 
     def _poll_after(self, op: Operation) -> float:
+        """Seconds a client should wait before polling ``op`` again: the time it has left, at most 1 s (scaled).
+
+        ARM sends the hint as ``Retry-After`` (whole seconds) on the answer that starts an operation and on each
+        in-progress poll, and clients wait that long (ARM RPC, v1.0/Addendum.md, "202 Accepted and Location
+        Headers"; azure-core's ARM poller reads it from every answer). The value is the provider's: NRP answered a
+        VNet PUT with ``Retry-After: 3`` (Azure/azure-powershell#7406) while the RPC asks for at least 10 s on
+        Location polls. armsim's cap of 1 s is its own choice (UNCONFIRMED as NRP's value on polls): it keeps the
+        time to notice completion small, at the cost of about one poll per second of an operation's duration.
+        """
         return max(0.001, min(op.due - time.monotonic(), 1.0 * max(self.config.time_scale, 0.001)))
 
     def _lro_headers(self, ctx: Ctx, op: Operation, *, location: bool) -> dict[str, str]:

@@ -14,6 +14,7 @@ from armsim.arm.values import Response
 from armsim.errors import ArmError
 from armsim.provider import Ctx
 from armsim.store import Record
+from armsim.throttle import retry_after_headers
 
 if TYPE_CHECKING:
     from armsim.engine import Engine  # the mixins are only ever parts of Engine
@@ -82,10 +83,14 @@ class ResourceGroups(Operations, Paging):
                 resource_id=None, duration=self.config.duration("resources.delete"), events=events,
             )
             self.on_change()
+            # ARM answers a resource group DELETE with Location only; its poll hint is the one every other
+            # long-running operation gets (it was a fixed "Retry-After: 1", a whole second even at a fast time scale)
+            hint = self._poll_after(op) if op.status == "InProgress" else 0.001
             return Response(
                 202,
                 None,
-                {"Location": self.op_status_url(op, result=True, api_version=ctx.api_version), "Retry-After": "1"},
+                {"Location": self.op_status_url(op, result=True, api_version=ctx.api_version),
+                 **retry_after_headers(hint, self.config.time_scale)},
             )
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on a resource group.")
 
