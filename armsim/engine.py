@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from armsim import ids
-from armsim.arm.admission import _BUCKET, Admission, _kind
+from armsim.arm.admission import BUCKETS, Admission, request_kind
 from armsim.arm.core import SYSTEM_PRINCIPAL
 from armsim.arm.resource_groups import RESOURCE_GROUP_TYPE
 from armsim.arm.routing import Routing
@@ -40,7 +40,7 @@ class Engine(Admission, Routing):
         """Serve one ARM request. ``headers`` keys are lower case."""
         self.tick()
         started = time.perf_counter()
-        kind = _kind(method)
+        kind = request_kind(method)
         entry: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -89,7 +89,7 @@ class Engine(Admission, Routing):
         if principal is not None and "remaining" in entry:
             # ARM reports what is left in the bucket this request used (the caller's and the subscription's global
             # one), after taking this request's token: the figures decrease request by request (see throttle.py)
-            bucket = _BUCKET[kind]
+            bucket = BUCKETS[kind]
             resp.headers[f"x-ms-ratelimit-remaining-subscription-{bucket}"] = str(entry["remaining"])
             resp.headers[f"x-ms-ratelimit-remaining-subscription-global-{bucket}"] = str(entry["remaining_global"])
         if principal is not None:

@@ -11,11 +11,13 @@ from armsim.faults import NO_HINT
 from armsim.throttle import retry_after_headers
 
 
-def _kind(method: str) -> str:
+def request_kind(method: str) -> str:
+    """The throttle and log class of a request: read, write, delete or action (a POST)."""
     return {"GET": "read", "HEAD": "read", "DELETE": "delete", "POST": "action"}.get(method, "write")
 
 
-_BUCKET = {"read": "reads", "write": "writes", "action": "writes", "delete": "deletes"}
+# which of ARM's token buckets each kind of request takes its token from (actions count as writes)
+BUCKETS = {"read": "reads", "write": "writes", "action": "writes", "delete": "deletes"}
 
 
 class Admission(EngineCore):
@@ -40,7 +42,7 @@ class Admission(EngineCore):
         return claims
 
     def _throttled(self, principal: dict[str, Any], kind: str, entry: dict[str, Any]) -> Response | None:
-        taken = self.throttle.take_both(self.subscription_id, principal.get("oid", ""), _BUCKET[kind])
+        taken = self.throttle.take_both(self.subscription_id, principal.get("oid", ""), BUCKETS[kind])
         entry["remaining"], entry["remaining_global"] = taken.remaining, taken.remaining_global
         if taken.allowed:
             return None
@@ -55,7 +57,7 @@ class Admission(EngineCore):
             {
                 "error": {
                     "code": "SubscriptionRequestsThrottled",
-                    "message": f"Number of {_BUCKET[kind]} requests for {who} exceeded the limit. Please try again "
+                    "message": f"Number of {BUCKETS[kind]} requests for {who} exceeded the limit. Please try again "
                     f"after '{max(1, round(taken.wait))}' seconds.",
                 }
             },
