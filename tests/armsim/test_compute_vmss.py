@@ -433,5 +433,12 @@ def test_flexible_instance_list_and_members_created_wired_from_the_model(natpool
     in_pool = {i.id.lower() for i in pool.backend_ip_configurations or []}
     assert {members[n].id.lower() for n in wired} <= in_pool and members[first].id.lower() not in in_pool
     assert sorted(i.instance_id for i in c.compute.virtual_machine_scale_set_vms.list(RG, "flex")) == sorted(members)
+    # an existing member is wired per NIC: one NIC write, as for any VM
+    nic_name = members[first].id.split("/networkInterfaces/")[1].split("/")[0]
+    nic = c.network.network_interfaces.get(RG, nic_name)
+    nic.ip_configurations[0].load_balancer_backend_address_pools = [{"id": pool_id}]
+    c.network.network_interfaces.begin_create_or_update(RG, nic_name, nic).result()
+    pool = c.network.load_balancer_backend_address_pools.get(RG, LB, "MyBackendPool")
+    assert members[first].id.lower() in {i.id.lower() for i in pool.backend_ip_configurations or []}
     # a Uniform scale set's list is unchanged: its own instances, numbered
     assert instance_ids(c) == ["0", "1", "2"]
