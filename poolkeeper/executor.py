@@ -9,7 +9,7 @@ reconciler then reads a new snapshot and plans again. So a NIC costs one read (t
 Stages run in order (an LB write before the NIC writes that reference its rules); the batches of one stage touch
 distinct resources and run in parallel on a bounded thread pool, paced by the clients' ``ArmBudget``. A batch ARM
 keeps throttling (``ArmBusy``) is deferred, never reported refused: the stage finishes, later stages wait, and the
-reconciler takes it to its next round (``Deferred``).
+reconciler takes it to its next round (``Throttled``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
 from poolkeeper.gateway import ArmBusy, ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.ids import id_key
+from poolkeeper.limits import Breaker
 from poolkeeper.logs import get_logger
 from poolkeeper.model import LoadBalancer, Nic, ScaleSet, Snapshot
 from poolkeeper.mutations import StaleChange, edit_resource
@@ -38,7 +39,7 @@ class Replan(Exception):
     """The world moved under the plan (ETag race or stale change): read again and plan again."""
 
 
-class Deferred(Exception):
+class Throttled(Exception):
     """ARM kept throttling (or was busy) for some batches: they wait for the next round; nothing was refused."""
 
 
@@ -52,7 +53,7 @@ class ApplyResult:
     writes: int = 0
     skipped: int = 0  # batches whose fresh resource already had the changes (nothing to write)
     failed: list[dict[str, Any]] = field(default_factory=list)
-    deferred: list[dict[str, Any]] = field(default_factory=list)  # throttled/busy: left for the next round
+    throttled: list[dict[str, Any]] = field(default_factory=list)  # ARM throttling/busy: left for the next round
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,7 @@ class ApplyResult:
             "writes": self.writes,
             "skipped": self.skipped,
             "failed": self.failed,
-            "deferred": self.deferred,
+            "throttled": self.throttled,
         }
 
     def merge(self, other: ApplyResult) -> None:
@@ -68,7 +69,7 @@ class ApplyResult:
         self.writes += other.writes
         self.skipped += other.skipped
         self.failed.extend(other.failed)
-        self.deferred.extend(other.deferred)
+        self.throttled.extend(other.throttled)
 
 
 class Bodies:
@@ -98,9 +99,11 @@ class Bodies:
 
 
 class Executor:
-    def __init__(self, gateway: ArmGateway, *, snapshot: Snapshot | None = None,
+    def __init__(self, gateway: ArmGateway, breaker: Breaker | None = None, *, snapshot: Snapshot | None = None,
                  workers: int = DEFAULT_WORKERS) -> None:
         self.gateway = gateway
+        self.breaker = breaker  # issue 12: stops writing once too many of the run's writes failed
+        self._breaker_lock = threading.Lock()  # batches of a stage record from several threads
         self.bodies = Bodies(snapshot)
         self.workers = max(1, workers)
 
@@ -109,7 +112,7 @@ class Executor:
 
         A batch Azure refuses is recorded with Azure's code and message and the other batches still run: they
         touch other resources, and one refused NIC must not leave every other new VM unwired. After a stage, a lost
-        ETag race raises ``Replan`` and a throttled batch ``Deferred`` (later stages may depend on it).
+        ETag race raises ``Replan`` and a throttled batch ``Throttled`` (later stages may depend on it).
         """
         result = result or ApplyResult()
         failed_upgrades: set[str] = set()  # scale sets whose upgrade was refused: their record must stay
@@ -134,8 +137,8 @@ class Executor:
             if replan is not None:
                 log.info("replanning", extra={"reason": str(replan), "correlation_id": self.gateway.correlation_id})
                 raise Replan(str(replan)) from replan
-            if any(local.deferred for local, _ in outcomes):
-                raise Deferred(f"{sum(len(local.deferred) for local, _ in outcomes)} change(s) left for the next "
+            if any(local.throttled for local, _ in outcomes):
+                raise Throttled(f"{sum(len(local.throttled) for local, _ in outcomes)} change(s) left for the next "
                                "round: ARM is throttling or busy")
         return result
 
@@ -150,15 +153,21 @@ class Executor:
     def _run_batch(self, batch: WriteBatch) -> tuple[ApplyResult, BaseException | None]:
         """One batch into its own result; the error that should stop the run (if any) is returned, not raised."""
         local = ApplyResult()
+        if self.breaker is not None:
+            with self._breaker_lock:
+                if self.breaker.tripped:
+                    self.breaker.skipped += [c.describe() for c in batch.changes]
+                    return local, None
         try:
             self._apply_batch(batch, local)
+            self._record(True)
         except (PreconditionFailed, StaleChange) as err:
             return local, err
         except ArmBusy as err:
             log.warning("change deferred: ARM still throttling or busy",
                         extra={"resource": err.resource_id, "status": err.status, "code": err.code,
                                "correlation_id": self.gateway.correlation_id})
-            local.deferred.append({"resource": err.resource_id, "status": err.status, "code": err.code,
+            local.throttled.append({"resource": err.resource_id, "status": err.status, "code": err.code,
                                    "changes": [c.describe() for c in batch.changes]})
         except ArmRefused as err:
             log.warning(
@@ -170,10 +179,22 @@ class Executor:
                 {"resource": err.resource_id, "code": err.code, "message": err.azure_message,
                  "changes": [c.describe() for c in batch.changes]}
             )
+            self._record(False)
             return local, err
         except Exception as err:
             return local, err
         return local, None
+
+    def _record(self, ok: bool) -> None:
+        if self.breaker is None:
+            return
+        with self._breaker_lock:
+            tripped = self.breaker.record(ok)
+        if tripped:
+            b = self.breaker
+            log.error("circuit breaker tripped: no more writes this run",
+                      extra={"failures": b.failures, "writes": b.writes, "breaker_error_rate": b.error_rate,
+                             "correlation_id": self.gateway.correlation_id})
 
     def _apply_batch(self, batch: WriteBatch, result: ApplyResult) -> None:
         write = BATCH_WRITERS.get(batch.target_kind)

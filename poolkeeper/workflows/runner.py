@@ -25,7 +25,6 @@ from poolkeeper.logs import get_logger
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import EditConflict
 from poolkeeper.workflows.intents import Intent
-from poolkeeper.workflows.portmap import ports_from_pool
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
 from poolkeeper.workflows.state import Snapshot, Step, count_calls, plan
 from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
@@ -251,19 +250,24 @@ class Runner:
         """Each migrated instance's port on the new NAT rule V2, as Azure assigned it; None if Azure refused.
 
         Why query: Azure picks a V2 rule's port per member itself and does not put it in the load balancer body, so
-        anything else is a guess. One LoadBalancers_ListInboundNatRulePortMappings call per instance that was in the
-        NAT pool. A refusal (e.g. a 403 because the role predates the action) falls back to the prediction in
-        :func:`_port_report`, with a warning: the migration itself has already succeeded.
+        anything else is a guess. First one GET of the load balancer: where Azure lists the ports on the backend pool
+        (``port_mappings_v2``), every instance is answered by it; one LoadBalancers_ListInboundNatRulePortMappings
+        POST (a write-class request) only for each instance it does not list. A refusal (e.g. a 403 because the role
+        predates the action) falls back to the prediction in :func:`_port_report`, with a warning: the migration
+        itself has already succeeded.
         """
         rule = intent.params.get("ruleName") or intent.params["natPool"]
         pool = intent.params["backendPool"]
         out: dict[str, dict[str, Any]] = {}
         # one GET gives every member's port where Azure fills the field (issue 13); the POST only for the others
-        in_pool = ports_from_pool(self.gw.get_load_balancer(lb["id"]) or lb, pool, rule) if before else {}
+        fresh = (self.gw.get_load_balancer(lb["id"]) or lb) if before else lb
+        in_pool = port_mappings_v2(fresh, rule, pool) if before else {}
+        protocol = aj.props(aj.child(fresh, "inboundNatRules", rule) or {}).get("protocol")  # not in the pool's list
         for m in sorted(before, key=lambda m: id_key(m["ipConfiguration"])):
             ipc = m["ipConfiguration"]
             if id_key(ipc) in in_pool:
-                out[id_key(ipc)] = {"instance": m.get("instance"), "ipConfiguration": ipc, **in_pool[id_key(ipc)]}
+                found = in_pool[id_key(ipc)]
+                out[id_key(ipc)] = {**found, "instance": m.get("instance"), "protocol": found["protocol"] or protocol}
                 continue
             try:
                 answer = self.gw.query_nat_rule_port_mapping(lb["id"], pool, ipc)

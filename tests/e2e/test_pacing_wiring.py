@@ -64,13 +64,13 @@ def test_a_throttled_write_is_deferred_not_refused(armsim_factory: Callable[...,
         (outcome,) = rec.reconcile_all(dry_run=False)
         assert outcome.result is not None
         assert outcome.result.failed == [] and outcome.ok
-        assert sorted(d["resource"].rsplit("/", 1)[-1] for d in outcome.result.deferred) == [
+        assert sorted(d["resource"].rsplit("/", 1)[-1] for d in outcome.result.throttled) == [
             "myNic1", "myNic2", "myNic3"]
         sim.control("POST", "faults", {})
         (after,) = rec.reconcile_all(dry_run=False)  # the next round (event or sweep) wires them
     finally:
         rec.close()
-    assert after.result is not None and after.result.writes == 3 and after.result.deferred == []
+    assert after.result is not None and after.result.writes == 3 and after.result.throttled == []
 
 
 def test_an_event_run_reads_what_the_event_touches(armsim_factory: Callable[..., SimHandle]) -> None:
