@@ -86,9 +86,14 @@ class Bodies:
                 self._bodies[id_key(view.id)] = dict(view.raw)
 
     def take(self, resource_id: str) -> Raw | None:
+        """The known body, if it can be written back as is: it has an ETag and no operation was running on it (a
+        body read mid-operation gets a new ETag when the operation ends, so its PUT would only lose a 412)."""
         with self._lock:
             body = self._bodies.pop(id_key(resource_id), None)
-        return body if body is not None and body.get("etag") else None
+        if body is None or not body.get("etag"):
+            return None
+        state = str((body.get("properties") or {}).get("provisioningState") or "Succeeded").lower()
+        return body if state == "succeeded" else None
 
     def put(self, resource_id: str, body: Raw | None) -> None:
         with self._lock:

@@ -1,0 +1,43 @@
+"""The executor writes from the body the snapshot read (no GET first) only when that body can be written back:
+it has an ETag and no operation was running on it; each body serves one write, then the write's own result."""
+
+from __future__ import annotations
+
+from poolkeeper.executor import Bodies, _stages
+from poolkeeper.model import Snapshot
+
+NIC = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/{}"
+
+
+def nic(name: str, etag: str | None, state: str = "Succeeded") -> dict:
+    body: dict = {"id": NIC.format(name), "name": name, "properties": {"provisioningState": state,
+                                                                       "ipConfigurations": []}}
+    if etag:
+        body["etag"] = etag
+    return body
+
+
+def test_snapshot_bodies_serve_one_write_each() -> None:
+    bodies = Bodies(Snapshot.from_arm(nics=[nic("a", 'W/"1"'), nic("b", None), nic("c", 'W/"3"', "Updating")]))
+    assert bodies.take(NIC.format("A"))["etag"] == 'W/"1"'  # ids are case-insensitive
+    assert bodies.take(NIC.format("a")) is None  # used once: a second batch on it reads afresh
+    assert bodies.take(NIC.format("b")) is None  # no ETag: no conditional write from it
+    assert bodies.take(NIC.format("c")) is None  # mid-operation: its ETag changes when the operation ends
+
+
+def test_a_write_result_replaces_the_body() -> None:
+    bodies = Bodies(None)
+    bodies.put(NIC.format("a"), nic("a", 'W/"2"'))
+    assert bodies.take(NIC.format("a"))["etag"] == 'W/"2"'
+    bodies.put(NIC.format("a"), None)  # an LRO without a final body: nothing known
+    assert bodies.take(NIC.format("a")) is None
+
+
+def test_stages_keep_order_and_group_consecutive_batches() -> None:
+    from poolkeeper.changes import WriteBatch
+
+    def b(stage: str, rid: str) -> WriteBatch:
+        return WriteBatch(stage=stage, target_kind="networkInterface", resource_id=rid, changes=())
+
+    batches = (b("nic-release", "1"), b("load-balancer", "lb"), b("nic-join", "1"), b("nic-join", "2"))
+    assert [[x.resource_id for x in s] for s in _stages(batches)] == [["1"], ["lb"], ["1", "2"]]
