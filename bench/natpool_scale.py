@@ -11,6 +11,7 @@ Usage: ``python -m bench.natpool_scale [--instances 100] [--time-scale 0.05] [--
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -36,7 +37,10 @@ def run(action: str, instances: int, time_scale: float, batch: int) -> dict[str,
     with Simulator(scenario="vmss-natpool", time_scale=time_scale, throttle=True) as sim:
         info = sim.info
         assert info is not None
-        env = {**os.environ, **info.env(), "AZURE_CLIENT_ID": CLIENT_ID, "PYTHONPATH": str(ROOT)}
+        # the natpool commands act only inside the configuration's scopes: the scenario's resource group
+        scope = f"/subscriptions/{info.subscription_id}/resourceGroups/{RG}"
+        env = {**os.environ, **info.env(), "AZURE_CLIENT_ID": CLIENT_ID, "PYTHONPATH": str(ROOT),
+               "POOLKEEPER_CONFIG": json.dumps({"scopes": [scope], "armEndpoint": info.arm_endpoint})}
         saved = {k: os.environ.get(k) for k in info.env()}
         os.environ.update(info.env())
         try:
