@@ -227,6 +227,7 @@ class Storm:
         sweep = requests.post(f"{pk.base_url}/api/reconcile", json={}, timeout=300)
         self.notes.append(f"compliance sweep answered {sweep.status_code}")
         self._flush(control)
+        self._quiet(control, pk_oid)  # a run still in flight (an event beside the sweep) is not the replay's doing
         self._stop_sampling.set()
         self._sample_once(sim, lb_id)
 
@@ -293,6 +294,19 @@ class Storm:
             pk.kill()
         pk.start()
         return between
+
+    def _quiet(self, control: Any, pk_oid: str, *, quiet_s: float = 2.0, timeout_s: float = 120.0) -> None:
+        """Wait until poolkeeper has sent no request for ``quiet_s``: every run it had in flight has finished."""
+        deadline = time.monotonic() + timeout_s
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            count = sum(1 for e in control("GET", "requests") if e.get("principal") == pk_oid)
+            if count != seen:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(0.25)
+        self.notes.append(f"poolkeeper was still sending requests {timeout_s:.0f} s after the sweep")
 
     def _flush(self, control: Any) -> None:
         for _ in range(5):
