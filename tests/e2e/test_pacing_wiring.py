@@ -8,6 +8,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from azure.core.exceptions import HttpResponseError
+
 from poolkeeper.config import load_config
 from poolkeeper.localrun import tutorial_config
 from poolkeeper.reconciler import Reconciler
@@ -91,3 +94,27 @@ def test_an_event_run_reads_what_the_event_touches(armsim_factory: Callable[...,
     assert outcome.result is not None and outcome.result.writes == 2  # the LB (its NAT rule) and myNic4
     assert reads == [("loadBalancers", "myLoadBalancer"), ("networkInterfaces", "myNic4"),
                      ("virtualMachines", "myVM4")]  # one GET each; no list of the resource group
+
+
+def test_every_request_is_paced_by_the_shared_budget(armsim_factory: Callable[..., SimHandle]) -> None:
+    """The clients of the one cache draw on one budget: lowered to what ARM says remains (another client of the same
+    principal spent from the same bucket), and held for everyone by a 429's Retry-After."""
+    sim = armsim_factory(scenario="tutorial", throttle=True)
+    sim.control("POST", "config", {"buckets": {"reads": [10, 0.001]}})  # ARM's read bucket: 10, refilled ~never
+    nics = f"/subscriptions/{sim.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/networkInterfaces"
+    for _ in range(4):
+        sim.arm("GET", nics)  # another client of the same principal: 4 of ARM's 10 read tokens
+    rec = reconciler(sim)
+    try:
+        clients = rec.clients(sim.subscription_id)
+        budget = rec._clients.budgets[sim.subscription_id.lower()]
+        list(clients.network.network_interfaces.list(RG))
+        assert budget.available("reads") < 100  # ARM said 5 remain (local refill aside): not the local 249
+        assert budget.try_acquire("writes") == 0.0  # another kind is untouched
+        sim.control("POST", "faults", {"rules": [{"kind": "read", "rate": 1.0, "status": 429, "retry_after": 30,
+                                                  "times": 1}]})
+        with pytest.raises(HttpResponseError):
+            list(clients.network.network_interfaces.list(RG))  # SDK retries are off: the 429 surfaces
+        assert budget.try_acquire("reads") > 20  # held: no read before ARM's Retry-After has passed
+    finally:
+        rec.close()
