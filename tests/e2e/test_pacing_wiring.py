@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +85,7 @@ def test_an_event_run_reads_what_the_event_touches(armsim_factory: Callable[...,
         sim.arm("PUT", sim.rid(RG, "Microsoft.Network/networkInterfaces/myNic4"), nic_body(sim, "myNic4"))
         vm = sim.rid(RG, "Microsoft.Compute/virtualMachines/myVM4")
         assert sim.arm("PUT", vm, vm_body(sim, "myVM4", "myNic4"), api_version="2024-07-01").status_code < 300
+        _wait_succeeded(sim, vm)  # its write event comes when the creation ends (the NIC is busy until then)
         outcome = rec.reconcile(sim.subscription_id, resource_group=RG, only={vm})  # as the VM's event asks
     finally:
         rec.close()
@@ -118,3 +120,12 @@ def test_every_request_is_paced_by_the_shared_budget(armsim_factory: Callable[..
         assert budget.try_acquire("reads") > 20  # held: no read before ARM's Retry-After has passed
     finally:
         rec.close()
+
+
+def _wait_succeeded(sim: SimHandle, resource_id: str) -> None:
+    for _ in range(400):
+        body = sim.arm("GET", resource_id).json()
+        if body["properties"].get("provisioningState") == "Succeeded":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{resource_id} never finished provisioning")
