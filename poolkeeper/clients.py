@@ -52,8 +52,9 @@ class PacingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
         kind = kind_of(request.http_request.method)
         headers = response.http_response.headers
         self.budget.observe(kind, headers)
-        if response.http_response.status_code == 429:
-            self.budget.hold(kind, retry_after_from_headers(headers) or 1.0)
+        hint = retry_after_from_headers(headers) if response.http_response.status_code == 429 else None
+        if hint:  # a 429 without a hint holds nobody else: the gateway backs off that one call
+            self.budget.hold(kind, hint)
 
 
 @dataclass
