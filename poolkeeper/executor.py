@@ -108,7 +108,8 @@ class Executor:
                  workers: int = DEFAULT_WORKERS) -> None:
         self.gateway = gateway
         self.breaker = breaker  # issue 12: stops writing once too many of the run's writes failed
-        self._breaker_lock = threading.Lock()  # batches of a stage record from several threads
+        self._breaker_lock = threading.Condition()  # batches of a stage record from several threads
+        self._in_flight = 0  # batches started and not yet judged by the breaker
         self.bodies = Bodies(snapshot)
         self.workers = max(1, workers)
 
@@ -135,8 +136,9 @@ class Executor:
                 result.merge(local)
                 if isinstance(err, PreconditionFailed | StaleChange):
                     replan = replan or err
-                elif isinstance(err, ArmRefused) and batch.stage == "scale-set-upgrade":
-                    failed_upgrades.add(batch.resource_id.lower())
+                elif isinstance(err, ArmRefused):  # recorded in ``failed``; the other batches went on
+                    if batch.stage == "scale-set-upgrade":
+                        failed_upgrades.add(batch.resource_id.lower())
                 elif err is not None:
                     raise err
             if replan is not None:
@@ -158,11 +160,34 @@ class Executor:
     def _run_batch(self, batch: WriteBatch) -> tuple[ApplyResult, BaseException | None]:
         """One batch into its own result; the error that should stop the run (if any) is returned, not raised."""
         local = ApplyResult()
-        if self.breaker is not None:
-            with self._breaker_lock:
-                if self.breaker.tripped:
-                    self.breaker.skipped += [c.describe() for c in batch.changes]
-                    return local, None
+        if not self._admit(batch):
+            return local, None
+        try:
+            return self._judged_batch(batch, local)
+        finally:
+            if self.breaker is not None:
+                with self._breaker_lock:
+                    self._in_flight -= 1
+                    self._breaker_lock.notify_all()
+
+    def _admit(self, batch: WriteBatch) -> bool:
+        """With a breaker: start a batch only while the breaker could not have tripped even if every batch in flight
+        fails, so parallel writes stop where one-by-one writes would (no write once it has tripped)."""
+        if self.breaker is None:
+            return True
+        b = self.breaker
+        with self._breaker_lock:
+            while True:
+                if b.tripped:
+                    b.skipped += [c.describe() for c in batch.changes]
+                    return False
+                writes, failures = b.writes + self._in_flight, b.failures + self._in_flight
+                if not (writes >= b.min_writes and writes > 0 and failures / writes > b.error_rate):
+                    self._in_flight += 1
+                    return True
+                self._breaker_lock.wait()
+
+    def _judged_batch(self, batch: WriteBatch, local: ApplyResult) -> tuple[ApplyResult, BaseException | None]:
         try:
             self._apply_batch(batch, local)
             self._record(True)
