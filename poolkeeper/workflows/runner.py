@@ -25,11 +25,12 @@ from poolkeeper.logs import get_logger
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import EditConflict
 from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.preconditions import PreconditionsFailed, finding_json, is_refusal
+from poolkeeper.workflows.registry import next_steps, resolve
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
-from poolkeeper.workflows.state import Snapshot, Step, count_calls, plan
+from poolkeeper.workflows.step import Snapshot, Step, count_calls
 from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
 from poolkeeper.workflows.store import OperationStore
-from poolkeeper.workflows.validate import PreconditionsFailed, resolve
 
 log = get_logger("workflows")
 
@@ -79,11 +80,12 @@ class Runner:
     def start(self, intent: Intent, *, dry_run: bool = False) -> dict[str, Any]:
         """Check and (unless ``dry_run``) run a new operation. Raises PreconditionsFailed, changing nothing."""
         snap = read_snapshot(self.gw, intent, self._guard(intent))
-        problems, notes = resolve(intent, snap)
+        intent, findings = resolve(intent, snap)  # a new, resolved intent: the one recorded and run
+        problems = [f for f in findings if is_refusal(f)]
         record = self._new_record(intent)
-        record["notes"] = [n.to_dict() for n in notes]
-        record["problems"] = [p.to_dict() for p in problems]
-        steps: list[Step] = [] if problems else plan(intent, snap)
+        record["notes"] = [finding_json(n) for n in findings if not is_refusal(n)]
+        record["problems"] = [finding_json(p) for p in problems]
+        steps: list[Step] = [] if problems else next_steps(intent, snap)
         record["plan"] = [s.to_dict() for s in steps]
         record["expectedWrites"] = count_calls(steps)
         if snap.lb is not None and intent.kind in ("remove-natpool", "migrate-natpool"):
@@ -150,7 +152,7 @@ class Runner:
                 return self._fail(record, "OutOfScope", "; ".join(snap.out_of_scope) + ". Nothing was read or "
                                   "changed outside scope; the intent stays recorded on the load balancer")
             try:
-                steps = plan(intent, snap)
+                steps = next_steps(intent, snap)
             except ValueError as err:
                 return self._fail(record, "CannotContinue", str(err))
             if not steps:

@@ -19,7 +19,7 @@ from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import apply_lb_edits, apply_model_edits
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
 from poolkeeper.workflows.scope import ScopeGuard
-from poolkeeper.workflows.state import Snapshot, Step, affected_scale_sets
+from poolkeeper.workflows.step import Snapshot, Step, affected_scale_sets
 
 log = get_logger("workflows")
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from poolkeeper.workflows.intents import BadRequest, parse_request
-from poolkeeper.workflows.state import Snapshot
+from poolkeeper.workflows.preconditions import PreconditionsFailed, is_refusal
+from poolkeeper.workflows.registry import resolve
+from poolkeeper.workflows.step import Snapshot
 from poolkeeper.workflows.steps import read_snapshot
-from poolkeeper.workflows.validate import PreconditionsFailed, resolve
 from tests.workflows.conftest import Estate
 from tests.workflows.helpers import labels
 
@@ -171,7 +172,7 @@ def snapshot(estate: Estate) -> Snapshot:
 
 def _problems(estate: Estate, snap: Snapshot, kind: str = "migrate-natpool", **extra: Any) -> list[str]:
     intent = parse_request(kind, {"loadBalancer": estate.lb_id, "natPool": "MyNatPool", **extra})
-    return [p.code for p in resolve(intent, snap)[0]]
+    return [f.guardrail for f in resolve(intent, snap)[1] if is_refusal(f)]
 
 
 def test_basic_sku_cannot_take_a_rule_v2(estate: Estate, snapshot: Snapshot) -> None:

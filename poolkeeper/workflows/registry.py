@@ -1,0 +1,85 @@
+"""The workflows by name: each is one module that registers itself with ``@workflow(name, schema=...)``.
+
+A workflow is a state machine over a snapshot of Azure, given as two pure functions:
+
+- ``resolve(intent, snapshot) -> (resolved_intent, findings)`` checks a *new* operation (every refusal Azure would
+  make, and notes) and fixes the choices its request leaves open (which backend pool, which probe, which scale
+  sets). It returns a NEW intent; the one passed in is not changed, so the recorded intent is exactly what was
+  resolved and a resumed run makes the same choices.
+- ``next_steps(intent, snapshot) -> steps`` answers "what is left?" from the snapshot alone; empty means done.
+
+``schema`` is the request's JSON schema (the one the HTTP edge documents and checks); :func:`parse_request
+<poolkeeper.workflows.intents.parse_request>` validates against it. A new workflow is one module in this package,
+imported by ``poolkeeper/workflows/__init__.py``, plus its tests in ``tests/workflows/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from poolkeeper.findings import Finding
+from poolkeeper.workflows import preconditions as pre
+from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.step import Snapshot, Step
+
+Schema = dict[str, Any]
+Resolve = Callable[[Intent, Snapshot], tuple[Intent, list[Finding]]]
+NextSteps = Callable[[Intent, Snapshot], list[Step]]
+
+
+class WorkflowClass(Protocol):
+    @staticmethod
+    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]: ...
+
+    @staticmethod
+    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]: ...
+
+
+W = TypeVar("W", bound=WorkflowClass)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    schema: Schema
+    resolve: Resolve
+    next_steps: NextSteps
+
+
+#: every workflow by its kind (``remove-natpool`` …), filled by :func:`workflow`
+WORKFLOWS: dict[str, Workflow] = {}
+
+
+def workflow(name: str, *, schema: Schema) -> Callable[[type[W]], type[W]]:
+    """Register a class with static ``resolve`` and ``next_steps`` as the workflow ``name``."""
+    def register(cls: type[W]) -> type[W]:
+        WORKFLOWS[name] = Workflow(name, schema, cls.resolve, cls.next_steps)
+        return cls
+    return register
+
+
+def get(kind: str) -> Workflow:
+    try:
+        return WORKFLOWS[kind]
+    except KeyError:
+        raise ValueError(f"unknown workflow {kind!r}; registered: {', '.join(sorted(WORKFLOWS))}") from None
+
+
+def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
+    """Check a new operation: what every workflow checks (the load balancer, scope, another operation recorded,
+    the named scale sets), then the workflow's own ``resolve``. Returns a new intent and the findings."""
+    own = replace(intent, params=dict(intent.params))
+    findings = pre.common(own, snap)
+    if snap.lb is None or snap.out_of_scope:  # nothing else is judged on a missing or partial view
+        return own, findings
+    resolved, more = get(intent.kind).resolve(own, snap)
+    return resolved, findings + more
+
+
+def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
+    """Every step still to do, in order (empty: the operation is finished and its record cleared)."""
+    if snap.lb is None:
+        raise ValueError(f"load balancer {intent.load_balancer} does not exist (or poolkeeper cannot read it)")
+    return get(intent.kind).next_steps(intent, snap)

@@ -1,0 +1,132 @@
+"""remove-natpool: take a NAT pool out of the scale-set models, update the instances, delete the pool.
+
+Optionally also the pool's frontend IP configuration and its public IP. The steps (:func:`remove_steps`) are also the
+tail of migrate-natpool (:mod:`poolkeeper.workflows.migrate_natpool`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from poolkeeper.edge.schemas import REMOVE_NATPOOL
+from poolkeeper.findings import Finding
+from poolkeeper.ids import id_key
+from poolkeeper.workflows import armjson as aj
+from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.preconditions import check_policies, nat_pool, note, refusal
+from poolkeeper.workflows.registry import workflow
+from poolkeeper.workflows.step import (
+    Edit,
+    Raw,
+    Snapshot,
+    Step,
+    affected_scale_sets,
+    finish,
+    instance_steps,
+    lb_step,
+    model_step,
+    pending_after_model_change,
+)
+
+
+@workflow("remove-natpool", schema=REMOVE_NATPOOL)
+class RemoveNatPool:
+    @staticmethod
+    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
+        """Refusals and notes; resolves ``frontend`` (the pool's) and ``publicIp`` (the frontend's, to delete)."""
+        assert snap.lb is not None
+        lb = snap.lb
+        p = dict(intent.params)
+        found: list[Finding] = []
+        pool = nat_pool(p["natPool"], snap, found)
+        if pool is None:
+            return replace(intent, params=p), found
+        pool_id = aj.child_id(lb["id"], "inboundNatPools", pool["name"])
+        check_policies(affected_scale_sets(snap, intent, pool_id), intent, found, probe_change=False)
+        frontend_id = aj.ref(aj.props(pool).get("frontendIPConfiguration")) or ""
+        p["frontend"] = aj.name_of(frontend_id) if frontend_id else None
+        if p.get("deleteFrontend") and frontend_id:
+            users = [u for u in aj.references_to(lb, frontend_id)
+                     if u.lower() != f"inboundnatpools/{pool['name']}".lower()
+                     and not aj.derived_rule_pattern(pool["name"]).match(u.split("/", 1)[1])]
+            if users:
+                outbound = [u for u in users if u.startswith("outboundRules/")]
+                found.append(refusal(
+                    "InvalidResourceReference",
+                    f"frontend IP configuration {aj.name_of(frontend_id)} is still used by {', '.join(users)}"
+                    + (" (outbound rules keep SNAT on it)" if outbound else "")
+                    + "; Azure refuses to delete a referenced frontend. Drop deleteFrontend or move those first",
+                    frontend_id,
+                ))
+            frontend = aj.child(lb, "frontendIPConfigurations", aj.name_of(frontend_id)) or {}
+            pip = aj.ref(aj.props(frontend).get("publicIPAddress"))
+            if p.get("deletePublicIp"):
+                if pip:
+                    p["publicIp"] = aj.short_ref(pip, lb["id"])
+                else:
+                    found.append(note("NoPublicIp", f"frontend {aj.name_of(frontend_id)} has no public IP; "
+                                                    "deletePublicIp has nothing to delete", frontend_id))
+        found.append(note("ConnectivityGap", f"per-instance access through NAT pool {pool['name']} (ports "
+                                             f"{aj.props(pool).get('frontendPortRangeStart')}-"
+                                             f"{aj.props(pool).get('frontendPortRangeEnd')}) ends for each instance "
+                                             "as it is updated to the new model", pool_id))
+        return replace(intent, params=p), found
+
+    @staticmethod
+    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
+        return remove_steps(intent, snap)
+
+
+def remove_steps(intent: Intent, snap: Snapshot, *, extra_lb_edits: list[Edit] | None = None,
+                add_pool: str | None = None, create_pool: Raw | None = None) -> list[Step]:
+    """The steps of remove-natpool; also the tail of migrate-natpool, which adds a backend pool reference to the
+    models and the NAT rule V2 to the load-balancer write that deletes the NAT pool."""
+    assert snap.lb is not None
+    lb, lb_id = snap.lb, snap.lb["id"]
+    p = intent.params
+    pool_name = p["natPool"]
+    pool = aj.child(lb, "inboundNatPools", pool_name)
+    pool_id = aj.child_id(lb_id, "inboundNatPools", pool_name)
+    work: list[Step] = []
+    if pool is not None:
+        if create_pool is not None:
+            work.append(lb_step(lb_id, "create-backend-pool", f"create backend pool {create_pool['name']}",
+                                [("add-child", "backendAddressPools", create_pool)], "prepare"))
+        sets = affected_scale_sets(snap, intent, pool_id)
+        changing: dict[str, bool] = {}
+        for vmss in sets:
+            edits: list[Edit] = []
+            if aj.model_references(vmss, "loadBalancerInboundNatPools", pool_id):
+                edits.append(("drop-model-ref", "loadBalancerInboundNatPools", pool_id))
+            if add_pool is not None and not aj.model_references(vmss, "loadBalancerBackendAddressPools", add_pool):
+                edits.append(("add-model-ref", "loadBalancerBackendAddressPools", add_pool, pool_id))
+            changing[id_key(vmss["id"])] = bool(edits)
+            if edits:
+                title = f"remove NAT pool {pool_name} from the scale-set model"
+                if (add_pool is not None and len(edits) > 1) or edits[0][0] == "add-model-ref":
+                    title = f"swap NAT pool {pool_name} for backend pool {aj.name_of(add_pool or '')} in the model"
+                work.append(model_step(vmss, "update-model", title, edits, "model"))
+        for vmss in sets:
+            pending = pending_after_model_change(snap, vmss, changing[id_key(vmss["id"])])
+            work += instance_steps(vmss, pending, intent.batch_size, "instances", intent.allow_rolling)
+        title = f"delete NAT pool {pool_name}"
+        if extra_lb_edits:
+            title += f" and create NAT rule V2 {p.get('ruleName') or pool_name} (one load-balancer write)"
+        work.append(lb_step(lb_id, "delete-natpool", title, [("delete-natpool", pool_name), *(extra_lb_edits or [])],
+                            "load-balancer"))
+    elif extra_lb_edits and _missing_rule(lb, extra_lb_edits):
+        work.append(lb_step(lb_id, "create-nat-rule", f"create NAT rule V2 {p.get('ruleName') or pool_name}",
+                            list(extra_lb_edits), "load-balancer"))
+    frontend = p.get("frontend")
+    if p.get("deleteFrontend") and frontend and aj.child(lb, "frontendIPConfigurations", frontend) is not None:
+        work.append(lb_step(lb_id, "delete-frontend", f"delete frontend IP configuration {frontend}",
+                            [("delete-child", "frontendIPConfigurations", frontend)], "frontend"))
+    if p.get("deletePublicIp") and p.get("publicIp") and snap.public_ip is not None:
+        pip_id = snap.public_ip["id"]
+        work.append(Step("delete-public-ip", "delete-public-ip", f"delete public IP {aj.name_of(pip_id)}", pip_id,
+                         calls=[f"DELETE {pip_id}"], phase="frontend"))
+    return finish(intent, snap, work)
+
+
+def _missing_rule(lb: Raw, edits: list[Edit]) -> bool:
+    return any(e[0] == "add-child" and aj.child(lb, e[1], e[2]["name"]) is None for e in edits)
