@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 OWNER_TAG = "poolkeeper.binding"
 IGNORE_TAG = "poolkeeper.ignore"
+#: records an unfinished NAT-pool workflow on its load balancer (``poolkeeper.workflows.intents``)
+INTENT_TAG = "poolkeeper.operation"
 RULE_PREFIX = "pk-"
 
 #: every change kind by name, filled by :meth:`Change.__init_subclass__`
@@ -324,6 +326,175 @@ class ClearUpgradeRecord(Change):
     def describe(self) -> str:
         return (f"clear instances {', '.join(self.instance_ids)} from the upgrade record of scale set "
                 f"{_short(self.scale_set_id)}: {self.reason}")
+
+
+# -- NAT-pool workflow writes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationChange(Change):
+    """Base of the changes a NAT-pool workflow step makes (``poolkeeper.workflows``): ``binding`` holds the
+    operation id, ``reason`` the step's title. They run one step at a time, not through :meth:`Plan.of`."""
+
+    binding: str = ""
+    reason: str = ""
+
+    @property
+    def target_id(self) -> str:
+        return str(getattr(self, "lb_id", None) or getattr(self, "scale_set_id", None)
+                   or getattr(self, "public_ip_id", ""))
+
+    def describe(self) -> str:
+        what = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                         if f.name not in ("binding", "reason", "lb_id", "scale_set_id"))
+        return f"{self.kind} {_short(self.target_id)} ({what}): {self.reason}"
+
+
+del CHANGE_TYPES["OperationChange"]  # a base, not a kind of change
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordIntent(OperationChange):
+    """Record the operation's intent as a tag on its load balancer (refused if another operation's is there)."""
+
+    lb_id: str
+    tag_value: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearIntent(OperationChange):
+    """Remove the operation's intent tag from the load balancer (the operation is finished)."""
+
+    lb_id: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddBackendPool(OperationChange):
+    """Create an empty backend pool (the scale-set models then reference it)."""
+
+    lb_id: str
+    pool_name: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNatRuleV2(OperationChange):
+    """Create a NAT rule V2 that takes over a NAT pool's frontend, port range, protocol, backend port and optional
+    settings (kept as the pool had them, unlike :class:`EnsureNatRuleV2`); an existing rule of that name is kept."""
+
+    lb_id: str
+    rule_name: str
+    frontend_ip_configuration_id: str
+    protocol: str
+    frontend_port_range_start: int
+    frontend_port_range_end: int
+    backend_port: int
+    pool_id: str
+    idle_timeout_in_minutes: int | None = None
+    enable_floating_ip: bool | None = None
+    enable_tcp_reset: bool | None = None
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteLbChild(OperationChange):
+    """Delete a load balancer's child by name (``collection``: ``frontendIPConfigurations``, ``inboundNatRules``)."""
+
+    lb_id: str
+    collection: str
+    name: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteNatPool(OperationChange):
+    """Delete a NAT pool and the per-instance rules Azure derived from it (``{pool}.{instanceId}``)."""
+
+    lb_id: str
+    pool_name: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRuleBackendPort(OperationChange):
+    """Change a load-balancing rule's backend port (refused as stale if the rule is gone)."""
+
+    lb_id: str
+    rule_name: str
+    backend_port: int
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropModelRef(OperationChange):
+    """Remove a reference (``key``: ``loadBalancerInboundNatPools`` …) from every ipConfiguration of the model."""
+
+    scale_set_id: str
+    key: str
+    ref_id: str
+    target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddModelRef(OperationChange):
+    """Add a reference under ``key`` to the ipConfigurations that referenced ``beside`` (a NAT pool), or else to the
+    primary one; nothing if the model already references it."""
+
+    scale_set_id: str
+    key: str
+    ref_id: str
+    beside: str | None = None
+    target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetHealthProbe(OperationChange):
+    """Set the model's health probe (None: detach it)."""
+
+    scale_set_id: str
+    probe_id: str | None
+    target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeBehindInstances(OperationChange):
+    """``manualUpgrade`` the instances that are behind the model as listed at execution time (level-triggered),
+    ``batch_size`` per call; a run's deadline stops it between calls."""
+
+    scale_set_id: str
+    batch_size: int
+    target_kind: ClassVar[str] = "scaleSetLatestModel"
+    stage: ClassVar[str] = "scale-set-upgrade"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForLatestModel(OperationChange):
+    """Wait until Azure has applied the model to every instance (Automatic or Rolling upgrade policy)."""
+
+    scale_set_id: str
+    target_kind: ClassVar[str] = "scaleSetWait"
+    stage: ClassVar[str] = "scale-set-upgrade"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeletePublicIp(OperationChange):
+    """Delete a public IP address (its frontend was deleted by an earlier step)."""
+
+    public_ip_id: str
+    target_kind: ClassVar[str] = "publicIpDelete"
+    stage: ClassVar[str] = "load-balancer"
 
 
 # -- reports ------------------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.changes import SetHealthProbe, SetRuleBackendPort
 from poolkeeper.edge.schemas import CHANGE_PROBED_PORT
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, same_id
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import Intent
 from poolkeeper.workflows.preconditions import check_policies, note, refusal
 from poolkeeper.workflows.registry import workflow
@@ -60,16 +61,17 @@ def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
         for vmss in sets:
             if id_key(vmss["id"]) in detaching:
                 work.append(model_step(vmss, "detach-probe", f"detach health probe {p['probe']} from the model",
-                                       [("set-probe", None)], "detach"))
+                                       [SetHealthProbe(scale_set_id=vmss["id"], probe_id=None)], "detach"))
         for vmss in sets:
             pending = pending_after_model_change(snap, vmss, id_key(vmss["id"]) in detaching)
             work += instance_steps(vmss, pending, intent.batch_size, "detach", intent.allow_rolling)
         work.append(lb_step(lb_id, "change-rule", f"change rule {p['rule']} backend port "
                             f"{aj.props(rule).get('backendPort')} → {new_port}",
-                            [("set-rule-port", p["rule"], new_port)], "rule"))
+                            [SetRuleBackendPort(lb_id=lb_id, rule_name=p["rule"], backend_port=new_port)], "rule"))
         for vmss in sets if probe_id else []:
             work.append(model_step(vmss, "reattach-probe", f"reattach health probe {p['probe']} to the model",
-                                   [("set-probe", probe_id)], "reattach"))
+                                   [SetHealthProbe(scale_set_id=vmss["id"], probe_id=probe_id)],
+                                   "reattach"))
         for vmss in sets if probe_id else []:
             work += instance_steps(vmss, [str(i.get("instanceId")) for i in snap.instances.get(id_key(vmss["id"]),
                                                                                                   [])],
@@ -79,7 +81,8 @@ def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
         for vmss in sets:
             if id_key(vmss["id"]) in reattaching:
                 work.append(model_step(vmss, "reattach-probe", f"reattach health probe {p['probe']} to the model",
-                                       [("set-probe", probe_id)], "reattach"))
+                                       [SetHealthProbe(scale_set_id=vmss["id"], probe_id=probe_id)],
+                                   "reattach"))
         for vmss in sets:
             pending = pending_after_model_change(snap, vmss, id_key(vmss["id"]) in reattaching)
             work += instance_steps(vmss, pending, intent.batch_size, "reattach", intent.allow_rolling)

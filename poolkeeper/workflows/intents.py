@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from poolkeeper.changes import INTENT_TAG
 from poolkeeper.config import DEFAULT_UPGRADE_BATCH_SIZE
 from poolkeeper.ids import ResourceId
 
-INTENT_TAG = "poolkeeper.operation"
 TAG_VALUE_LIMIT = 256
 BACKEND_POOL_CHOICES = ("reuse-matching", "create")
 VMSS_TYPE = "Microsoft.Compute/virtualMachineScaleSets"
@@ -67,7 +67,7 @@ class Intent:
         return bool(self.params.get("allowRolling"))
 
     def scale_set_ids(self) -> list[str]:
-        from poolkeeper.workflows.armjson import expand_ref
+        from poolkeeper.armjson import expand_ref
 
         return [expand_ref(s, self.load_balancer, VMSS_TYPE) for s in self.params.get("scaleSets") or []]
 
@@ -164,7 +164,7 @@ def parse_request(kind: str, body: Any) -> Intent:
     if errors:
         raise BadRequest(f"invalid {kind} request: " + "; ".join(errors) + "; nothing was changed")
     assert isinstance(lb_id, str)  # validated above
-    from poolkeeper.workflows.armjson import short_ref
+    from poolkeeper.armjson import short_ref
 
     params = {k: v for k, v in body.items() if k != "loadBalancer"}
     if scale_sets:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.changes import AddNatRuleV2
 from poolkeeper.edge.schemas import MIGRATE_NATPOOL
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, same_id
 from poolkeeper.model import LoadBalancer
 from poolkeeper.natrules import nat_rule_v2_refusal
 from poolkeeper.ports import port_uses
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import BACKEND_POOL_CHOICES, INTENT_TAG, Intent
 from poolkeeper.workflows.preconditions import (
     RULES_PER_NIC_LIMIT,
@@ -46,24 +47,16 @@ class MigrateNatPool:
         return migrate_steps(intent, snap)
 
 
-def nat_rule_v2_from_pool(lb_id: str, pool: Raw, rule_name: str, backend_pool: str) -> Raw:
-    """The NAT rule V2 that keeps the NAT pool's frontend IP, port range, protocol and backend port."""
+def nat_rule_v2_from_pool(lb_id: str, pool: Raw, rule_name: str, backend_pool: str) -> AddNatRuleV2:
+    """The NAT rule V2 that keeps the NAT pool's frontend IP, port range, protocol, backend port and settings."""
     pp = aj.props(pool)
-    out: Raw = {
-        "name": rule_name,
-        "properties": {
-            "frontendIPConfiguration": {"id": aj.ref(pp.get("frontendIPConfiguration"))},
-            "backendAddressPool": {"id": aj.child_id(lb_id, "backendAddressPools", backend_pool)},
-            "protocol": pp.get("protocol", "Tcp"),
-            "frontendPortRangeStart": pp.get("frontendPortRangeStart"),
-            "frontendPortRangeEnd": pp.get("frontendPortRangeEnd"),
-            "backendPort": pp.get("backendPort"),
-        },
-    }
-    for k in ("idleTimeoutInMinutes", "enableFloatingIP", "enableTcpReset"):
-        if pp.get(k) is not None:
-            out["properties"][k] = pp[k]
-    return out
+    return AddNatRuleV2(
+        lb_id=lb_id, rule_name=rule_name, frontend_ip_configuration_id=aj.ref(pp.get("frontendIPConfiguration")) or "",
+        protocol=pp.get("protocol", "Tcp"), frontend_port_range_start=int(pp.get("frontendPortRangeStart") or 0),
+        frontend_port_range_end=int(pp.get("frontendPortRangeEnd") or 0), backend_port=int(pp.get("backendPort") or 0),
+        pool_id=aj.child_id(lb_id, "backendAddressPools", backend_pool),
+        idle_timeout_in_minutes=pp.get("idleTimeoutInMinutes"), enable_floating_ip=pp.get("enableFloatingIP"),
+        enable_tcp_reset=pp.get("enableTcpReset"))
 
 
 def migrate_steps(intent: Intent, snap: Snapshot) -> list[Step]:
@@ -82,12 +75,9 @@ def migrate_steps(intent: Intent, snap: Snapshot) -> list[Step]:
                 f"(load balancer JSON) and clear the tag {INTENT_TAG!r}"
             )
         return finish(intent, snap, [])
-    create = None
-    if aj.child(lb, "backendAddressPools", target) is None:
-        create = {"name": target, "properties": {}}
+    create = target if aj.child(lb, "backendAddressPools", target) is None else None
     rule = nat_rule_v2_from_pool(lb_id, pool, rule_name, target)
-    return remove_steps(intent, snap, extra_lb_edits=[("add-child", "inboundNatRules", rule)], add_pool=target_id,
-                       create_pool=create)
+    return remove_steps(intent, snap, add_rule=rule, add_pool=target_id, create_pool=create)
 
 
 def _pool_members(pool: dict[str, Any]) -> set[str]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from poolkeeper import armjson as aj
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import INTENT_TAG, Intent
 from poolkeeper.workflows.step import Snapshot
 

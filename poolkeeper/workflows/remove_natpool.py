@@ -8,19 +8,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from poolkeeper import armjson as aj
+from poolkeeper.changes import (
+    AddBackendPool,
+    AddModelRef,
+    AddNatRuleV2,
+    Change,
+    DeleteLbChild,
+    DeleteNatPool,
+    DropModelRef,
+)
 from poolkeeper.edge.schemas import REMOVE_NATPOOL
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import Intent
 from poolkeeper.workflows.preconditions import check_policies, nat_pool, note, refusal
 from poolkeeper.workflows.registry import workflow
 from poolkeeper.workflows.step import (
-    Edit,
-    Raw,
     Snapshot,
     Step,
     affected_scale_sets,
+    delete_public_ip_step,
     finish,
     instance_steps,
     lb_step,
@@ -77,8 +85,8 @@ class RemoveNatPool:
         return remove_steps(intent, snap)
 
 
-def remove_steps(intent: Intent, snap: Snapshot, *, extra_lb_edits: list[Edit] | None = None,
-                add_pool: str | None = None, create_pool: Raw | None = None) -> list[Step]:
+def remove_steps(intent: Intent, snap: Snapshot, *, add_rule: AddNatRuleV2 | None = None,
+                 add_pool: str | None = None, create_pool: str | None = None) -> list[Step]:
     """The steps of remove-natpool; also the tail of migrate-natpool, which adds a backend pool reference to the
     models and the NAT rule V2 to the load-balancer write that deletes the NAT pool."""
     assert snap.lb is not None
@@ -90,43 +98,41 @@ def remove_steps(intent: Intent, snap: Snapshot, *, extra_lb_edits: list[Edit] |
     work: list[Step] = []
     if pool is not None:
         if create_pool is not None:
-            work.append(lb_step(lb_id, "create-backend-pool", f"create backend pool {create_pool['name']}",
-                                [("add-child", "backendAddressPools", create_pool)], "prepare"))
+            work.append(lb_step(lb_id, "create-backend-pool", f"create backend pool {create_pool}",
+                                [AddBackendPool(lb_id=lb_id, pool_name=create_pool)], "prepare"))
         sets = affected_scale_sets(snap, intent, pool_id)
         changing: dict[str, bool] = {}
         for vmss in sets:
-            edits: list[Edit] = []
+            changes: list[Change] = []
             if aj.model_references(vmss, "loadBalancerInboundNatPools", pool_id):
-                edits.append(("drop-model-ref", "loadBalancerInboundNatPools", pool_id))
+                changes.append(DropModelRef(scale_set_id=vmss["id"], key="loadBalancerInboundNatPools",
+                                            ref_id=pool_id))
             if add_pool is not None and not aj.model_references(vmss, "loadBalancerBackendAddressPools", add_pool):
-                edits.append(("add-model-ref", "loadBalancerBackendAddressPools", add_pool, pool_id))
-            changing[id_key(vmss["id"])] = bool(edits)
-            if edits:
+                changes.append(AddModelRef(scale_set_id=vmss["id"], key="loadBalancerBackendAddressPools",
+                                           ref_id=add_pool, beside=pool_id))
+            changing[id_key(vmss["id"])] = bool(changes)
+            if changes:
                 title = f"remove NAT pool {pool_name} from the scale-set model"
-                if (add_pool is not None and len(edits) > 1) or edits[0][0] == "add-model-ref":
+                if any(isinstance(c, AddModelRef) for c in changes):
                     title = f"swap NAT pool {pool_name} for backend pool {aj.name_of(add_pool or '')} in the model"
-                work.append(model_step(vmss, "update-model", title, edits, "model"))
+                work.append(model_step(vmss, "update-model", title, changes, "model"))
         for vmss in sets:
             pending = pending_after_model_change(snap, vmss, changing[id_key(vmss["id"])])
             work += instance_steps(vmss, pending, intent.batch_size, "instances", intent.allow_rolling)
         title = f"delete NAT pool {pool_name}"
-        if extra_lb_edits:
-            title += f" and create NAT rule V2 {p.get('ruleName') or pool_name} (one load-balancer write)"
-        work.append(lb_step(lb_id, "delete-natpool", title, [("delete-natpool", pool_name), *(extra_lb_edits or [])],
+        lb_changes: list[Change] = [DeleteNatPool(lb_id=lb_id, pool_name=pool_name)]
+        if add_rule is not None:
+            title += f" and create NAT rule V2 {add_rule.rule_name} (one load-balancer write)"
+            lb_changes.append(add_rule)
+        work.append(lb_step(lb_id, "delete-natpool", title, lb_changes, "load-balancer"))
+    elif add_rule is not None and aj.child(lb, "inboundNatRules", add_rule.rule_name) is None:
+        work.append(lb_step(lb_id, "create-nat-rule", f"create NAT rule V2 {add_rule.rule_name}", [add_rule],
                             "load-balancer"))
-    elif extra_lb_edits and _missing_rule(lb, extra_lb_edits):
-        work.append(lb_step(lb_id, "create-nat-rule", f"create NAT rule V2 {p.get('ruleName') or pool_name}",
-                            list(extra_lb_edits), "load-balancer"))
     frontend = p.get("frontend")
     if p.get("deleteFrontend") and frontend and aj.child(lb, "frontendIPConfigurations", frontend) is not None:
         work.append(lb_step(lb_id, "delete-frontend", f"delete frontend IP configuration {frontend}",
-                            [("delete-child", "frontendIPConfigurations", frontend)], "frontend"))
+                            [DeleteLbChild(lb_id=lb_id, collection="frontendIPConfigurations", name=frontend)],
+                            "frontend"))
     if p.get("deletePublicIp") and p.get("publicIp") and snap.public_ip is not None:
-        pip_id = snap.public_ip["id"]
-        work.append(Step("delete-public-ip", "delete-public-ip", f"delete public IP {aj.name_of(pip_id)}", pip_id,
-                         calls=[f"DELETE {pip_id}"], phase="frontend"))
+        work.append(delete_public_ip_step(snap.public_ip["id"], "frontend"))
     return finish(intent, snap, work)
-
-
-def _missing_rule(lb: Raw, edits: list[Edit]) -> bool:
-    return any(e[0] == "add-child" and aj.child(lb, e[1], e[2]["name"]) is None for e in edits)

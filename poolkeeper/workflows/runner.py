@@ -19,17 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.executor import StillWaiting
 from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.ids import id_key
 from poolkeeper.logs import get_logger
-from poolkeeper.workflows import armjson as aj
-from poolkeeper.workflows.edits import EditConflict
+from poolkeeper.mutations import StaleChange
 from poolkeeper.workflows.intents import Intent
 from poolkeeper.workflows.preconditions import PreconditionsFailed, finding_json, is_refusal
 from poolkeeper.workflows.registry import next_steps, resolve
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
 from poolkeeper.workflows.step import Snapshot, Step, count_calls
-from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
+from poolkeeper.workflows.steps import execute, port_mappings_v1, port_mappings_v2, read_snapshot
 from poolkeeper.workflows.store import OperationStore
 
 log = get_logger("workflows")
@@ -185,7 +186,7 @@ class Runner:
             except StillWaiting as err:
                 entry["status"] = "waiting"
                 return self._pause(record, str(err))
-            except (ArmRefused, EditConflict) as err:
+            except (ArmRefused, StaleChange) as err:  # StaleChange: EditConflict, or the resource is gone
                 entry["status"] = "failed"
                 code = err.code if isinstance(err, ArmRefused) else "Conflict"
                 return self._fail(record, code, f"step {step.key} refused: {err}. The intent stays recorded on the "

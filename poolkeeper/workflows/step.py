@@ -11,15 +11,23 @@ before the write (:mod:`poolkeeper.workflows.steps`), so concurrent changes by o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.changes import (
+    Change,
+    ClearIntent,
+    DeletePublicIp,
+    RecordIntent,
+    UpgradeBehindInstances,
+    WaitForLatestModel,
+    WriteBatch,
+)
 from poolkeeper.ids import id_key
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import INTENT_TAG, Intent
 
 Raw = dict[str, Any]
-Edit = tuple[Any, ...]
 
 
 @dataclass
@@ -47,18 +55,25 @@ class Snapshot:
 class Step:
     """One step of an operation: a write (or a wait) on one resource.
 
-    ``key`` is stable across runs (progress and the "no step repeated" checks use it); ``edits`` say what to change
-    on the freshly read body; ``calls`` are the ARM requests it makes, for dry runs and progress.
+    ``key`` is stable across runs (progress and the "no step repeated" checks use it); ``changes`` (registered change
+    kinds, :mod:`poolkeeper.changes`) say what to change on the freshly read body, or which action the executor
+    takes; ``calls`` are the ARM requests it makes, for dry runs and progress.
     """
 
     key: str
     kind: str  # lb-write | update-model | upgrade-instances | wait-instances | delete-public-ip
     title: str
     target: str
-    edits: list[Edit] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     batches: list[list[str]] = field(default_factory=list)
     phase: str = ""
+
+    def batch(self) -> WriteBatch:
+        """What the executor carries out for this step: one batch on the step's target."""
+        changes = tuple(replace(c, reason=self.title) for c in self.changes)
+        return WriteBatch(stage=changes[0].stage, target_kind=changes[0].target_kind, resource_id=self.target,
+                          changes=changes)
 
     @property
     def writes(self) -> int:
@@ -77,13 +92,18 @@ def _put(resource_id: str) -> str:
     return f"PUT {resource_id} (If-Match)"
 
 
-def lb_step(lb_id: str, key: str, title: str, edits: list[Edit], phase: str) -> Step:
-    return Step(key, "lb-write", title, lb_id, edits, [_put(lb_id)], phase=phase)
+def lb_step(lb_id: str, key: str, title: str, changes: list[Change], phase: str) -> Step:
+    return Step(key, "lb-write", title, lb_id, changes, [_put(lb_id)], phase=phase)
 
 
-def model_step(vmss: Raw, key: str, title: str, edits: list[Edit], phase: str) -> Step:
-    return Step(f"{key}:{vmss['name']}", "update-model", f"{title} ({vmss['name']})", vmss["id"], edits,
+def model_step(vmss: Raw, key: str, title: str, changes: list[Change], phase: str) -> Step:
+    return Step(f"{key}:{vmss['name']}", "update-model", f"{title} ({vmss['name']})", vmss["id"], changes,
                 [_put(vmss["id"])], phase=phase)
+
+
+def delete_public_ip_step(public_ip_id: str, phase: str) -> Step:
+    return Step("delete-public-ip", "delete-public-ip", f"delete public IP {aj.name_of(public_ip_id)}", public_ip_id,
+                [DeletePublicIp(public_ip_id=public_ip_id)], calls=[f"DELETE {public_ip_id}"], phase=phase)
 
 
 def instance_steps(vmss: Raw, pending: list[str], batch_size: int, phase: str, allow_rolling: bool) -> list[Step]:
@@ -98,11 +118,13 @@ def instance_steps(vmss: Raw, pending: list[str], batch_size: int, phase: str, a
         calls = [f"POST {vid}/manualUpgrade {{instanceIds: {len(b)}}}" for b in batches]
         return [Step(f"upgrade:{name}:{phase}", "upgrade-instances",
                      f"update {len(ids)} instance(s) of {name} to the new model in {len(batches)} batch(es)", vid,
-                     calls=calls, batches=batches, phase=phase)]
+                     [UpgradeBehindInstances(scale_set_id=vid, batch_size=batch_size)], calls=calls, batches=batches,
+                     phase=phase)]
     how = "Automatic upgrade policy" if mode == "automatic" else "Rolling upgrade policy (allowRolling)"
     return [Step(f"wait:{name}:{phase}", "wait-instances",
                  f"wait for Azure to apply the model to {len(pending)} instance(s) of {name} ({how})", vid,
-                 calls=[f"GET {vid}/virtualMachines (poll latestModelApplied)"], phase=phase)]
+                 [WaitForLatestModel(scale_set_id=vid)], calls=[f"GET {vid}/virtualMachines (poll latestModelApplied)"],
+                 phase=phase)]
 
 
 def pending_after_model_change(snap: Snapshot, vmss: Raw, model_changes: bool) -> list[str]:
@@ -124,23 +146,25 @@ def finish(intent: Intent, snap: Snapshot, work: list[Step]) -> list[Step]:
     assert snap.lb is not None
     lb_id = snap.lb["id"]
     ours = recorded_is(intent, snap)
+    clear = ClearIntent(lb_id=lb_id, binding=intent.id)
     if not work:
         if ours:
-            return [lb_step(lb_id, "clear-intent", "clear the operation's intent record", [("clear-intent",)], "done")]
+            return [lb_step(lb_id, "clear-intent", "clear the operation's intent record", [clear], "done")]
         return []
     steps = list(work)
     if not ours:
+        record = RecordIntent(lb_id=lb_id, tag_value=intent.tag_value(), binding=intent.id)
         if steps[0].kind == "lb-write":
-            steps[0].edits = [("record-intent", intent.tag_value()), *steps[0].edits]
+            steps[0].changes = [record, *steps[0].changes]
             steps[0].title += " + record the operation's intent"
         else:
             steps.insert(0, lb_step(lb_id, "record-intent", "record the operation's intent on the load balancer",
-                                    [("record-intent", intent.tag_value())], "intent"))
+                                    [record], "intent"))
     if steps[-1].kind == "lb-write":
-        steps[-1].edits = [*steps[-1].edits, ("clear-intent",)]
+        steps[-1].changes = [*steps[-1].changes, clear]
         steps[-1].title += " + clear the intent record"
     else:
-        steps.append(lb_step(lb_id, "clear-intent", "clear the operation's intent record", [("clear-intent",)], "done"))
+        steps.append(lb_step(lb_id, "clear-intent", "clear the operation's intent record", [clear], "done"))
     return steps
 
 

@@ -1,22 +1,21 @@
-"""The imperative shell of the workflows: read a snapshot, and execute one planned step against Azure.
+"""The imperative shell of the workflows: read a snapshot, and do one step through the executor.
 
-Every write goes through :class:`~poolkeeper.gateway.ArmGateway` (retries, If-Match, correlation id). A step re-reads
-its resource, applies its edits to that fresh body and writes only if something changes, under the fresh ETag; a
-412 (someone wrote in between) surfaces as ``PreconditionFailed`` and the runner re-reads and re-plans.
+Every write goes through :class:`~poolkeeper.executor.Executor` (the reconciler's write path) and the gateway
+(retries, If-Match, correlation id). A step's batch re-reads its resource, applies its changes (registered edits,
+:mod:`poolkeeper.mutations`) to that fresh body and writes only if something changes, under the fresh ETag; a 412
+(someone wrote in between) surfaces as ``PreconditionFailed`` and the runner re-reads and decides again.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.executor import Executor, StillWaiting, WriteOptions
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.ids import ResourceId, id_key
 from poolkeeper.logs import get_logger
-from poolkeeper.rmw import ResourceGone, read_modify_write
-from poolkeeper.workflows import armjson as aj
-from poolkeeper.workflows.edits import apply_lb_edits, apply_model_edits
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
 from poolkeeper.workflows.scope import ScopeGuard
 from poolkeeper.workflows.step import Snapshot, Step, affected_scale_sets
@@ -25,10 +24,6 @@ log = get_logger("workflows")
 
 BatchCallback = Callable[[Step, list[str], int, int], None]  # step, batch, done so far, total
 WriteHook = Callable[[Step], None]  # called between a step's fresh read and its write (tests: concurrent edits)
-
-
-class StillWaiting(Exception):
-    """Azure is still applying the model (Automatic/Rolling policy) and the run's time budget is spent."""
 
 
 def read_snapshot(gw: ArmGateway, intent: Intent, guard: ScopeGuard | None = None) -> Snapshot:
@@ -98,84 +93,21 @@ def _relevant_scale_sets(intent: Intent, snap: Snapshot) -> list[dict[str, Any]]
 def execute(gw: ArmGateway, step: Step, intent: Intent, *, on_batch: BatchCallback | None = None,
             deadline: float | None = None, before_write: WriteHook | None = None,
             guard: ScopeGuard | None = None) -> dict[str, Any]:
-    """Do one step. Returns what happened (``{"writes": n, ...}``) for the progress record.
+    """Do one step through the executor (the one write path). Returns what happened (``{"writes": n, ...}``).
 
     The step's target is checked against ``guard`` first (raises :class:`OutOfScope`, nothing read or written): the
-    planner only targets what the snapshot read, but a write is where a scope slip would do harm.
+    workflow only targets what the snapshot read, but a write is where a scope slip would do harm.
     """
     (guard or ScopeGuard(None, intent.subscription)).check(step.target, "step target")
-    if step.kind == "lb-write":
-        return _write_lb(gw, step, before_write)
-    if step.kind == "update-model":
-        return _write_model(gw, step, before_write)
-    if step.kind == "upgrade-instances":
-        return _upgrade(gw, step, intent, on_batch, deadline)
-    if step.kind == "wait-instances":
-        return _wait(gw, step, deadline)
-    if step.kind == "delete-public-ip":
-        gw.delete_public_ip(step.target)
-        return {"writes": 1}
-    raise ValueError(f"unknown step kind {step.kind!r}")  # pragma: no cover
-
-
-def _write_lb(gw: ArmGateway, step: Step, before_write: WriteHook | None) -> dict[str, Any]:
-    return _rmw(step, gw.get_load_balancer, lambda body: apply_lb_edits(body, step.edits),
-                lambda rid, body, etag: gw.put_load_balancer(rid, _writable_lb(body), etag), before_write)
-
-
-def _writable_lb(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k != "etag"}
-
-
-def _write_model(gw: ArmGateway, step: Step, before_write: WriteHook | None) -> dict[str, Any]:
-    return _rmw(step, gw.get_scale_set, lambda body: apply_model_edits(body, step.edits), gw.put_scale_set,
-                before_write)
-
-
-def _rmw(step: Step, read: Any, edit: Any, write: Any, before_write: WriteHook | None) -> dict[str, Any]:
-    """One step's write: the shared read-modify-write, reporting a write or that the effect was already there."""
-    try:
-        wrote = read_modify_write(step.target, read, edit, write,
-                                  before_write=(lambda: before_write(step)) if before_write else None)
-    except ResourceGone as err:
-        raise ValueError(f"{err} (it disappeared during the operation)") from err
-    return {"writes": 1} if wrote else {"writes": 0, "skipped": "already in place"}
-
-
-def _upgrade(gw: ArmGateway, step: Step, intent: Intent, on_batch: BatchCallback | None,
-             deadline: float | None) -> dict[str, Any]:
-    """manualUpgrade the instances that are behind the model, in batches; level-triggered (fresh list first).
-
-    Stops between batches when the run's time budget is spent (the next run picks up the instances still behind).
-    """
-    pending = aj.pending_instances(gw.list_scale_set_instances(step.target))
-    size = intent.batch_size
-    batches = [pending[i:i + size] for i in range(0, len(pending), size)]
-    done = 0
-    for batch in batches:
-        if deadline is not None and done and time.monotonic() > deadline:
-            raise StillWaiting(f"time budget spent after {done} of {len(pending)} instances of "
-                               f"{aj.name_of(step.target)}; the next run updates the rest")
-        gw.manual_upgrade(step.target, batch)
-        done += len(batch)
-        log.info("instances updated", extra={"scale_set": step.target, "batch": batch, "done": done,
-                                             "total": len(pending), "correlation_id": gw.correlation_id})
-        if on_batch is not None:
-            on_batch(step, batch, done, len(pending))
-    return {"writes": len(batches), "instances": len(pending), "batches": batches}
-
-
-def _wait(gw: ArmGateway, step: Step, deadline: float | None) -> dict[str, Any]:
-    delay = 0.05
-    while True:
-        pending = aj.pending_instances(gw.list_scale_set_instances(step.target))
-        if not pending:
-            return {"writes": 0}
-        if deadline is not None and time.monotonic() + delay > deadline:
-            raise StillWaiting(f"{len(pending)} instance(s) of {aj.name_of(step.target)} are not on the latest model "
-                               "yet; the next run continues")
-        gw.sleep(delay)
-        delay = min(delay * 2, 10.0)
+    options = WriteOptions(
+        before_write=(lambda _batch: before_write(step)) if before_write is not None else None,
+        deadline=deadline,
+        on_progress=(lambda _batch, ids, done, total: on_batch(step, ids, done, total)) if on_batch else None,
+    )
+    result = Executor(gw, options).write(step.batch())
+    if step.kind in ("lb-write", "update-model") and not result.writes:
+        return {"writes": 0, "skipped": "already in place"}
+    return {"writes": result.writes}
 
 
 def port_mappings_v1(lb: dict[str, Any], nat_pool: str) -> dict[str, dict[str, Any]]:
