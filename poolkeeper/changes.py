@@ -350,44 +350,54 @@ class OperationChange(Change):
         return f"{self.kind} {_short(self.target_id)} ({what}): {self.reason}"
 
 
-del CHANGE_TYPES["OperationChange"]  # a base, not a kind of change
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerOperationChange(OperationChange):
+    """A workflow's change to its load balancer: the changes of one step are one read-modify-write under If-Match
+    (``mutations.edit_resource``, then the load balancer's whole-body check)."""
+
+    lb_id: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecordIntent(OperationChange):
+class ScaleSetOperationChange(OperationChange):
+    """A workflow's change to a scale set: its model (read-modify-write), or an action on its instances (the kind
+    then names another target kind)."""
+
+    scale_set_id: str
+    target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
+
+
+for _base in ("OperationChange", "LoadBalancerOperationChange", "ScaleSetOperationChange"):
+    del CHANGE_TYPES[_base]  # bases, not kinds of change
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordIntent(LoadBalancerOperationChange):
     """Record the operation's intent as a tag on its load balancer (refused if another operation's is there)."""
 
-    lb_id: str
     tag_value: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClearIntent(OperationChange):
+class ClearIntent(LoadBalancerOperationChange):
     """Remove the operation's intent tag from the load balancer (the operation is finished)."""
 
-    lb_id: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
-
 
 @dataclass(frozen=True, kw_only=True)
-class AddBackendPool(OperationChange):
+class AddBackendPool(LoadBalancerOperationChange):
     """Create an empty backend pool (the scale-set models then reference it)."""
 
-    lb_id: str
     pool_name: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddNatRuleV2(OperationChange):
+class AddNatRuleV2(LoadBalancerOperationChange):
     """Create a NAT rule V2 that takes over a NAT pool's frontend, port range, protocol, backend port and optional
     settings (kept as the pool had them, unlike :class:`EnsureNatRuleV2`); an existing rule of that name is kept."""
 
-    lb_id: str
     rule_name: str
     frontend_ip_configuration_id: str
     protocol: str
@@ -398,92 +408,70 @@ class AddNatRuleV2(OperationChange):
     idle_timeout_in_minutes: int | None = None
     enable_floating_ip: bool | None = None
     enable_tcp_reset: bool | None = None
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteLbChild(OperationChange):
+class DeleteLbChild(LoadBalancerOperationChange):
     """Delete a load balancer's child by name (``collection``: ``frontendIPConfigurations``, ``inboundNatRules``)."""
 
-    lb_id: str
     collection: str
     name: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteNatPool(OperationChange):
+class DeleteNatPool(LoadBalancerOperationChange):
     """Delete a NAT pool and the per-instance rules Azure derived from it (``{pool}.{instanceId}``)."""
 
-    lb_id: str
     pool_name: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetRuleBackendPort(OperationChange):
+class SetRuleBackendPort(LoadBalancerOperationChange):
     """Change a load-balancing rule's backend port (refused as stale if the rule is gone)."""
 
-    lb_id: str
     rule_name: str
     backend_port: int
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DropModelRef(OperationChange):
+class DropModelRef(ScaleSetOperationChange):
     """Remove a reference (``key``: ``loadBalancerInboundNatPools`` …) from every ipConfiguration of the model."""
 
-    scale_set_id: str
     key: str
     ref_id: str
-    target_kind: ClassVar[str] = "scaleSet"
-    stage: ClassVar[str] = "scale-set-model"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddModelRef(OperationChange):
+class AddModelRef(ScaleSetOperationChange):
     """Add a reference under ``key`` to the ipConfigurations that referenced ``beside`` (a NAT pool), or else to the
     primary one; nothing if the model already references it."""
 
-    scale_set_id: str
     key: str
     ref_id: str
     beside: str | None = None
-    target_kind: ClassVar[str] = "scaleSet"
-    stage: ClassVar[str] = "scale-set-model"
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetHealthProbe(OperationChange):
+class SetHealthProbe(ScaleSetOperationChange):
     """Set the model's health probe (None: detach it)."""
 
-    scale_set_id: str
     probe_id: str | None
-    target_kind: ClassVar[str] = "scaleSet"
-    stage: ClassVar[str] = "scale-set-model"
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeBehindInstances(OperationChange):
+class UpgradeBehindInstances(ScaleSetOperationChange):
     """``manualUpgrade`` the instances that are behind the model as listed at execution time (level-triggered),
     ``batch_size`` per call; a run's deadline stops it between calls."""
 
-    scale_set_id: str
     batch_size: int
     target_kind: ClassVar[str] = "scaleSetLatestModel"
     stage: ClassVar[str] = "scale-set-upgrade"
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaitForLatestModel(OperationChange):
+class WaitForLatestModel(ScaleSetOperationChange):
     """Wait until Azure has applied the model to every instance (Automatic or Rolling upgrade policy)."""
 
-    scale_set_id: str
     target_kind: ClassVar[str] = "scaleSetWait"
     stage: ClassVar[str] = "scale-set-upgrade"
 

@@ -149,7 +149,8 @@ def _nat_rule_v1(c: CreateNatRule) -> Raw:
     }
 
 
-def _nat_rule_v2(c: EnsureNatRuleV2) -> Raw:
+def _nat_rule_v2(c: EnsureNatRuleV2 | AddNatRuleV2, **settings: Any) -> Raw:
+    """The body of a NAT rule V2; ``settings`` are the optional properties (``enableFloatingIP`` …)."""
     return {
         "name": c.rule_name,
         "properties": {
@@ -159,8 +160,7 @@ def _nat_rule_v2(c: EnsureNatRuleV2) -> Raw:
             "frontendPortRangeStart": c.frontend_port_range_start,
             "frontendPortRangeEnd": c.frontend_port_range_end,
             "backendPort": c.backend_port,
-            "enableFloatingIP": False,
-            "idleTimeoutInMinutes": 4,
+            **settings,
         },
     }
 
@@ -219,7 +219,7 @@ def _check_ports(lb: Raw, changes: Iterable[Change]) -> None:
 
 @edits(EnsureNatRuleV2)
 def _ensure_nat_rule_v2(lb: Raw, c: EnsureNatRuleV2) -> None:
-    wanted = _nat_rule_v2(c)
+    wanted = _nat_rule_v2(c, enableFloatingIP=False, idleTimeoutInMinutes=4)
     if _put_rule(lb, c, wanted, overwrite=True):
         _nat_rules(lb).append(wanted)
 
@@ -337,18 +337,9 @@ def _add_backend_pool(lb: Raw, c: AddBackendPool) -> None:
 def _add_nat_rule_v2(lb: Raw, c: AddNatRuleV2) -> None:
     if aj.child(lb, "inboundNatRules", c.rule_name) is not None:
         return
-    rule: Raw = {"name": c.rule_name, "properties": {
-        "frontendIPConfiguration": {"id": c.frontend_ip_configuration_id},
-        "backendAddressPool": {"id": c.pool_id},
-        "protocol": c.protocol,
-        "frontendPortRangeStart": c.frontend_port_range_start,
-        "frontendPortRangeEnd": c.frontend_port_range_end,
-        "backendPort": c.backend_port,
-    }}
-    for key, value in (("idleTimeoutInMinutes", c.idle_timeout_in_minutes), ("enableFloatingIP", c.enable_floating_ip),
-                       ("enableTcpReset", c.enable_tcp_reset)):
-        if value is not None:
-            rule["properties"][key] = value
+    settings = {"idleTimeoutInMinutes": c.idle_timeout_in_minutes, "enableFloatingIP": c.enable_floating_ip,
+                "enableTcpReset": c.enable_tcp_reset}
+    rule = _nat_rule_v2(c, **{k: v for k, v in settings.items() if v is not None})
     _replace(lb, aj.with_child(lb, "inboundNatRules", rule))
 
 

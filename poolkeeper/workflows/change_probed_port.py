@@ -6,7 +6,6 @@ the models, update the instances, change the rule, reattach the probe, update th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from poolkeeper import armjson as aj
@@ -27,21 +26,6 @@ from poolkeeper.workflows.step import (
     pending_after_model_change,
     recorded_is,
 )
-
-
-@workflow("change-probed-port", schema=CHANGE_PROBED_PORT)
-class ChangeProbedPort:
-    @staticmethod
-    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
-        """Refusals and notes; resolves ``probe`` (the rule's) and ``scaleSets`` (named ones plus the probe's users)."""
-        p = dict(intent.params)
-        found: list[Finding] = []
-        _check(intent, p, snap, found)
-        return replace(intent, params=p), found
-
-    @staticmethod
-    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
-        return probed_port_steps(intent, snap)
 
 
 def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
@@ -89,7 +73,9 @@ def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
     return finish(intent, snap, work)
 
 
-def _check(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
+@workflow("change-probed-port", schema=CHANGE_PROBED_PORT, next_steps=probed_port_steps)
+def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
+    """Refusals and notes; resolves ``probe`` (the rule's) and ``scaleSets`` (named ones plus the probe's users)."""
     lb = snap.lb or {}
     rule = aj.child(lb, "loadBalancingRules", p["rule"])
     if rule is None:

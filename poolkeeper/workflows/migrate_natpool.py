@@ -7,7 +7,6 @@ balancer). The port mapping per instance, old → new, is reported when the oper
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from poolkeeper import armjson as aj
@@ -30,21 +29,6 @@ from poolkeeper.workflows.preconditions import (
 from poolkeeper.workflows.registry import workflow
 from poolkeeper.workflows.remove_natpool import remove_steps
 from poolkeeper.workflows.step import Raw, Snapshot, Step, affected_scale_sets, finish, recorded_is
-
-
-@workflow("migrate-natpool", schema=MIGRATE_NATPOOL)
-class MigrateNatPool:
-    @staticmethod
-    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
-        """Refusals and notes; resolves ``backendPool`` (reused or created) and ``createPool``."""
-        p = dict(intent.params)
-        found: list[Finding] = []
-        _check_migrate(intent, p, snap, found)
-        return replace(intent, params=p), found
-
-    @staticmethod
-    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
-        return migrate_steps(intent, snap)
 
 
 def nat_rule_v2_from_pool(lb_id: str, pool: Raw, rule_name: str, backend_pool: str) -> AddNatRuleV2:
@@ -104,7 +88,9 @@ def _matching_pool(snap: Snapshot, nat_members: set[str], sets: list[dict[str, A
     return None
 
 
-def _check_migrate(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
+@workflow("migrate-natpool", schema=MIGRATE_NATPOOL, next_steps=migrate_steps)
+def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
+    """Refusals and notes; resolves ``backendPool`` (reused or created) and ``createPool``."""
     lb = snap.lb or {}
     pool = nat_pool(p["natPool"], snap, found)
     if pool is None:

@@ -5,7 +5,8 @@ A workflow is a state machine over a snapshot of Azure, given as two pure functi
 - ``resolve(intent, snapshot) -> (resolved_intent, findings)`` checks a *new* operation (every refusal Azure would
   make, and notes) and fixes the choices its request leaves open (which backend pool, which probe, which scale
   sets). It returns a NEW intent; the one passed in is not changed, so the recorded intent is exactly what was
-  resolved and a resumed run makes the same choices.
+  resolved and a resumed run makes the same choices. A module writes the check (``@workflow`` on it) and the
+  registry makes it this pure function.
 - ``next_steps(intent, snapshot) -> steps`` answers "what is left?" from the snapshot alone; empty means done.
 
 ``schema`` is the request's JSON schema (the one the HTTP edge documents and checks); :func:`parse_request
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from poolkeeper.findings import Finding
 from poolkeeper.workflows import preconditions as pre
@@ -29,15 +30,7 @@ Resolve = Callable[[Intent, Snapshot], tuple[Intent, list[Finding]]]
 NextSteps = Callable[[Intent, Snapshot], list[Step]]
 
 
-class WorkflowClass(Protocol):
-    @staticmethod
-    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]: ...
-
-    @staticmethod
-    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]: ...
-
-
-W = TypeVar("W", bound=WorkflowClass)
+Check = Callable[[Intent, dict[str, Any], Snapshot, list[Finding]], None]
 
 
 @dataclass(frozen=True)
@@ -52,11 +45,20 @@ class Workflow:
 WORKFLOWS: dict[str, Workflow] = {}
 
 
-def workflow(name: str, *, schema: Schema) -> Callable[[type[W]], type[W]]:
-    """Register a class with static ``resolve`` and ``next_steps`` as the workflow ``name``."""
-    def register(cls: type[W]) -> type[W]:
-        WORKFLOWS[name] = Workflow(name, schema, cls.resolve, cls.next_steps)
-        return cls
+def workflow(name: str, *, schema: Schema, next_steps: NextSteps) -> Callable[[Check], Resolve]:
+    """Register the workflow ``name``. The decorated function checks a new request: it appends findings and writes
+    the resolved choices into ``params``, a copy of the intent's; it becomes the pure ``resolve``, which returns a new
+    intent with those params and leaves the one passed in as it was."""
+    def register(check: Check) -> Resolve:
+        def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
+            params = dict(intent.params)
+            found: list[Finding] = []
+            check(intent, params, snap, found)
+            return replace(intent, params=params), found
+
+        resolve.__doc__ = check.__doc__
+        WORKFLOWS[name] = Workflow(name, schema, resolve, next_steps)
+        return resolve
     return register
 
 

@@ -6,7 +6,7 @@ tail of migrate-natpool (:mod:`poolkeeper.workflows.migrate_natpool`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 from poolkeeper import armjson as aj
 from poolkeeper.changes import (
@@ -35,54 +35,6 @@ from poolkeeper.workflows.step import (
     model_step,
     pending_after_model_change,
 )
-
-
-@workflow("remove-natpool", schema=REMOVE_NATPOOL)
-class RemoveNatPool:
-    @staticmethod
-    def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
-        """Refusals and notes; resolves ``frontend`` (the pool's) and ``publicIp`` (the frontend's, to delete)."""
-        assert snap.lb is not None
-        lb = snap.lb
-        p = dict(intent.params)
-        found: list[Finding] = []
-        pool = nat_pool(p["natPool"], snap, found)
-        if pool is None:
-            return replace(intent, params=p), found
-        pool_id = aj.child_id(lb["id"], "inboundNatPools", pool["name"])
-        check_policies(affected_scale_sets(snap, intent, pool_id), intent, found, probe_change=False)
-        frontend_id = aj.ref(aj.props(pool).get("frontendIPConfiguration")) or ""
-        p["frontend"] = aj.name_of(frontend_id) if frontend_id else None
-        if p.get("deleteFrontend") and frontend_id:
-            users = [u for u in aj.references_to(lb, frontend_id)
-                     if u.lower() != f"inboundnatpools/{pool['name']}".lower()
-                     and not aj.derived_rule_pattern(pool["name"]).match(u.split("/", 1)[1])]
-            if users:
-                outbound = [u for u in users if u.startswith("outboundRules/")]
-                found.append(refusal(
-                    "InvalidResourceReference",
-                    f"frontend IP configuration {aj.name_of(frontend_id)} is still used by {', '.join(users)}"
-                    + (" (outbound rules keep SNAT on it)" if outbound else "")
-                    + "; Azure refuses to delete a referenced frontend. Drop deleteFrontend or move those first",
-                    frontend_id,
-                ))
-            frontend = aj.child(lb, "frontendIPConfigurations", aj.name_of(frontend_id)) or {}
-            pip = aj.ref(aj.props(frontend).get("publicIPAddress"))
-            if p.get("deletePublicIp"):
-                if pip:
-                    p["publicIp"] = aj.short_ref(pip, lb["id"])
-                else:
-                    found.append(note("NoPublicIp", f"frontend {aj.name_of(frontend_id)} has no public IP; "
-                                                    "deletePublicIp has nothing to delete", frontend_id))
-        found.append(note("ConnectivityGap", f"per-instance access through NAT pool {pool['name']} (ports "
-                                             f"{aj.props(pool).get('frontendPortRangeStart')}-"
-                                             f"{aj.props(pool).get('frontendPortRangeEnd')}) ends for each instance "
-                                             "as it is updated to the new model", pool_id))
-        return replace(intent, params=p), found
-
-    @staticmethod
-    def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
-        return remove_steps(intent, snap)
 
 
 def remove_steps(intent: Intent, snap: Snapshot, *, add_rule: AddNatRuleV2 | None = None,
@@ -136,3 +88,42 @@ def remove_steps(intent: Intent, snap: Snapshot, *, add_rule: AddNatRuleV2 | Non
     if p.get("deletePublicIp") and p.get("publicIp") and snap.public_ip is not None:
         work.append(delete_public_ip_step(snap.public_ip["id"], "frontend"))
     return finish(intent, snap, work)
+
+
+@workflow("remove-natpool", schema=REMOVE_NATPOOL, next_steps=remove_steps)
+def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
+    """Refusals and notes; resolves ``frontend`` (the pool's) and ``publicIp`` (the frontend's, to delete)."""
+    assert snap.lb is not None
+    lb = snap.lb
+    pool = nat_pool(p["natPool"], snap, found)
+    if pool is None:
+        return
+    pool_id = aj.child_id(lb["id"], "inboundNatPools", pool["name"])
+    check_policies(affected_scale_sets(snap, intent, pool_id), intent, found, probe_change=False)
+    frontend_id = aj.ref(aj.props(pool).get("frontendIPConfiguration")) or ""
+    p["frontend"] = aj.name_of(frontend_id) if frontend_id else None
+    if p.get("deleteFrontend") and frontend_id:
+        users = [u for u in aj.references_to(lb, frontend_id)
+                 if u.lower() != f"inboundnatpools/{pool['name']}".lower()
+                 and not aj.derived_rule_pattern(pool["name"]).match(u.split("/", 1)[1])]
+        if users:
+            outbound = [u for u in users if u.startswith("outboundRules/")]
+            found.append(refusal(
+                "InvalidResourceReference",
+                f"frontend IP configuration {aj.name_of(frontend_id)} is still used by {', '.join(users)}"
+                + (" (outbound rules keep SNAT on it)" if outbound else "")
+                + "; Azure refuses to delete a referenced frontend. Drop deleteFrontend or move those first",
+                frontend_id,
+            ))
+        frontend = aj.child(lb, "frontendIPConfigurations", aj.name_of(frontend_id)) or {}
+        pip = aj.ref(aj.props(frontend).get("publicIPAddress"))
+        if p.get("deletePublicIp"):
+            if pip:
+                p["publicIp"] = aj.short_ref(pip, lb["id"])
+            else:
+                found.append(note("NoPublicIp", f"frontend {aj.name_of(frontend_id)} has no public IP; "
+                                                "deletePublicIp has nothing to delete", frontend_id))
+    found.append(note("ConnectivityGap", f"per-instance access through NAT pool {pool['name']} (ports "
+                                         f"{aj.props(pool).get('frontendPortRangeStart')}-"
+                                         f"{aj.props(pool).get('frontendPortRangeEnd')}) ends for each instance "
+                                         "as it is updated to the new model", pool_id))
