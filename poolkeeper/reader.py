@@ -71,7 +71,8 @@ def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId],
         extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
     return Snapshot.from_arm(
         vms=_dedupe(vms), nics=_dedupe(nics), load_balancers=lbs.values(), scale_sets=_dedupe(scale_sets),
-        scale_set_instances=instances, **extra,
+        scale_set_instances=instances, nsgs=extra.get("nsgs"), public_ips=extra.get("public_ips"),
+        virtual_networks=extra.get("virtual_networks"),
     )
 
 

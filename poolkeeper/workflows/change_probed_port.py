@@ -13,11 +13,11 @@ from poolkeeper.changes import SetHealthProbe, SetRuleBackendPort
 from poolkeeper.edge.schemas import CHANGE_PROBED_PORT
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, same_id
+from poolkeeper.model import Snapshot
 from poolkeeper.workflows.intents import Intent
 from poolkeeper.workflows.preconditions import check_policies, note, refusal
 from poolkeeper.workflows.registry import workflow
 from poolkeeper.workflows.step import (
-    Snapshot,
     Step,
     finish,
     instance_steps,
@@ -30,14 +30,14 @@ from poolkeeper.workflows.step import (
 
 def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
     """Detach the probe from the models → update instances → change the rule → reattach → update instances."""
-    assert snap.lb is not None
-    lb, lb_id = snap.lb, snap.lb["id"]
+    assert snap.focus_lb is not None
+    lb, lb_id = snap.focus_lb, snap.focus_lb["id"]
     p = intent.params
     rule = aj.child(lb, "loadBalancingRules", p["rule"])
     if rule is None:
         raise ValueError(f"load-balancing rule {p['rule']} is not on {lb_id}; nothing to change")
     probe_id = aj.child_id(lb_id, "probes", p["probe"]) if p.get("probe") else None
-    sets = [s for s in (snap.scale_set(i) for i in intent.scale_set_ids()) if s is not None]
+    sets = [s for s in (snap.scale_set_body(i) for i in intent.scale_set_ids()) if s is not None]
     new_port = int(p["newBackendPort"])
     work: list[Step] = []
     if aj.props(rule).get("backendPort") != new_port:
@@ -57,8 +57,7 @@ def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
                                    [SetHealthProbe(scale_set_id=vmss["id"], probe_id=probe_id)],
                                    "reattach"))
         for vmss in sets if probe_id else []:
-            work += instance_steps(vmss, [str(i.get("instanceId")) for i in snap.instances.get(id_key(vmss["id"]),
-                                                                                                  [])],
+            work += instance_steps(vmss, [str(i.get("instanceId")) for i in snap.instance_bodies(vmss["id"])],
                                    intent.batch_size, "reattach", intent.allow_rolling)
     elif recorded_is(intent, snap) and probe_id:
         reattaching = {id_key(s["id"]) for s in sets if not same_id(aj.health_probe(s), probe_id)}
@@ -76,7 +75,7 @@ def probed_port_steps(intent: Intent, snap: Snapshot) -> list[Step]:
 @workflow("change-probed-port", schema=CHANGE_PROBED_PORT, next_steps=probed_port_steps)
 def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
     """Refusals and notes; resolves ``probe`` (the rule's) and ``scaleSets`` (named ones plus the probe's users)."""
-    lb = snap.lb or {}
+    lb = snap.focus_lb or {}
     rule = aj.child(lb, "loadBalancingRules", p["rule"])
     if rule is None:
         names = [r.get("name") for r in aj.children(lb, "loadBalancingRules")]
@@ -92,11 +91,11 @@ def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Findi
                                          "do", rule_id))
     probe_id = aj.ref(rp.get("probe"))
     p["probe"] = aj.name_of(probe_id) if probe_id else None
-    users = [s for s in snap.sorted_scale_sets() if probe_id and same_id(aj.health_probe(s), probe_id)]
+    users = [s for s in snap.scale_set_bodies() if probe_id and same_id(aj.health_probe(s), probe_id)]
     named = {id_key(x) for x in intent.scale_set_ids()}
     for vmss in users:
         named.add(id_key(vmss["id"]))
-    p["scaleSets"] = [aj.short_ref(snap.scale_sets[k]["id"], lb["id"]) for k in sorted(named) if k in snap.scale_sets]
+    p["scaleSets"] = [aj.short_ref(snap.scale_sets[k].id, lb["id"]) for k in sorted(named) if k in snap.scale_sets]
     check_policies(users, intent, found, probe_change=True)
     protocol = str(rp.get("protocol", "")).lower()
     pools = {id_key(x) for x in [aj.ref(rp.get("backendAddressPool")), *aj.ref_ids(rp.get("backendAddressPools"))]

@@ -14,7 +14,7 @@ from poolkeeper.changes import AddNatRuleV2
 from poolkeeper.edge.schemas import MIGRATE_NATPOOL
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, same_id
-from poolkeeper.model import LoadBalancer
+from poolkeeper.model import LoadBalancer, Snapshot
 from poolkeeper.natrules import nat_rule_v2_refusal
 from poolkeeper.ports import port_uses
 from poolkeeper.workflows.intents import BACKEND_POOL_CHOICES, INTENT_TAG, Intent
@@ -28,7 +28,7 @@ from poolkeeper.workflows.preconditions import (
 )
 from poolkeeper.workflows.registry import workflow
 from poolkeeper.workflows.remove_natpool import remove_steps
-from poolkeeper.workflows.step import Raw, Snapshot, Step, affected_scale_sets, finish, recorded_is
+from poolkeeper.workflows.step import Raw, Step, affected_scale_sets, finish, recorded_is
 
 
 def nat_rule_v2_from_pool(lb_id: str, pool: Raw, rule_name: str, backend_pool: str) -> AddNatRuleV2:
@@ -44,8 +44,8 @@ def nat_rule_v2_from_pool(lb_id: str, pool: Raw, rule_name: str, backend_pool: s
 
 
 def migrate_steps(intent: Intent, snap: Snapshot) -> list[Step]:
-    assert snap.lb is not None
-    lb, lb_id = snap.lb, snap.lb["id"]
+    assert snap.focus_lb is not None
+    lb, lb_id = snap.focus_lb, snap.focus_lb["id"]
     p = intent.params
     pool = aj.child(lb, "inboundNatPools", p["natPool"])
     target = p["backendPool"]
@@ -71,11 +71,11 @@ def _pool_members(pool: dict[str, Any]) -> set[str]:
 def _matching_pool(snap: Snapshot, nat_members: set[str], sets: list[dict[str, Any]]) -> str | None:
     """A backend pool with exactly the NAT pool's instances: referenced by exactly those scale-set models, and
     (where Azure lists them) with exactly those instances' ipConfigurations as members."""
-    lb = snap.lb or {}
+    lb = snap.focus_lb or {}
     set_keys = {id_key(s["id"]) for s in sets}
     for pool in aj.children(lb, "backendAddressPools"):
         pid = aj.child_id(lb["id"], "backendAddressPools", pool["name"])
-        users = {k for k, s in snap.scale_sets.items()
+        users = {id_key(s["id"]) for s in snap.scale_set_bodies()
                  if aj.model_references(s, "loadBalancerBackendAddressPools", pid)}
         if users != set_keys:
             continue
@@ -91,7 +91,7 @@ def _matching_pool(snap: Snapshot, nat_members: set[str], sets: list[dict[str, A
 @workflow("migrate-natpool", schema=MIGRATE_NATPOOL, next_steps=migrate_steps)
 def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
     """Refusals and notes; resolves ``backendPool`` (reused or created) and ``createPool``."""
-    lb = snap.lb or {}
+    lb = snap.focus_lb or {}
     pool = nat_pool(p["natPool"], snap, found)
     if pool is None:
         rule = aj.child(lb, "inboundNatRules", p.get("ruleName") or p["natPool"])
@@ -212,7 +212,7 @@ def _check_ports(lb: Raw, pool: Raw, frontend_id: str, protocol: str, span: tupl
 def _check_rules_per_nic(snap: Snapshot, sets: list[dict[str, Any]], target_id: str, nat_pool_id: str,
                          found: list[Finding]) -> None:
     """Rules that will apply to each instance NIC after the change must stay within Azure's per-NIC limit."""
-    lb = snap.lb or {}
+    lb = snap.focus_lb or {}
     for vmss in sets:
         pools = {id_key(x) for x in aj.model_refs(vmss, "loadBalancerBackendAddressPools")} | {id_key(target_id)}
         nat_pools = {id_key(x) for x in aj.model_refs(vmss, "loadBalancerInboundNatPools")} - {id_key(nat_pool_id)}

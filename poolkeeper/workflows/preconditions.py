@@ -17,9 +17,8 @@ from typing import Any
 
 from poolkeeper import armjson as aj
 from poolkeeper.findings import Finding
-from poolkeeper.ids import id_key
+from poolkeeper.model import Snapshot
 from poolkeeper.workflows.intents import INTENT_TAG, Intent
-from poolkeeper.workflows.step import Snapshot
 
 RULES_PER_NIC_LIMIT = 300  # LoadBalancerRuleCountLimitReachedForNic
 
@@ -47,7 +46,7 @@ def finding_json(finding: Finding) -> dict[str, str]:
 def common(intent: Intent, snap: Snapshot) -> list[Finding]:
     """What every workflow checks first: the load balancer exists and is in scope, no other operation is recorded
     on it, the named scale sets exist."""
-    if snap.lb is None:
+    if snap.focus_lb is None:
         return [refusal("ResourceNotFound", f"load balancer {intent.load_balancer} does not exist or poolkeeper "
                                             "cannot read it; check the id and poolkeeper's role assignment",
                         intent.load_balancer)]
@@ -57,24 +56,25 @@ def common(intent: Intent, snap: Snapshot) -> list[Finding]:
     recorded = snap.recorded_intent()
     if recorded:
         try:
-            other = Intent.from_tag(snap.lb["id"], recorded)
+            other = Intent.from_tag(snap.focus_lb["id"], recorded)
             out.append(refusal(
                 "OperationInProgress",
-                f"operation {other.id} ({other.kind}) is recorded on {aj.name_of(snap.lb['id'])} and not finished; "
+                f"operation {other.id} ({other.kind}) is recorded on {aj.name_of(snap.focus_lb['id'])} and not "
+                "finished; "
                 f"resume it first (python -m poolkeeper operation resume {other.id}) — one operation per load "
-                "balancer at a time", snap.lb["id"],
+                "balancer at a time", snap.focus_lb["id"],
             ))
         except ValueError as err:
-            out.append(refusal("OperationInProgress", str(err), snap.lb["id"]))
+            out.append(refusal("OperationInProgress", str(err), snap.focus_lb["id"]))
     for sid in intent.scale_set_ids():
-        if snap.scale_set(sid) is None:
+        if snap.scale_set_body(sid) is None:
             out.append(refusal("ResourceNotFound", f"scale set {sid} (scaleSets) does not exist", sid))
     return out
 
 
 def nat_pool(pool_name: str, snap: Snapshot, findings: list[Finding]) -> dict[str, Any] | None:
     """The NAT pool by name, or None with a ``NothingToDo`` note."""
-    lb = snap.lb or {}
+    lb = snap.focus_lb or {}
     pool = aj.child(lb, "inboundNatPools", pool_name)
     if pool is None:
         names = [p.get("name") for p in aj.children(lb, "inboundNatPools")]
@@ -97,7 +97,7 @@ def check_policies(sets: list[dict[str, Any]], intent: Intent, findings: list[Fi
 
 
 def instance_count(snap: Snapshot, sets: list[dict[str, Any]]) -> int:
-    return sum(max(len(snap.instances.get(id_key(s["id"]), [])), aj.capacity(s)) for s in sets)
+    return sum(max(len(snap.instance_bodies(s["id"])), aj.capacity(s)) for s in sets)
 
 
 class PreconditionsFailed(Exception):

@@ -21,9 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from poolkeeper.findings import Finding
+from poolkeeper.model import Snapshot
 from poolkeeper.workflows import preconditions as pre
 from poolkeeper.workflows.intents import Intent
-from poolkeeper.workflows.step import Snapshot, Step
+from poolkeeper.workflows.step import Step
 
 Schema = dict[str, Any]
 Resolve = Callable[[Intent, Snapshot], tuple[Intent, list[Finding]]]
@@ -74,7 +75,7 @@ def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
     the named scale sets), then the workflow's own ``resolve``. Returns a new intent and the findings."""
     own = replace(intent, params=dict(intent.params))
     findings = pre.common(own, snap)
-    if snap.lb is None or snap.out_of_scope:  # nothing else is judged on a missing or partial view
+    if snap.focus_lb is None or snap.out_of_scope:  # nothing else is judged on a missing or partial view
         return own, findings
     resolved, more = get(intent.kind).resolve(own, snap)
     return resolved, findings + more
@@ -82,6 +83,6 @@ def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:
 
 def next_steps(intent: Intent, snap: Snapshot) -> list[Step]:
     """Every step still to do, in order (empty: the operation is finished and its record cleared)."""
-    if snap.lb is None:
+    if snap.focus_lb is None:
         raise ValueError(f"load balancer {intent.load_balancer} does not exist (or poolkeeper cannot read it)")
     return get(intent.kind).next_steps(intent, snap)

@@ -21,11 +21,11 @@ from poolkeeper.changes import (
 from poolkeeper.edge.schemas import REMOVE_NATPOOL
 from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key
-from poolkeeper.workflows.intents import Intent
+from poolkeeper.model import Snapshot
+from poolkeeper.workflows.intents import PIP_TYPE, Intent
 from poolkeeper.workflows.preconditions import check_policies, nat_pool, note, refusal
 from poolkeeper.workflows.registry import workflow
 from poolkeeper.workflows.step import (
-    Snapshot,
     Step,
     affected_scale_sets,
     delete_public_ip_step,
@@ -41,8 +41,8 @@ def remove_steps(intent: Intent, snap: Snapshot, *, add_rule: AddNatRuleV2 | Non
                  add_pool: str | None = None, create_pool: str | None = None) -> list[Step]:
     """The steps of remove-natpool; also the tail of migrate-natpool, which adds a backend pool reference to the
     models and the NAT rule V2 to the load-balancer write that deletes the NAT pool."""
-    assert snap.lb is not None
-    lb, lb_id = snap.lb, snap.lb["id"]
+    assert snap.focus_lb is not None
+    lb, lb_id = snap.focus_lb, snap.focus_lb["id"]
     p = intent.params
     pool_name = p["natPool"]
     pool = aj.child(lb, "inboundNatPools", pool_name)
@@ -85,16 +85,17 @@ def remove_steps(intent: Intent, snap: Snapshot, *, add_rule: AddNatRuleV2 | Non
         work.append(lb_step(lb_id, "delete-frontend", f"delete frontend IP configuration {frontend}",
                             [DeleteLbChild(lb_id=lb_id, collection="frontendIPConfigurations", name=frontend)],
                             "frontend"))
-    if p.get("deletePublicIp") and p.get("publicIp") and snap.public_ip is not None:
-        work.append(delete_public_ip_step(snap.public_ip["id"], "frontend"))
+    pip = snap.public_ip(aj.expand_ref(p["publicIp"], lb_id, PIP_TYPE)) if p.get("publicIp") else None
+    if p.get("deletePublicIp") and pip is not None:
+        work.append(delete_public_ip_step(pip.id, "frontend"))
     return finish(intent, snap, work)
 
 
 @workflow("remove-natpool", schema=REMOVE_NATPOOL, next_steps=remove_steps)
 def resolve(intent: Intent, p: dict[str, Any], snap: Snapshot, found: list[Finding]) -> None:
     """Refusals and notes; resolves ``frontend`` (the pool's) and ``publicIp`` (the frontend's, to delete)."""
-    assert snap.lb is not None
-    lb = snap.lb
+    assert snap.focus_lb is not None
+    lb = snap.focus_lb
     pool = nat_pool(p["natPool"], snap, found)
     if pool is None:
         return

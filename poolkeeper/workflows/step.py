@@ -25,30 +25,10 @@ from poolkeeper.changes import (
     WriteBatch,
 )
 from poolkeeper.ids import id_key
-from poolkeeper.workflows.intents import INTENT_TAG, Intent
+from poolkeeper.model import Snapshot
+from poolkeeper.workflows.intents import Intent
 
 Raw = dict[str, Any]
-
-
-@dataclass
-class Snapshot:
-    """What the workflows need to see of Azure: the load balancer, the relevant scale sets and their instances."""
-
-    lb: Raw | None
-    scale_sets: dict[str, Raw] = field(default_factory=dict)  # id key -> body
-    instances: dict[str, list[Raw]] = field(default_factory=dict)  # scale-set id key -> instances
-    public_ip: Raw | None = None
-    out_of_scope: list[str] = field(default_factory=list)  # why each resource the intent reaches was not read
-
-    def recorded_intent(self) -> str | None:
-        """The raw intent tag on the load balancer, if any."""
-        return aj.tags(self.lb).get(INTENT_TAG)
-
-    def scale_set(self, scale_set_id: str) -> Raw | None:
-        return self.scale_sets.get(id_key(scale_set_id))
-
-    def sorted_scale_sets(self) -> list[Raw]:
-        return [self.scale_sets[k] for k in sorted(self.scale_sets)]
 
 
 @dataclass
@@ -128,7 +108,7 @@ def instance_steps(vmss: Raw, pending: list[str], batch_size: int, phase: str, a
 
 
 def pending_after_model_change(snap: Snapshot, vmss: Raw, model_changes: bool) -> list[str]:
-    instances = snap.instances.get(id_key(vmss["id"]), [])
+    instances = snap.instance_bodies(vmss["id"])
     if model_changes:  # every instance will be behind the model once it is written
         return [str(i.get("instanceId") or aj.name_of(str(i.get("id", "")))) for i in instances]
     return aj.pending_instances(instances)
@@ -143,8 +123,8 @@ def finish(intent: Intent, snap: Snapshot, work: list[Step]) -> list[Step]:
     - otherwise a load-balancer write records it first; the last load-balancer write clears it when nothing
       follows it, else a final write does.
     """
-    assert snap.lb is not None
-    lb_id = snap.lb["id"]
+    assert snap.focus_lb is not None
+    lb_id = snap.focus_lb["id"]
     ours = recorded_is(intent, snap)
     clear = ClearIntent(lb_id=lb_id, binding=intent.id)
     if not work:
@@ -173,7 +153,7 @@ def recorded_is(intent: Intent, snap: Snapshot) -> bool:
     if not raw:
         return False
     try:
-        return Intent.from_tag(snap.lb["id"], raw).id == intent.id  # type: ignore[index]
+        return Intent.from_tag(snap.focus_lb["id"], raw).id == intent.id  # type: ignore[index]
     except ValueError:
         return False
 
@@ -182,13 +162,13 @@ def affected_scale_sets(snap: Snapshot, intent: Intent, nat_pool_id: str | None)
     """Scale sets the operation touches: named in the request, referencing the NAT pool in their model, or with
     instances still using it (the rules Azure derived from it name the instances)."""
     wanted = {id_key(s) for s in intent.scale_set_ids()}
-    if nat_pool_id is not None and snap.lb is not None:
-        for rule in aj.derived_rules(snap.lb, aj.name_of(nat_pool_id)):
+    if nat_pool_id is not None and snap.focus_lb is not None:
+        for rule in aj.derived_rules(snap.focus_lb, aj.name_of(nat_pool_id)):
             vmss_id = aj.scale_set_of_ip_configuration(aj.ref(aj.props(rule).get("backendIPConfiguration")) or "")
             if vmss_id:
                 wanted.add(id_key(vmss_id))
     out = []
-    for vmss in snap.sorted_scale_sets():
+    for vmss in snap.scale_set_bodies():
         refs_pool = nat_pool_id is not None and aj.model_references(vmss, "loadBalancerInboundNatPools", nat_pool_id)
         if id_key(vmss["id"]) in wanted or refs_pool:
             out.append(vmss)

@@ -16,9 +16,10 @@ from poolkeeper.executor import Executor, StillWaiting, WriteOptions
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.ids import ResourceId, id_key
 from poolkeeper.logs import get_logger
+from poolkeeper.model import Snapshot
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
 from poolkeeper.workflows.scope import ScopeGuard
-from poolkeeper.workflows.step import Snapshot, Step, affected_scale_sets
+from poolkeeper.workflows.step import Step, affected_scale_sets
 
 log = get_logger("workflows")
 
@@ -36,15 +37,13 @@ def read_snapshot(gw: ArmGateway, intent: Intent, guard: ScopeGuard | None = Non
     guard = guard or ScopeGuard(None, intent.subscription)
     guard.check(intent.load_balancer, "load balancer")
     lb = gw.get_load_balancer(intent.load_balancer)
-    snap = Snapshot(lb=lb or None)
     if not lb:
-        return snap
+        return Snapshot.from_arm(focus=intent.load_balancer)
     rid = ResourceId.parse(lb["id"])
     group = ResourceId(rid.subscription, rid.resource_group)
     guard.check(str(group), "resource group")
-    listed = gw.list_scale_sets(group)
-    for vmss in listed:
-        snap.scale_sets[id_key(vmss["id"])] = vmss
+    scale_sets = {id_key(vmss["id"]): vmss for vmss in gw.list_scale_sets(group)}
+    out_of_scope: list[str] = []
     wanted = {id_key(s): ("scale set (scaleSets)", s) for s in intent.scale_set_ids()}
     pool_name = intent.params.get("natPool")
     if pool_name:
@@ -56,37 +55,41 @@ def read_snapshot(gw: ArmGateway, intent: Intent, guard: ScopeGuard | None = Non
         what, vmss_id = wanted[key]
         why = guard.why_not(vmss_id, what)
         if why is not None:
-            snap.out_of_scope.append(why)
-            snap.scale_sets.pop(key, None)
-        elif key not in snap.scale_sets:
+            out_of_scope.append(why)
+            scale_sets.pop(key, None)
+        elif key not in scale_sets:
             body = gw.get_scale_set(vmss_id)
             if body:
-                snap.scale_sets[id_key(body["id"])] = body
-    relevant = _relevant_scale_sets(intent, snap)
-    for vmss in relevant:
+                scale_sets[id_key(body["id"])] = body
+    seen = Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), focus=intent.load_balancer)
+    instances: dict[str, list[dict[str, Any]]] = {}
+    for vmss in _relevant_scale_sets(intent, seen):
         guard.check(vmss["id"], "scale set")
-        snap.instances[id_key(vmss["id"])] = gw.list_scale_set_instances(vmss["id"])
+        instances[vmss["id"]] = gw.list_scale_set_instances(vmss["id"])
+    public_ips = None
     pip = intent.params.get("publicIp")
     if pip and intent.params.get("deletePublicIp"):
         pip_id = aj.expand_ref(pip, lb["id"], PIP_TYPE)
         why = guard.why_not(pip_id, "public IP (deletePublicIp)")
         if why is not None:
-            snap.out_of_scope.append(why)
+            out_of_scope.append(why)
         else:
-            snap.public_ip = gw.get_public_ip(pip_id) or None
-    return snap
+            found = gw.get_public_ip(pip_id)
+            public_ips = [found] if found else []
+    return Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), scale_set_instances=instances,
+                             public_ips=public_ips, focus=intent.load_balancer, out_of_scope=out_of_scope)
 
 
 def _relevant_scale_sets(intent: Intent, snap: Snapshot) -> list[dict[str, Any]]:
     if intent.kind == "change-probed-port":
-        assert snap.lb is not None
-        rule = aj.child(snap.lb, "loadBalancingRules", intent.params["rule"])
+        assert snap.focus_lb is not None
+        rule = aj.child(snap.focus_lb, "loadBalancingRules", intent.params["rule"])
         probe = aj.ref(aj.props(rule).get("probe")) if rule else None
         keys = {id_key(s) for s in intent.scale_set_ids()}
-        return [s for s in snap.sorted_scale_sets()
+        return [s for s in snap.scale_set_bodies()
                 if id_key(s["id"]) in keys or (probe and aj.key(aj.health_probe(s) or "") == aj.key(probe))]
-    assert snap.lb is not None
-    pool_id = aj.child_id(snap.lb["id"], "inboundNatPools", intent.params["natPool"])
+    assert snap.focus_lb is not None
+    pool_id = aj.child_id(snap.focus_lb["id"], "inboundNatPools", intent.params["natPool"])
     return affected_scale_sets(snap, intent, pool_id)
 
 
@@ -146,7 +149,7 @@ def port_mappings_v2(lb: dict[str, Any], rule_name: str, backend_pool: str) -> d
 
 
 def scale_set_ids_of(snap: Snapshot) -> list[str]:
-    return [s["id"] for s in snap.sorted_scale_sets()]
+    return [s["id"] for s in snap.scale_set_bodies()]
 
 
 __all__ = ["VMSS_TYPE", "StillWaiting", "execute", "port_mappings_v1", "port_mappings_v2", "read_snapshot"]

@@ -19,11 +19,11 @@ from poolkeeper.changes import (
     SetHealthProbe,
     SetRuleBackendPort,
 )
+from poolkeeper.model import Snapshot
 from poolkeeper.mutations import EditConflict, StaleChange, edit_resource
 from poolkeeper.workflows import KINDS, WORKFLOWS
 from poolkeeper.workflows.intents import BadRequest, parse_request
 from poolkeeper.workflows.registry import resolve
-from poolkeeper.workflows.step import Snapshot
 
 RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
 LB = f"{RG}/providers/Microsoft.Network/loadBalancers/lb"
@@ -135,7 +135,7 @@ def test_scale_set_changes_do_not_apply_to_a_load_balancer() -> None:
 def test_resolve_returns_a_new_intent_and_leaves_the_request_as_it_was() -> None:
     intent = parse_request("remove-natpool", {"loadBalancer": LB, "natPool": "np", "deleteFrontend": True})
     before = copy.deepcopy(intent.params)
-    snap = Snapshot(lb=_lb(), scale_sets={VMSS.lower(): _vmss()})
+    snap = Snapshot.from_arm(load_balancers=[_lb()], scale_sets=[_vmss()], focus=LB)
     resolved, findings = resolve(intent, snap)
     assert intent.params == before, "resolve is pure"
     assert resolved is not intent and resolved.id == intent.id and resolved.params["frontend"] == "fe"
