@@ -14,9 +14,10 @@ from typing import Any
 from poolkeeper import armjson as aj
 from poolkeeper.executor import Executor, StillWaiting, WriteOptions
 from poolkeeper.gateway import ArmGateway
-from poolkeeper.ids import ResourceId, id_key
+from poolkeeper.ids import id_key
 from poolkeeper.logs import get_logger
 from poolkeeper.model import Snapshot
+from poolkeeper.reader import AroundLoadBalancer, read_around_load_balancer
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
 from poolkeeper.workflows.scope import ScopeGuard
 from poolkeeper.workflows.step import Step, affected_scale_sets
@@ -28,56 +29,33 @@ WriteHook = Callable[[Step], None]  # called between a step's fresh read and its
 
 
 def read_snapshot(gw: ArmGateway, intent: Intent, guard: ScopeGuard | None = None) -> Snapshot:
-    """The load balancer, the scale sets that matter to the intent and their instances, and the public IP.
+    """The load balancer, the scale sets that matter to the intent and their instances, and the public IP
+    (:func:`poolkeeper.reader.read_around_load_balancer`, told what this intent reaches).
 
     Every id is checked by ``guard`` before it is read: the load balancer outside scope raises :class:`OutOfScope`
     (nothing read); a scale set or public IP outside scope is not read but listed in ``snap.out_of_scope``, which
     the preconditions and the runner turn into a refusal before any write.
     """
-    guard = guard or ScopeGuard(None, intent.subscription)
-    guard.check(intent.load_balancer, "load balancer")
-    lb = gw.get_load_balancer(intent.load_balancer)
-    if not lb:
-        return Snapshot.from_arm(focus=intent.load_balancer)
-    rid = ResourceId.parse(lb["id"])
-    group = ResourceId(rid.subscription, rid.resource_group)
-    guard.check(str(group), "resource group")
-    scale_sets = {id_key(vmss["id"]): vmss for vmss in gw.list_scale_sets(group)}
-    out_of_scope: list[str] = []
-    wanted = {id_key(s): ("scale set (scaleSets)", s) for s in intent.scale_set_ids()}
+    return read_around_load_balancer(gw, AroundLoadBalancer(
+        load_balancer=intent.load_balancer,
+        guard=guard or ScopeGuard(None, intent.subscription),
+        scale_sets=lambda lb: _wanted_scale_sets(intent, lb),
+        instances_of=lambda snap: _relevant_scale_sets(intent, snap),
+        public_ip=lambda lb: (aj.expand_ref(intent.params["publicIp"], lb["id"], PIP_TYPE)
+                              if intent.params.get("publicIp") and intent.params.get("deletePublicIp") else None),
+    ))
+
+
+def _wanted_scale_sets(intent: Intent, lb: dict[str, Any]) -> list[tuple[str, str]]:
+    """Scale sets named in the request, then those whose instances use the NAT pool (Azure's derived rules)."""
+    wanted = [("scale set (scaleSets)", s) for s in intent.scale_set_ids()]
     pool_name = intent.params.get("natPool")
     if pool_name:
         for rule in aj.derived_rules(lb, pool_name):
             vmss_id = aj.scale_set_of_ip_configuration(aj.ref(aj.props(rule).get("backendIPConfiguration")) or "")
             if vmss_id:
-                wanted.setdefault(id_key(vmss_id), (f"scale set using NAT pool {pool_name}", vmss_id))
-    for key in sorted(wanted):
-        what, vmss_id = wanted[key]
-        why = guard.why_not(vmss_id, what)
-        if why is not None:
-            out_of_scope.append(why)
-            scale_sets.pop(key, None)
-        elif key not in scale_sets:
-            body = gw.get_scale_set(vmss_id)
-            if body:
-                scale_sets[id_key(body["id"])] = body
-    seen = Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), focus=intent.load_balancer)
-    instances: dict[str, list[dict[str, Any]]] = {}
-    for vmss in _relevant_scale_sets(intent, seen):
-        guard.check(vmss["id"], "scale set")
-        instances[vmss["id"]] = gw.list_scale_set_instances(vmss["id"])
-    public_ips = None
-    pip = intent.params.get("publicIp")
-    if pip and intent.params.get("deletePublicIp"):
-        pip_id = aj.expand_ref(pip, lb["id"], PIP_TYPE)
-        why = guard.why_not(pip_id, "public IP (deletePublicIp)")
-        if why is not None:
-            out_of_scope.append(why)
-        else:
-            found = gw.get_public_ip(pip_id)
-            public_ips = [found] if found else []
-    return Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), scale_set_instances=instances,
-                             public_ips=public_ips, focus=intent.load_balancer, out_of_scope=out_of_scope)
+                wanted.append((f"scale set using NAT pool {pool_name}", vmss_id))
+    return wanted
 
 
 def _relevant_scale_sets(intent: Intent, snap: Snapshot) -> list[dict[str, Any]]:
