@@ -1,4 +1,4 @@
-"""The workflows by name: each is one module that registers itself with ``@workflow(name, schema=...)``.
+"""The workflows by name: each is one module that registers itself with ``@workflow(name, schema=..., next_steps=...)``.
 
 A workflow is a state machine over a snapshot of Azure, given as two pure functions:
 
