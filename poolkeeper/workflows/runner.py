@@ -30,8 +30,8 @@ from poolkeeper.workflows.intents import Intent
 from poolkeeper.workflows.preconditions import PreconditionsFailed, finding_json, is_refusal
 from poolkeeper.workflows.registry import next_steps, resolve
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
+from poolkeeper.workflows.shell import execute, port_mappings_v1, port_mappings_v2, read_snapshot
 from poolkeeper.workflows.step import Step, count_calls
-from poolkeeper.workflows.steps import execute, port_mappings_v1, port_mappings_v2, read_snapshot
 from poolkeeper.workflows.store import OperationStore
 
 log = get_logger("workflows")

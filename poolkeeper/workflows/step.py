@@ -6,7 +6,7 @@ parameters). The runner does the first step, reads again and asks again, so a ru
 the first step whose effect is not yet visible in Azure, and a finished operation has no step (no write).
 
 Steps are data: which resource, which edits, which ARM calls. The edits are applied to the body as freshly read just
-before the write (:mod:`poolkeeper.workflows.steps`), so concurrent changes by others are kept.
+before the write (:mod:`poolkeeper.workflows.shell`), so concurrent changes by others are kept.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from poolkeeper.model import Snapshot
 from poolkeeper.workflows.intents import BadRequest, parse_request
 from poolkeeper.workflows.preconditions import PreconditionsFailed, is_refusal
 from poolkeeper.workflows.registry import resolve
-from poolkeeper.workflows.steps import read_snapshot
+from poolkeeper.workflows.shell import read_snapshot
 from tests.workflows.conftest import Estate
 from tests.workflows.helpers import labels
 
