@@ -35,6 +35,8 @@ EXAMPLES = """examples:
   poolkeeper plan --resource-id /subscriptions/…/virtualMachines/myVM4
   poolkeeper natpool migrate -g MyResourceGroup --lb-name MyLoadBalancer --nat-pool MyNatPool --dry-run
   poolkeeper operation list                                  workflow operations and their status
+  poolkeeper sweep --apply --html report.html                compliance sweep: repair within limits, report
+  poolkeeper drain /subscriptions/…/virtualMachines/myVM2    out of rotation for maintenance (restore: back)
   poolkeeper serve --port 7071                               the Functions app on a local host
 """
 
@@ -252,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-scale", type=_positive, default=0.1,
                       help="armsim time scale, > 0 (0.1: a VM takes 3 s to create instead of 30 s)")
 
-    from poolkeeper import workflow_cli
+    from poolkeeper import sweep_cli, workflow_cli
 
+    sweep_cli.add_commands(sub)
     workflow_cli.add_commands(sub)
     _style(parser, fmt)
     return parser
@@ -299,9 +302,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from poolkeeper.demo import run_demo
 
         return int(run_demo(time_scale=args.time_scale))
-    from poolkeeper import workflow_cli
+    from poolkeeper import sweep_cli, workflow_cli
 
     preflight()
+    if args.command in sweep_cli.COMMANDS:
+        return sweep_cli.run(args)
     return int(workflow_cli.run(args))
 
 

@@ -85,7 +85,7 @@ def execute(gw: ArmGateway, step: Step, intent: Intent, *, on_batch: BatchCallba
         deadline=deadline,
         on_progress=(lambda _batch, ids, done, total: on_batch(step, ids, done, total)) if on_batch else None,
     )
-    result = Executor(gw, options).write(step.batch())
+    result = Executor(gw, options=options).write(step.batch())
     if step.kind in ("lb-write", "update-model") and not result.writes:
         return {"writes": 0, "skipped": "already in place"}
     return {"writes": result.writes}
