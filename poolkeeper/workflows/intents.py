@@ -26,17 +26,17 @@ _JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool, 
 
 
 def kinds() -> tuple[str, ...]:
-    """The registered workflows' names (``poolkeeper.workflows.registry``)."""
-    from poolkeeper.workflows.registry import WORKFLOWS
+    """The workflows' names (``poolkeeper.workflows.registry.KINDS``)."""
+    from poolkeeper.workflows.registry import KINDS
 
-    return tuple(WORKFLOWS)
+    return KINDS
 
 
 def _fields(kind: str) -> tuple[dict[str, type], tuple[str, ...]]:
     """Each accepted field's Python type and the required fields, from the workflow's registered JSON schema."""
-    from poolkeeper.workflows.registry import WORKFLOWS
+    from poolkeeper.workflows.registry import get
 
-    schema = WORKFLOWS[kind].schema
+    schema = get(kind).schema
     fields = {k: _JSON_TYPES[v["type"]] for k, v in schema["properties"].items()}
     return fields, tuple(schema.get("required") or ())
 

@@ -10,12 +10,13 @@ A workflow is a state machine over a snapshot of Azure, given as two pure functi
 - ``next_steps(intent, snapshot) -> steps`` answers "what is left?" from the snapshot alone; empty means done.
 
 ``schema`` is the request's JSON schema (the one the HTTP edge documents and checks); :func:`parse_request
-<poolkeeper.workflows.intents.parse_request>` validates against it. A new workflow is one module in this package,
-imported by ``poolkeeper/workflows/__init__.py``, plus its tests in ``tests/workflows/``.
+<poolkeeper.workflows.intents.parse_request>` validates against it. A new workflow is one module in this package
+named after its kind (listed in :data:`KINDS`), plus its tests in ``tests/workflows/``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -42,7 +43,11 @@ class Workflow:
     next_steps: NextSteps
 
 
-#: every workflow by its kind (``remove-natpool`` …), filled by :func:`workflow`
+#: the workflows there are; each is the module ``poolkeeper.workflows.<kind with underscores>``, imported (and so
+#: registered) the first time it is asked for — importing the package itself stays light and free of cycles
+KINDS: tuple[str, ...] = ("remove-natpool", "migrate-natpool", "change-probed-port")
+
+#: the workflows registered so far by kind, filled by :func:`workflow`; ask :func:`get`
 WORKFLOWS: dict[str, Workflow] = {}
 
 
@@ -64,10 +69,12 @@ def workflow(name: str, *, schema: Schema, next_steps: NextSteps) -> Callable[[C
 
 
 def get(kind: str) -> Workflow:
-    try:
-        return WORKFLOWS[kind]
-    except KeyError:
-        raise ValueError(f"unknown workflow {kind!r}; registered: {', '.join(sorted(WORKFLOWS))}") from None
+    """The workflow ``kind`` (its module imported on first use). Raises ValueError for an unknown kind."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown workflow {kind!r}; there are: {', '.join(KINDS)}")
+    if kind not in WORKFLOWS:
+        importlib.import_module(f"poolkeeper.workflows.{kind.replace('-', '_')}")
+    return WORKFLOWS[kind]
 
 
 def resolve(intent: Intent, snap: Snapshot) -> tuple[Intent, list[Finding]]:

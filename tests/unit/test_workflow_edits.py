@@ -21,9 +21,9 @@ from poolkeeper.changes import (
 )
 from poolkeeper.model import Snapshot
 from poolkeeper.mutations import EditConflict, StaleChange, edit_resource
-from poolkeeper.workflows import KINDS, WORKFLOWS
+from poolkeeper.workflows import KINDS
 from poolkeeper.workflows.intents import BadRequest, parse_request
-from poolkeeper.workflows.registry import resolve
+from poolkeeper.workflows.registry import get, resolve
 
 RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
 LB = f"{RG}/providers/Microsoft.Network/loadBalancers/lb"
@@ -147,7 +147,7 @@ def test_resolve_returns_a_new_intent_and_leaves_the_request_as_it_was() -> None
 def test_every_workflow_is_registered_with_its_request_schema() -> None:
     assert set(KINDS) == {"remove-natpool", "migrate-natpool", "change-probed-port"}
     for kind in KINDS:
-        required = WORKFLOWS[kind].schema["required"]
+        required = get(kind).schema["required"]
         with pytest.raises(BadRequest, match=f"missing required field {required[-1]!r}"):
             parse_request(kind, {"loadBalancer": LB})
     with pytest.raises(BadRequest, match="unknown operation kind"):
