@@ -394,17 +394,13 @@ class AddBackendPool(LoadBalancerOperationChange):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddNatRuleV2(LoadBalancerOperationChange):
-    """Create a NAT rule V2 that takes over a NAT pool's frontend, port range, protocol, backend port and optional
-    settings (kept as the pool had them, unlike :class:`EnsureNatRuleV2`); an existing rule of that name is kept."""
+class AddNatRuleV2(EnsureNatRuleV2):
+    """Create the NAT rule V2 that takes over a NAT pool (a workflow's change): its frontend, port range, protocol,
+    backend port and optional settings as the pool had them (:class:`EnsureNatRuleV2` sets its own); an existing
+    rule of that name is kept, never overwritten."""
 
-    rule_name: str
-    frontend_ip_configuration_id: str
-    protocol: str
-    frontend_port_range_start: int
-    frontend_port_range_end: int
-    backend_port: int
-    pool_id: str
+    binding: str = ""
+    reason: str = ""
     idle_timeout_in_minutes: int | None = None
     enable_floating_ip: bool | None = None
     enable_tcp_reset: bool | None = None
@@ -412,7 +408,8 @@ class AddNatRuleV2(LoadBalancerOperationChange):
 
 @dataclass(frozen=True, kw_only=True)
 class DeleteLbChild(LoadBalancerOperationChange):
-    """Delete a load balancer's child by name (``collection``: ``frontendIPConfigurations``, ``inboundNatRules``)."""
+    """Delete a load balancer's child by name (``collection``: ``frontendIPConfigurations``, ``inboundNatRules``).
+    Azure refuses to delete a child another still references (``InvalidResourceReference``): checked beforehand."""
 
     collection: str
     name: str
@@ -427,7 +424,8 @@ class DeleteNatPool(LoadBalancerOperationChange):
 
 @dataclass(frozen=True, kw_only=True)
 class SetRuleBackendPort(LoadBalancerOperationChange):
-    """Change a load-balancing rule's backend port (refused as stale if the rule is gone)."""
+    """Change a load-balancing rule's backend port (refused as stale if the rule is gone). Azure refuses it while a
+    scale-set model uses the rule's probe as its health probe, so change-probed-port detaches the probe first."""
 
     rule_name: str
     backend_port: int
