@@ -10,18 +10,33 @@ Stages run in order (an LB write before the NIC writes that reference its rules)
 distinct resources and run in parallel on a bounded thread pool, paced by the clients' ``ArmBudget``. A batch ARM
 keeps throttling (``ArmBusy``) is deferred, never reported refused: the stage finishes, later stages wait, and the
 reconciler takes it to its next round (``Throttled``).
+
+Both wings write through it: the reconciler applies a whole :class:`Plan` (:meth:`Executor.apply`); a NAT-pool
+workflow does one step at a time (:meth:`Executor.write`, one batch, errors raised to its runner), including the
+actions only workflows take: instance upgrades to the latest model, waiting for Azure to apply a model, deleting a
+public IP. :class:`WriteOptions` carries what a step adds: a deadline, a progress callback, a test hook.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
+from poolkeeper import armjson as aj
+from poolkeeper.changes import (
+    Change,
+    DeletePublicIp,
+    Plan,
+    UpgradeBehindInstances,
+    UpgradeInstances,
+    WaitForLatestModel,
+    WriteBatch,
+)
 from poolkeeper.gateway import ArmBusy, ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.ids import id_key
 from poolkeeper.limits import Breaker
@@ -45,6 +60,24 @@ class Throttled(Exception):
 
 #: batches of one stage written at once (ARM's write bucket, mirrored client-side, paces them further)
 DEFAULT_WORKERS = 16
+
+
+class StillWaiting(Exception):
+    """Azure is still applying a model (or instances are left to upgrade) and the run's time budget is spent."""
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """What a caller adds to its writes.
+
+    ``before_write`` runs between a batch's fresh read and its write (tests use it to make a concurrent edit that
+    costs a 412); ``deadline`` (``time.monotonic()`` seconds) stops instance upgrades between calls and waits, with
+    :class:`StillWaiting`; ``on_progress(batch, instance_ids, done, total)`` follows each upgrade call.
+    """
+
+    before_write: Callable[[WriteBatch], None] | None = None
+    deadline: float | None = None
+    on_progress: Callable[[WriteBatch, list[str], int, int], None] | None = None
 
 
 @dataclass
@@ -104,14 +137,23 @@ class Bodies:
 
 
 class Executor:
-    def __init__(self, gateway: ArmGateway, breaker: Breaker | None = None, *, snapshot: Snapshot | None = None,
+    def __init__(self, gateway: ArmGateway, breaker: Breaker | None = None,
+                 options: WriteOptions | None = None, *, snapshot: Snapshot | None = None,
                  workers: int = DEFAULT_WORKERS) -> None:
         self.gateway = gateway
         self.breaker = breaker  # issue 12: stops writing once too many of the run's writes failed
+        self.options = options or WriteOptions()
         self._breaker_lock = threading.Condition()  # batches of a stage record from several threads
         self._in_flight = 0  # batches started and not yet judged by the breaker
         self.bodies = Bodies(snapshot)
         self.workers = max(1, workers)
+
+    def write(self, batch: WriteBatch) -> ApplyResult:
+        """Carry out one batch; ETag races, stale changes and refusals are raised to the caller (a workflow runner
+        re-reads and decides again)."""
+        result = ApplyResult()
+        self._apply_batch(batch, result)
+        return result
 
     def apply(self, plan: Plan, *, result: ApplyResult | None = None) -> ApplyResult:
         """Apply every write batch, stage by stage; the batches of a stage in parallel.
@@ -232,7 +274,7 @@ class Executor:
             raise TypeError(f"no executor for {batch.target_kind}")
         token = _KNOWN_BODIES.set(self.bodies)
         try:
-            write(self.gateway, batch, result)
+            write(self.gateway, batch, result, self.options)
         finally:
             _KNOWN_BODIES.reset(token)
 
@@ -253,7 +295,7 @@ def _stages(batches: tuple[WriteBatch, ...]) -> list[list[WriteBatch]]:
 _KNOWN_BODIES: contextvars.ContextVar[Bodies | None] = contextvars.ContextVar("poolkeeper_known_bodies", default=None)
 
 
-BatchWriter = Callable[[ArmGateway, WriteBatch, ApplyResult], None]
+BatchWriter = Callable[[ArmGateway, WriteBatch, ApplyResult, WriteOptions], None]
 
 #: target kind of a batch → how the executor carries it out (read-modify-write of one resource, or an action)
 BATCH_WRITERS: dict[str, BatchWriter] = {}
@@ -277,7 +319,7 @@ RMW_DOORS: dict[str, tuple[str, str]] = {
 
 
 @writes(*RMW_DOORS)
-def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -> None:
+def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, options: WriteOptions) -> None:
     """One PUT under If-Match of the resource as last seen (snapshot or previous write; else a GET), with the
     batch's edits (``mutations``). A stale body costs a 412, which re-plans from a fresh snapshot."""
     bodies = _KNOWN_BODIES.get() or Bodies(None)
@@ -292,8 +334,10 @@ def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -
         bodies.put(resource_id, written)  # the LRO's final body: the next batch on it needs no GET
         return written  # type: ignore[no-any-return]
 
+    hook = options.before_write
     try:
-        wrote = read_modify_write(rid, read, lambda body: edit_resource(body, batch.changes, kind), write)
+        wrote = read_modify_write(rid, read, lambda body: edit_resource(body, batch.changes, kind), write,
+                                  before_write=(lambda: hook(batch)) if hook is not None else None)
     except ResourceGone as err:
         raise StaleChange(str(err)) from err
     result.applied.extend(batch.changes)
@@ -308,7 +352,7 @@ def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -
 
 
 @writes("scaleSetInstances")
-def _upgrade_instances(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -> None:
+def _upgrade_instances(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, options: WriteOptions) -> None:
     """``manualUpgrade`` calls, at most ``batch_size`` instances each."""
     for change in batch.changes:
         assert isinstance(change, UpgradeInstances)
@@ -317,4 +361,58 @@ def _upgrade_instances(gw: ArmGateway, batch: WriteBatch, result: ApplyResult) -
         for start in range(0, len(ids), size):
             gw.manual_upgrade(change.scale_set_id, ids[start : start + size])
             result.writes += 1
+        result.applied.append(change)
+
+
+@writes("scaleSetLatestModel")
+def _upgrade_behind(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, options: WriteOptions) -> None:
+    """``manualUpgrade`` the instances behind the model, listed fresh (level-triggered), ``batch_size`` per call.
+
+    Stops between calls once the deadline has passed (:class:`StillWaiting`); the next run upgrades the rest.
+    """
+    for change in batch.changes:
+        assert isinstance(change, UpgradeBehindInstances)
+        vid = change.scale_set_id
+        pending = aj.pending_instances(gw.list_scale_set_instances(vid))
+        size = max(1, change.batch_size)
+        done = 0
+        for start in range(0, len(pending), size):
+            if options.deadline is not None and done and time.monotonic() > options.deadline:
+                raise StillWaiting(f"time budget spent after {done} of {len(pending)} instances of "
+                                   f"{aj.name_of(vid)}; the next run updates the rest")
+            ids = pending[start:start + size]
+            gw.manual_upgrade(vid, ids)
+            done += len(ids)
+            result.writes += 1
+            log.info("instances updated", extra={"scale_set": vid, "batch": ids, "done": done, "total": len(pending),
+                                                 "correlation_id": gw.correlation_id})
+            if options.on_progress is not None:
+                options.on_progress(batch, ids, done, len(pending))
+        result.applied.append(change)
+
+
+@writes("scaleSetWait")
+def _wait_for_model(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, options: WriteOptions) -> None:
+    """Poll the instances until every one has the latest model (Azure applies it: Automatic/Rolling policy)."""
+    for change in batch.changes:
+        assert isinstance(change, WaitForLatestModel)
+        delay = 0.05
+        while True:
+            pending = aj.pending_instances(gw.list_scale_set_instances(change.scale_set_id))
+            if not pending:
+                break
+            if options.deadline is not None and time.monotonic() + delay > options.deadline:
+                raise StillWaiting(f"{len(pending)} instance(s) of {aj.name_of(change.scale_set_id)} are not on the "
+                                   "latest model yet; the next run continues")
+            gw.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        result.applied.append(change)
+
+
+@writes("publicIpDelete")
+def _delete_public_ip(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, options: WriteOptions) -> None:
+    for change in batch.changes:
+        assert isinstance(change, DeletePublicIp)
+        gw.delete_public_ip(change.public_ip_id)
+        result.writes += 1
         result.applied.append(change)

@@ -2,9 +2,9 @@
 
 A finding says which rule (a guardrail id such as ``PK006``, or a planner code such as ``NatPoolPresent``), how bad
 (``severity``), in which mode it was raised (``audit`` reports, ``enforce`` also refuses), about which resource,
-what was seen (``evidence``) and what to do (``fix``). The planner's ``changes.Report`` and the workflows'
-``Problem``/``Note`` carry the same facts and are meant to fold into this type (issue 10); the guardrail catalog
-(``poolkeeper.guardrails``) and the enforcement screen (``poolkeeper.guardrails.screen``) already use it.
+what was seen (``evidence``) and what to do (``fix``). The guardrail catalog (``poolkeeper.guardrails``), the
+enforcement screen (``poolkeeper.guardrails.screen``) and the workflows' refusals and notes
+(``poolkeeper.workflows.preconditions``) use it; the planner's ``changes.Report`` is meant to fold into it (issue 10).
 """
 
 from __future__ import annotations

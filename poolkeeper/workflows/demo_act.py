@@ -15,7 +15,7 @@ from azure.identity import ManagedIdentityCredential
 
 from poolkeeper.clients import make_clients
 from poolkeeper.gateway import ArmGateway
-from poolkeeper.workflows.api import Workflows
+from poolkeeper.workflows.operations import Workflows
 from poolkeeper.workflows.runner import Hooks
 from poolkeeper.workflows.store import FileStore
 
