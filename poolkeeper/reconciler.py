@@ -62,13 +62,18 @@ class ReconcileOutcome:
 
 
 class Reconciler:
-    """Holds the configuration and one set of SDK clients per subscription (reused across runs)."""
+    """Holds the configuration and one set of SDK clients per subscription (reused across runs).
 
-    def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6) -> None:
+    ``clients``: the process's client cache (``poolkeeper.composition`` shares one with the workflows); without it
+    the reconciler makes its own.
+    """
+
+    def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6,
+                 clients: ClientCache | None = None) -> None:
         self.config = config
-        self.credential = credential or default_credential()
+        self.credential = credential or (clients.credential if clients is not None else default_credential())
         self.max_rounds = max_rounds
-        self._clients = ClientCache(config.arm_endpoint, self.credential)
+        self._clients = clients if clients is not None else ClientCache(config.arm_endpoint, self.credential)
         self._lock = threading.Lock()
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)

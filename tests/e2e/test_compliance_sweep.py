@@ -7,7 +7,7 @@ from collections.abc import Callable
 from azure.functions.timer import TimerRequest
 
 import function_app
-from poolkeeper.host import indexed_functions
+from poolkeeper_local.host import indexed_functions
 from tests.e2e.conftest import RG, Poolkeeper
 from tests.e2e.test_event_driven import nat_rules, nic_wiring
 
