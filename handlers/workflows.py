@@ -14,6 +14,11 @@ bp = func.Blueprint()
 register(bp, routes_of("workflows"))
 
 
+def reset() -> None:
+    """Forget the process's parts (the workflows service is built with the reconciler: ``handlers.runtime``)."""
+    runtime.reset()
+
+
 @bp.timer_trigger(schedule=f"%{RESUME_SCHEDULE_VAR}%", arg_name="timer", run_on_startup=False)
 def resume_operations(timer: func.TimerRequest) -> None:
     """Advance every operation whose intent is recorded on a load balancer in scope (crash, timeout, redeploy)."""
