@@ -3,7 +3,8 @@
 Credential → SDK client cache (one set of clients per subscription) → gateway factory → reconciler, workflows
 service and operation store, each built once and shared. The Functions handlers (``handlers/runtime.py``), the CLI
 (``cli.py``, ``check_cli.py``, ``workflow_cli.py``), the local host and the demo (``poolkeeper_local``) all call
-:func:`build`; nothing else constructs clients, gateways or stores.
+:func:`build`, so each process has one credential and one client cache. (``Reconciler(config)`` alone still
+makes its own cache, for tests that need only a reconciler.)
 """
 
 from __future__ import annotations
