@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo lint bench clean install
+.PHONY: test demo lint bench chaos clean install
 
 $(PY):
 	@echo "==> creating $(VENV) with $(PYTHON)"
@@ -36,6 +36,13 @@ test: $(STAMP) lint
 demo: $(DEMO_STAMP)
 	@echo "==> running the demo on armsim"
 	$(PY) -m poolkeeper demo
+
+# The chaos suite, larger than the CI-sized run inside `make test`: CHAOS_SCALE=5 by default, a fresh seed each time
+# unless CHAOS_SEED is given (a failure prints its seed and the command that re-runs it).
+CHAOS_SCALE ?= 5
+CHAOS_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+chaos: $(STAMP)
+	CHAOS_SCALE=$(CHAOS_SCALE) CHAOS_SEED=$(CHAOS_SEED) $(PY) -m pytest -q -p no:cacheprovider tests/chaos
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -5,6 +5,10 @@
 your own Azure login (DefaultAzureCredential) on ``$POOLKEEPER_ARM_ENDPOINT`` (default Azure's), keep operations in
 ``$POOLKEEPER_OPERATIONS_DIR`` (default ``.poolkeeper/operations``) or ``$POOLKEEPER_OPERATIONS_CONTAINER``, show a
 progress bar per phase (rich on a terminal, plain lines otherwise) and finish with a table of the steps.
+
+They are held to the configuration's ``scopes`` exactly like the Functions app (``--config`` or
+``$POOLKEEPER_CONFIG``): an operator's own login usually reaches far more than poolkeeper was given, so the CLI
+must not be a way around the scopes. Without a configuration they refuse to run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from poolkeeper.gateway import ArmRefused
 from poolkeeper.settings import Settings
 from poolkeeper.workflows.intents import BadRequest
 from poolkeeper.workflows.runner import Hooks
+from poolkeeper.workflows.scope import OutOfScope
 from poolkeeper.workflows.store import OperationNotFound
 from poolkeeper.workflows.validate import PreconditionsFailed
 
@@ -55,6 +60,9 @@ def add_commands(sub: Any) -> None:
     probed.add_argument("--new-backend-port", required=True, type=int, metavar="PORT",
                         help="the rule's new backend port, e.g. 8080")
 
+    for p in (remove, migrate, probed):
+        p.add_argument("--config", help="configuration file or inline JSON whose scopes bind the command "
+                                        "(default: $POOLKEEPER_CONFIG)")
     operation = sub.add_parser("operation", help="list, show or resume workflow operations")
     op_sub = operation.add_subparsers(dest="action", required=True)
     listing = op_sub.add_parser("list", help="every operation in the store, newest first, with its status")
@@ -73,6 +81,9 @@ def add_commands(sub: Any) -> None:
     resume.add_argument("--load-balancer", metavar="ID",
                         help="where its intent is recorded (needed if the store lost it)")
     resume.add_argument("--json", action="store_true", help="print the operation record as JSON")
+    for p in (listing, show, resume):
+        p.add_argument("--config", help="configuration file or inline JSON whose scopes bind the command "
+                                        "(default: $POOLKEEPER_CONFIG)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -125,12 +136,20 @@ def _body(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return "migrate-natpool", body
 
 
-def build_workflows() -> Any:
-    """Workflows with the operator's own credential on ``$POOLKEEPER_ARM_ENDPOINT`` (default Azure's), no scope
-    restriction: the composition root without a configuration."""
+class NoConfiguration(Exception):
+    """The workflow commands were run without a configuration, so there are no scopes to hold them to."""
+
+
+def build_workflows(config_source: str | None = None) -> Any:
+    """Workflows with the operator's own credential, held to the configuration's scopes, on its ARM endpoint
+    (``$POOLKEEPER_ARM_ENDPOINT`` overrides it): the composition root's workflows."""
     from poolkeeper.composition import build
 
-    return build(configured=False).workflows
+    settings = Settings.from_env()
+    if not config_source and not settings.config_source:
+        raise NoConfiguration("the natpool, rule and operation commands act only inside the configuration's scopes: "
+                              "pass --config or set POOLKEEPER_CONFIG (a file or inline JSON with \"scopes\")")
+    return build(settings, config_source=config_source).workflows
 
 
 class Progress:
@@ -307,7 +326,11 @@ def print_operations(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.command not in COMMANDS:
         raise ValueError(f"unknown command {args.command!r}")
-    workflows = build_workflows()
+    try:
+        workflows = build_workflows(getattr(args, "config", None))
+    except NoConfiguration as err:
+        print(f"poolkeeper: {err}", file=sys.stderr)
+        return 2
     quiet = getattr(args, "json", False)
     progress = None if quiet else Progress()
 
@@ -338,6 +361,10 @@ def run(args: argparse.Namespace) -> int:
     except BadRequest as err:
         print(f"poolkeeper: {err}", file=sys.stderr)
         return 2
+    except OutOfScope as err:
+        print(f"poolkeeper: refused, OutOfScope: {err}", file=sys.stderr)
+        print("poolkeeper: nothing was read or changed", file=sys.stderr)
+        return 1
     except PreconditionsFailed as err:
         for p in err.problems:
             print(f"poolkeeper: refused, {p.code}: {p.message}", file=sys.stderr)

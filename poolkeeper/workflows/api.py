@@ -17,15 +17,12 @@ from poolkeeper.logs import get_logger
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import INTENT_TAG, BadRequest, Intent, parse_request
 from poolkeeper.workflows.runner import Hooks, Runner
+from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
 from poolkeeper.workflows.store import OperationNotFound, OperationStore
 
 log = get_logger("workflows")
 
 GatewayFactory = Callable[[str, str], ArmGateway]  # (subscription id, correlation id) -> gateway
-
-
-class OutOfScope(Exception):
-    """The load balancer is outside poolkeeper's configured scopes."""
 
 
 class Workflows:
@@ -39,18 +36,27 @@ class Workflows:
         return self.gateway_factory(subscription, correlation_id or str(uuid.uuid4()))
 
     def parse(self, kind: str, body: Any) -> Intent:
-        """Validate a request (raises BadRequest) and check the load balancer is in scope (raises OutOfScope)."""
+        """Validate a request (raises BadRequest) and check the load balancer is in scope (raises OutOfScope).
+
+        Scale sets and public IPs the operation reaches are checked by the runner, before it reads them: they are
+        known only once the load balancer is read, and a dry run reports them as an ``OutOfScope`` problem.
+        """
         intent = parse_request(kind, body)
-        if self.scopes is not None and not in_scope(ResourceId.parse(intent.load_balancer), self.scopes):
-            raise OutOfScope(f"{intent.load_balancer} is outside poolkeeper's scopes ({', '.join(self.scopes)}); "
-                             "nothing was changed")
+        self._check_load_balancer(intent.load_balancer)
         return intent
+
+    def _check_load_balancer(self, load_balancer: str) -> None:
+        ScopeGuard(self.scopes, ResourceId.parse(load_balancer).subscription).check(load_balancer, "load balancer")
+
+    def _runner(self, gw: ArmGateway, budget_seconds: float | None, hooks: Hooks | None) -> Runner:
+        return Runner(gw, self.store, budget_seconds=budget_seconds, hooks=hooks, scopes=self.scopes)
 
     def submit(self, intent: Intent, *, dry_run: bool = False, budget_seconds: float | None = None,
                hooks: Hooks | None = None, correlation_id: str | None = None) -> dict[str, Any]:
         """Dry-run or start a new operation (raises PreconditionsFailed / BadRequest, changing nothing)."""
+        self._check_load_balancer(intent.load_balancer)
         gw = self._gateway(intent.subscription, correlation_id)
-        return Runner(gw, self.store, budget_seconds=budget_seconds, hooks=hooks).start(intent, dry_run=dry_run)
+        return self._runner(gw, budget_seconds, hooks).start(intent, dry_run=dry_run)
 
     def intent_of(self, operation_id: str, load_balancer: str | None = None) -> Intent:
         """The operation's intent: from the store, else from the tag on ``load_balancer``."""
@@ -59,6 +65,7 @@ class Workflows:
         except OperationNotFound:
             if not load_balancer:
                 raise
+        self._check_load_balancer(load_balancer)
         gw = self._gateway(ResourceId.parse(load_balancer).subscription)
         lb = gw.get_load_balancer(load_balancer)
         raw = aj.tags(lb).get(INTENT_TAG) if lb else None
@@ -71,9 +78,12 @@ class Workflows:
 
     def resume(self, operation_id: str, *, load_balancer: str | None = None, budget_seconds: float | None = None,
                hooks: Hooks | None = None) -> dict[str, Any]:
+        """Continue an operation. Raises OutOfScope, reading nothing, if its load balancer is outside the scopes; a
+        scale set it reaches that is now outside them fails the operation (code ``OutOfScope``) before any write."""
         intent = self.intent_of(operation_id, load_balancer)
+        self._check_load_balancer(intent.load_balancer)
         gw = self._gateway(intent.subscription)
-        return Runner(gw, self.store, budget_seconds=budget_seconds, hooks=hooks).resume(intent)
+        return self._runner(gw, budget_seconds, hooks).resume(intent)
 
     def show(self, operation_id: str) -> dict[str, Any]:
         return self.store.load(operation_id)
@@ -83,10 +93,13 @@ class Workflows:
         out: list[Intent] = []
         for scope in scopes:
             rid = ResourceId.parse(scope)
+            if self.scopes is not None and not in_scope(rid, self.scopes):
+                log.warning("not looking for operations outside scopes", extra={"scope": scope})
+                continue
             gw = self._gateway(rid.subscription)
             for lb in gw.list_load_balancers(rid):
                 raw = aj.tags(lb).get(INTENT_TAG)
-                if not raw:
+                if not raw or (self.scopes is not None and not in_scope(lb["id"], self.scopes)):
                     continue
                 try:
                     out.append(Intent.from_tag(lb["id"], raw))
@@ -100,9 +113,12 @@ class Workflows:
         for intent in self.pending(scopes):
             try:
                 gw = self._gateway(intent.subscription)
-                record = Runner(gw, self.store, budget_seconds=budget_seconds).resume(intent)
+                record = self._runner(gw, budget_seconds, None).resume(intent)
                 results.append({"operation": intent.id, "status": record["status"], "error": record.get("error")})
             except Exception as err:  # one broken operation must not stop the others
                 log.exception("resume failed", extra={"operation": intent.id})
                 results.append({"operation": intent.id, "status": "error", "error": str(err)})
         return results
+
+
+__all__ = ["GatewayFactory", "OutOfScope", "Workflows"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from poolkeeper.logs import get_logger
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import EditConflict
 from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
 from poolkeeper.workflows.state import Snapshot, Step, count_calls, plan
 from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
 from poolkeeper.workflows.store import OperationStore
@@ -63,17 +64,21 @@ def now() -> str:
 
 class Runner:
     def __init__(self, gw: ArmGateway, store: OperationStore, *, budget_seconds: float | None = None,
-                 hooks: Hooks | None = None, max_replans: int = 8) -> None:
+                 hooks: Hooks | None = None, max_replans: int = 8, scopes: Iterable[str] | None = None) -> None:
         self.gw = gw
         self.store = store
         self.budget_seconds = budget_seconds
         self.hooks = hooks or Hooks()
         self.max_replans = max_replans
+        self.scopes = tuple(scopes) if scopes is not None else None
+
+    def _guard(self, intent: Intent) -> ScopeGuard:
+        return ScopeGuard(self.scopes, intent.subscription)
 
     # ------------------------------------------------------------------------------------------------ entry points
     def start(self, intent: Intent, *, dry_run: bool = False) -> dict[str, Any]:
         """Check and (unless ``dry_run``) run a new operation. Raises PreconditionsFailed, changing nothing."""
-        snap = read_snapshot(self.gw, intent)
+        snap = read_snapshot(self.gw, intent, self._guard(intent))
         problems, notes = resolve(intent, snap)
         record = self._new_record(intent)
         record["notes"] = [n.to_dict() for n in notes]
@@ -135,8 +140,15 @@ class Runner:
         record.setdefault("correlationIds", []).append(self.gw.correlation_id)
         completed = 0
         replans = 0
+        guard = self._guard(intent)
         while True:
-            snap = read_snapshot(self.gw, intent)
+            try:
+                snap = read_snapshot(self.gw, intent, guard)
+            except OutOfScope as err:
+                return self._fail(record, "OutOfScope", f"{err}. Nothing was read or changed outside scope")
+            if snap.out_of_scope:  # e.g. resumed after the scopes changed: stop before touching anything
+                return self._fail(record, "OutOfScope", "; ".join(snap.out_of_scope) + ". Nothing was read or "
+                                  "changed outside scope; the intent stays recorded on the load balancer")
             try:
                 steps = plan(intent, snap)
             except ValueError as err:
@@ -155,7 +167,10 @@ class Runner:
                 if self.hooks.before_step is not None:
                     self.hooks.before_step(step)
                 result = execute(self.gw, step, intent, on_batch=lambda s, b, d, t: self._batch(record, s, b, d, t),
-                                 deadline=deadline, before_write=self.hooks.before_write)
+                                 deadline=deadline, before_write=self.hooks.before_write, guard=guard)
+            except OutOfScope as err:
+                entry["status"] = "failed"
+                return self._fail(record, "OutOfScope", str(err))
             except PreconditionFailed as err:
                 replans += 1
                 log.info("lost an ETag race; re-reading", extra={"step": step.key, "resource": err.resource_id,

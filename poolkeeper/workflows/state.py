@@ -31,6 +31,7 @@ class Snapshot:
     scale_sets: dict[str, Raw] = field(default_factory=dict)  # id key -> body
     instances: dict[str, list[Raw]] = field(default_factory=dict)  # scale-set id key -> instances
     public_ip: Raw | None = None
+    out_of_scope: list[str] = field(default_factory=list)  # why each resource the intent reaches was not read
 
     def recorded_intent(self) -> str | None:
         """The raw intent tag on the load balancer, if any."""

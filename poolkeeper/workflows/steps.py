@@ -18,6 +18,7 @@ from poolkeeper.rmw import ResourceGone, read_modify_write
 from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.edits import apply_lb_edits, apply_model_edits
 from poolkeeper.workflows.intents import PIP_TYPE, VMSS_TYPE, Intent
+from poolkeeper.workflows.scope import ScopeGuard
 from poolkeeper.workflows.state import Snapshot, Step, affected_scale_sets
 
 log = get_logger("workflows")
@@ -30,34 +31,54 @@ class StillWaiting(Exception):
     """Azure is still applying the model (Automatic/Rolling policy) and the run's time budget is spent."""
 
 
-def read_snapshot(gw: ArmGateway, intent: Intent) -> Snapshot:
-    """The load balancer, the scale sets that matter to the intent and their instances, and the public IP."""
+def read_snapshot(gw: ArmGateway, intent: Intent, guard: ScopeGuard | None = None) -> Snapshot:
+    """The load balancer, the scale sets that matter to the intent and their instances, and the public IP.
+
+    Every id is checked by ``guard`` before it is read: the load balancer outside scope raises :class:`OutOfScope`
+    (nothing read); a scale set or public IP outside scope is not read but listed in ``snap.out_of_scope``, which
+    the preconditions and the runner turn into a refusal before any write.
+    """
+    guard = guard or ScopeGuard(None, intent.subscription)
+    guard.check(intent.load_balancer, "load balancer")
     lb = gw.get_load_balancer(intent.load_balancer)
     snap = Snapshot(lb=lb or None)
     if not lb:
         return snap
     rid = ResourceId.parse(lb["id"])
-    listed = gw.list_scale_sets(ResourceId(rid.subscription, rid.resource_group))
+    group = ResourceId(rid.subscription, rid.resource_group)
+    guard.check(str(group), "resource group")
+    listed = gw.list_scale_sets(group)
     for vmss in listed:
         snap.scale_sets[id_key(vmss["id"])] = vmss
-    wanted = set(intent.scale_set_ids())
+    wanted = {id_key(s): ("scale set (scaleSets)", s) for s in intent.scale_set_ids()}
     pool_name = intent.params.get("natPool")
     if pool_name:
         for rule in aj.derived_rules(lb, pool_name):
             vmss_id = aj.scale_set_of_ip_configuration(aj.ref(aj.props(rule).get("backendIPConfiguration")) or "")
             if vmss_id:
-                wanted.add(vmss_id)
-    for vmss_id in wanted:
-        if id_key(vmss_id) not in snap.scale_sets:
+                wanted.setdefault(id_key(vmss_id), (f"scale set using NAT pool {pool_name}", vmss_id))
+    for key in sorted(wanted):
+        what, vmss_id = wanted[key]
+        why = guard.why_not(vmss_id, what)
+        if why is not None:
+            snap.out_of_scope.append(why)
+            snap.scale_sets.pop(key, None)
+        elif key not in snap.scale_sets:
             body = gw.get_scale_set(vmss_id)
             if body:
                 snap.scale_sets[id_key(body["id"])] = body
     relevant = _relevant_scale_sets(intent, snap)
     for vmss in relevant:
+        guard.check(vmss["id"], "scale set")
         snap.instances[id_key(vmss["id"])] = gw.list_scale_set_instances(vmss["id"])
     pip = intent.params.get("publicIp")
     if pip and intent.params.get("deletePublicIp"):
-        snap.public_ip = gw.get_public_ip(aj.expand_ref(pip, lb["id"], PIP_TYPE)) or None
+        pip_id = aj.expand_ref(pip, lb["id"], PIP_TYPE)
+        why = guard.why_not(pip_id, "public IP (deletePublicIp)")
+        if why is not None:
+            snap.out_of_scope.append(why)
+        else:
+            snap.public_ip = gw.get_public_ip(pip_id) or None
     return snap
 
 
@@ -75,8 +96,14 @@ def _relevant_scale_sets(intent: Intent, snap: Snapshot) -> list[dict[str, Any]]
 
 
 def execute(gw: ArmGateway, step: Step, intent: Intent, *, on_batch: BatchCallback | None = None,
-            deadline: float | None = None, before_write: WriteHook | None = None) -> dict[str, Any]:
-    """Do one step. Returns what happened (``{"writes": n, ...}``) for the progress record."""
+            deadline: float | None = None, before_write: WriteHook | None = None,
+            guard: ScopeGuard | None = None) -> dict[str, Any]:
+    """Do one step. Returns what happened (``{"writes": n, ...}``) for the progress record.
+
+    The step's target is checked against ``guard`` first (raises :class:`OutOfScope`, nothing read or written): the
+    planner only targets what the snapshot read, but a write is where a scope slip would do harm.
+    """
+    (guard or ScopeGuard(None, intent.subscription)).check(step.target, "step target")
     if step.kind == "lb-write":
         return _write_lb(gw, step, before_write)
     if step.kind == "update-model":

@@ -50,6 +50,8 @@ def resolve(intent: Intent, snap: Snapshot) -> tuple[list[Problem], list[Note]]:
     if snap.lb is None:
         return [Problem("ResourceNotFound", f"load balancer {intent.load_balancer} does not exist or poolkeeper "
                                             "cannot read it; check the id and poolkeeper's role assignment")], []
+    if snap.out_of_scope:  # nothing else is judged on a partial view; nothing out of scope was read
+        return [Problem("OutOfScope", why) for why in snap.out_of_scope], []
     problems: list[Problem] = []
     notes: list[Note] = []
     recorded = snap.recorded_intent()

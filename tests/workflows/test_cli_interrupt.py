@@ -28,8 +28,10 @@ def test_ctrl_c_names_the_resume_command_and_the_operation_turns_stale(
     armsim_factory: Callable[..., SimHandle], tmp_path: Path
 ) -> None:
     sim = armsim_factory(scenario="vmss-natpool", time_scale=0.05)
+    scope = f"/subscriptions/{sim.subscription_id}/resourceGroups/MyResourceGroup"
     env = {**os.environ, **sim.info.env(), "AZURE_CLIENT_ID": "operator", "PYTHONPATH": str(ROOT),
-           "POOLKEEPER_OPERATIONS_DIR": str(tmp_path)}
+           "POOLKEEPER_OPERATIONS_DIR": str(tmp_path),
+           "POOLKEEPER_CONFIG": json.dumps({"scopes": [scope], "bindings": []})}
     # -g/--lb-name instead of the id: the subscription comes from AZURE_SUBSCRIPTION_ID (armsim's env sets it)
     proc = subprocess.Popen([sys.executable, "-m", "poolkeeper", "natpool", "migrate", "-g", "MyResourceGroup",
                              "--lb-name", "MyLoadBalancer", "--nat-pool", "MyNatPool"], cwd=ROOT, env=env,

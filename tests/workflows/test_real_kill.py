@@ -24,8 +24,10 @@ RG = "MyResourceGroup"
 
 
 def cli_env(sim: SimHandle, ops_dir: Path) -> dict[str, str]:
+    scope = f"/subscriptions/{sim.subscription_id}/resourceGroups/{RG}"
     return {**os.environ, **sim.info.env(), "AZURE_CLIENT_ID": "poolkeeper-kill-test", "PYTHONPATH": str(ROOT),
-            "POOLKEEPER_OPERATIONS_DIR": str(ops_dir)}
+            "POOLKEEPER_OPERATIONS_DIR": str(ops_dir),
+            "POOLKEEPER_CONFIG": json.dumps({"scopes": [scope], "bindings": []})}
 
 
 def test_sigkill_during_the_model_update_then_resume_in_a_new_process(

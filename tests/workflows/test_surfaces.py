@@ -102,8 +102,9 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def test_cli_dry_run_run_show_and_bad_input(estate: Estate, tmp_path: Path) -> None:
+    scope = f"/subscriptions/{estate.sim.subscription_id}/resourceGroups/MyResourceGroup"
     env = {**os.environ, **estate.sim.info.env(), "POOLKEEPER_OPERATIONS_DIR": str(tmp_path / "ops"),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "POOLKEEPER_CONFIG": json.dumps({"scopes": [scope], "bindings": []})}
     common = ["--load-balancer", estate.lb_id, "--nat-pool", "MyNatPool"]
     dry = _cli(["natpool", "remove", *common, "--dry-run"], env)
     assert dry.returncode == 0, dry.stderr
