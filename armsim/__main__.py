@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port (the default)")
     serve.add_argument("--scenario", default="empty",
-                       help="empty | tutorial | tutorial-before-rules | vmss-natpool (default empty)")
+                       help="empty | tutorial | tutorial-basic | tutorial-before-rules | vmss-natpool | violations | "
+                            "storm (default empty)")
     serve.add_argument("--time-scale", type=_positive, default=1.0,
                        help="multiplies every simulated duration, > 0 (default 1.0: Azure's pace; 0.1: ten times "
                             "faster)")
