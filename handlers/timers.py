@@ -9,11 +9,10 @@ import azure.functions as func
 
 from handlers.runtime import reconciler
 from poolkeeper.service import compliance_sweep as run_sweep
-from poolkeeper.settings import SWEEP_SCHEDULE_VAR
 
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(schedule=f"%{SWEEP_SCHEDULE_VAR}%", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def compliance_sweep(timer: func.TimerRequest) -> None:
     run_sweep(reconciler())

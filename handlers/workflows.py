@@ -7,7 +7,6 @@ import azure.functions as func
 from handlers import runtime
 from handlers.routes import register
 from poolkeeper.edge.routes import routes_of
-from poolkeeper.settings import RESUME_SCHEDULE_VAR
 from poolkeeper.workflows import http as wf_http
 
 bp = func.Blueprint()
@@ -19,7 +18,7 @@ def reset() -> None:
     runtime.reset()
 
 
-@bp.timer_trigger(schedule=f"%{RESUME_SCHEDULE_VAR}%", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%POOLKEEPER_RESUME_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def resume_operations(timer: func.TimerRequest) -> None:
     """Advance every operation whose intent is recorded on a load balancer in scope (crash, timeout, redeploy)."""
     wf = runtime.workflows()
