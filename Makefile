@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo lint bench chaos clean install
+.PHONY: test demo lint bench chaos clean install chromium
 
 $(PY):
 	@echo "==> creating $(VENV) with $(PYTHON)"
@@ -30,7 +30,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+# The report page test renders in headless Chromium (Debian package `chromium`); it fails, never skips, without it.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "==> installing Debian's chromium for the report page test"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+test: $(STAMP) lint chromium
 	$(PY) -m pytest -q
 
 demo: $(DEMO_STAMP)

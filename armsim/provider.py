@@ -7,10 +7,12 @@ body is, what to refuse, what read-only fields to fill in and what happens as a 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from armsim.errors import ArmError
 
@@ -153,3 +155,25 @@ def strip_keys(value: Any, keys: frozenset[str]) -> Any:
     if isinstance(value, list):
         return [strip_keys(v, keys) for v in value]
     return value
+
+
+# --- the registry: a new resource type is one module with one decorated class ---------------------------------------
+_REGISTERED: list[type[Provider]] = []
+P = TypeVar("P", bound=type[Provider])
+
+
+def registered(cls: P) -> P:
+    """Class decorator: this provider is installed by its package (``armsim.network``, ``armsim.compute``) with
+    :func:`providers_in`, so adding a resource type needs no edit anywhere but its own module. The class must be
+    constructible without arguments."""
+    _REGISTERED.append(cls)
+    return cls
+
+
+def providers_in(package: str) -> list[Provider]:
+    """One instance of every ``@registered`` provider defined in ``package`` or its modules (all imported here)."""
+    pkg = importlib.import_module(package)
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        importlib.import_module(info.name)
+    prefix = f"{package}."
+    return [cls() for cls in _REGISTERED if cls.__module__.startswith(prefix)]

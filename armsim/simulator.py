@@ -11,14 +11,14 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from armsim import tls
-from armsim.app import build_app, control_json
+from armsim import control, tls
+from armsim.app import build_app
 from armsim.config import SimConfig
 from armsim.engine import Engine
 from armsim.identity import IdentityService
@@ -73,7 +73,7 @@ class Runtime:
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.base_url = ""
         self.plugins: list[Any] = []
-        self._register_core_control()
+        control.register_core(self)
 
     def control(
         self, method: str, name: str
@@ -126,52 +126,6 @@ class Runtime:
                 },
             }
         ]
-
-    def _register_core_control(self) -> None:
-        engine = self.engine
-
-        @self.control("GET", "requests")
-        async def requests(request: web.Request) -> web.StreamResponse:
-            since = int(request.query.get("since", "0"))
-            return control_json(200, engine.request_log[since:])
-
-        @self.control("GET", "counters")
-        async def counters(request: web.Request) -> web.StreamResponse:
-            return control_json(200, dict(engine.counters))
-
-        @self.control("POST", "reset")
-        async def reset(request: web.Request) -> web.StreamResponse:
-            engine.reset_log()
-            engine.throttle.reset()
-            return control_json(200, {"reset": True})
-
-        @self.control("POST", "faults")
-        async def faults(request: web.Request) -> web.StreamResponse:
-            engine.faults.configure(await request.json() if request.can_read_body else {})
-            return control_json(200, {"rules": engine.faults.describe()})
-
-        @self.control("GET", "faults")
-        async def get_faults(request: web.Request) -> web.StreamResponse:
-            return control_json(200, {"rules": engine.faults.describe()})
-
-        @self.control("GET", "state")
-        async def state(request: web.Request) -> web.StreamResponse:
-            engine.tick()
-            return control_json(200, engine.store.dump())
-
-        @self.control("POST", "config")
-        async def config(request: web.Request) -> web.StreamResponse:
-            self.config.update(await request.json())
-            return control_json(200, asdict(self.config))
-
-        @self.control("GET", "config")
-        async def get_config(request: web.Request) -> web.StreamResponse:
-            return control_json(200, asdict(self.config))
-
-        @self.control("GET", "identity")
-        async def identity(request: web.Request) -> web.StreamResponse:
-            client_id = request.query.get("client_id")
-            return control_json(200, self.identity.principal_for(client_id))
 
 
 class Simulator:

@@ -40,7 +40,7 @@ SERVICES = ProcessServices()
 
 def response(answer: HttpAnswer) -> func.HttpResponse:
     return func.HttpResponse(answer.json_bytes(), status_code=answer.status, headers=answer.headers or None,
-                             mimetype="application/json")
+                             mimetype=answer.content_type)
 
 
 def _adapter(route: Route) -> Callable[[func.HttpRequest], func.HttpResponse]:

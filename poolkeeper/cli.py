@@ -32,6 +32,8 @@ EXAMPLES = """examples:
   poolkeeper plan --resource-id /subscriptions/…/virtualMachines/myVM4
   poolkeeper natpool migrate -g MyResourceGroup --lb-name MyLoadBalancer --nat-pool MyNatPool --dry-run
   poolkeeper operation list                                  workflow operations and their status
+  poolkeeper sweep --apply --html report.html                compliance sweep: repair within limits, report
+  poolkeeper drain /subscriptions/…/virtualMachines/myVM2    out of rotation for maintenance (restore: back)
   poolkeeper serve --port 7071                               the Functions app on a local host
 """
 
@@ -226,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-scale", type=_positive, default=0.1,
                       help="armsim time scale, > 0 (0.1: a VM takes 3 s to create instead of 30 s)")
 
-    from poolkeeper import workflow_cli
+    from poolkeeper import sweep_cli, workflow_cli
 
+    sweep_cli.add_commands(sub)
     workflow_cli.add_commands(sub)
     _style(parser, fmt)
     return parser
@@ -269,9 +272,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from poolkeeper.check_cli import cmd_check
 
         return cmd_check(args)
-    from poolkeeper import workflow_cli
+    from poolkeeper import sweep_cli, workflow_cli
 
     preflight()
+    if args.command in sweep_cli.COMMANDS:
+        return sweep_cli.run(args)
     return int(workflow_cli.run(args))
 
 

@@ -67,6 +67,9 @@ class Binding:
     backend_pool: str
     nat_rule: NatRuleConfig | None = None
     apply_model_to_instances: bool = True
+    # a managed NIC someone else took out of the pool: "never" put back by poolkeeper (reported as PK013; `restore`
+    # or the person puts it back), "always" put back by every run (poolkeeper.maintenance)
+    repair: str = "never"
 
     @property
     def pool_id(self) -> str:
@@ -83,6 +86,24 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How much one run may change (``poolkeeper.limits``) and when it stops writing (the executor's breaker).
+
+    ``max_changes_per_run``/``max_changes_percent`` count *change units* (one subject's dependent changes: a NIC's
+    pool join with its NAT rule and the rule's creation are one unit); None means no limit. The breaker stops
+    applying once more than ``breaker_error_rate`` of the run's writes failed, after at least
+    ``breaker_min_writes`` writes. ``min_in_rotation``: a drain is refused if it would leave a pool with fewer
+    members in rotation.
+    """
+
+    max_changes_per_run: int | None = None
+    max_changes_percent: float | None = None
+    breaker_error_rate: float = 0.5
+    breaker_min_writes: int = 5
+    min_in_rotation: int = 1
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration. ``guardrails`` is the validated section as given (guardrail id → mode and
     parameters); ``poolkeeper.guardrails.settings.effective`` fills in defaults."""
@@ -93,6 +114,7 @@ class Config:
     guardrails: Mapping[str, Any] = field(default_factory=dict)
     upgrade_batch_size: int = DEFAULT_UPGRADE_BATCH_SIZE
     dry_run: bool = False
+    limits: Limits = field(default_factory=Limits)
 
     def binding(self, name: str) -> Binding | None:
         """The binding with this exact name, or None."""
@@ -144,8 +166,10 @@ def parse_config(data: object) -> Config:
 
 # -- validation ---------------------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"scopes", "armEndpoint", "bindings", "guardrails", "upgradeBatchSize", "dryRun"}
-_BINDING_KEYS = {"name", "match", "loadBalancer", "backendPool", "natRule", "applyModelToInstances"}
+_TOP_KEYS = {"scopes", "armEndpoint", "bindings", "guardrails", "upgradeBatchSize", "dryRun", "limits"}
+_BINDING_KEYS = {"name", "match", "loadBalancer", "backendPool", "natRule", "applyModelToInstances", "repair"}
+_LIMIT_KEYS = {"maxChangesPerRun", "maxChangesPercent", "breakerErrorRate", "breakerMinWrites", "minInRotation"}
+REPAIR_MODES = ("never", "always")
 _MATCH_KEYS = {"resourceGroup", "availabilitySet", "scaleSet", "tags", "namePattern"}
 _NAT_KEYS = {"backendPort", "protocol", "frontendIpConfiguration", "frontendPortRange", "mode"}
 
@@ -218,6 +242,7 @@ class _Validator:
         dry_run = False
         if "dryRun" in top:
             dry_run = bool(self.boolean("dryRun", top["dryRun"]))
+        limits = self.limits(top["limits"]) if "limits" in top else Limits()
         bindings: list[Binding] = []
         raw_bindings = top.get("bindings", [])
         if not isinstance(raw_bindings, list):
@@ -234,7 +259,36 @@ class _Validator:
             seen.setdefault(b.name, i)
             bindings.append(b)
         return Config(scopes=tuple(scopes), bindings=tuple(bindings), arm_endpoint=endpoint,
-                      guardrails=guardrails, upgrade_batch_size=batch, dry_run=dry_run)
+                      guardrails=guardrails, upgrade_batch_size=batch, dry_run=dry_run, limits=limits)
+
+    def number(self, path: str, value: object, low: float, high: float) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.err(path, f"must be a number from {low:g} to {high:g}, got {_kind(value)}")
+            return None
+        if not low <= value <= high:
+            self.err(path, f"{value} is out of range; give a number from {low:g} to {high:g}")
+            return None
+        return float(value)
+
+    def limits(self, value: object) -> Limits:
+        raw = self.obj("limits", value, _LIMIT_KEYS)
+        if raw is None:
+            return Limits()
+        d = Limits()
+        per_run = self.integer("limits.maxChangesPerRun", raw["maxChangesPerRun"], 1, 1_000_000) \
+            if "maxChangesPerRun" in raw else None
+        pct = self.number("limits.maxChangesPercent", raw["maxChangesPercent"], 0.1, 100) \
+            if "maxChangesPercent" in raw else None
+        rate = self.number("limits.breakerErrorRate", raw["breakerErrorRate"], 0, 1) \
+            if "breakerErrorRate" in raw else None
+        min_writes = self.integer("limits.breakerMinWrites", raw["breakerMinWrites"], 1, 100_000) \
+            if "breakerMinWrites" in raw else None
+        rotation = self.integer("limits.minInRotation", raw["minInRotation"], 0, 100_000) \
+            if "minInRotation" in raw else None
+        return Limits(max_changes_per_run=per_run, max_changes_percent=pct,
+                      breaker_error_rate=d.breaker_error_rate if rate is None else rate,
+                      breaker_min_writes=min_writes or d.breaker_min_writes,
+                      min_in_rotation=d.min_in_rotation if rotation is None else rotation)
 
     def scopes(self, value: object) -> list[str]:
         example = "/subscriptions/<id> or /subscriptions/<id>/resourceGroups/<group>"
@@ -287,10 +341,17 @@ class _Validator:
         if "applyModelToInstances" in b:
             got = self.boolean(f"{path}.applyModelToInstances", b["applyModelToInstances"])
             apply_model = True if got is None else got
+        repair = "never"
+        if "repair" in b:
+            if b["repair"] in REPAIR_MODES:
+                repair = b["repair"]
+            else:
+                self.err(f"{path}.repair", f"must be one of {', '.join(REPAIR_MODES)}, got {_kind(b['repair'])}")
+                ok = False
         if name is None or match is None or lb is None or pool is None or not ok:
             return None
         return Binding(name=name, match=match, load_balancer=lb, backend_pool=pool, nat_rule=nat,
-                       apply_model_to_instances=apply_model)
+                       apply_model_to_instances=apply_model, repair=repair)
 
     def resource(self, path: str, value: object, full_type: str) -> str | None:
         s = self.string(path, value)

@@ -14,6 +14,7 @@ from typing import Any
 
 from poolkeeper.changes import Change, Plan, UpgradeInstances, WriteBatch
 from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
+from poolkeeper.limits import Breaker
 from poolkeeper.logs import get_logger
 from poolkeeper.mutations import StaleChange, edit_resource
 from poolkeeper.rmw import ResourceGone, read_modify_write
@@ -44,8 +45,9 @@ class ApplyResult:
 
 
 class Executor:
-    def __init__(self, gateway: ArmGateway) -> None:
+    def __init__(self, gateway: ArmGateway, breaker: Breaker | None = None) -> None:
         self.gateway = gateway
+        self.breaker = breaker  # issue 12: stops writing once too many of the run's writes failed
 
     def apply(self, plan: Plan, *, result: ApplyResult | None = None) -> ApplyResult:
         """Apply every write batch in stage order.
@@ -60,8 +62,12 @@ class Executor:
                 log.warning("upgrade record kept: an upgrade of this scale set was refused",
                             extra={"resource": batch.resource_id, "correlation_id": self.gateway.correlation_id})
                 continue
+            if self.breaker is not None and self.breaker.tripped:
+                self.breaker.skipped += [c.describe() for c in batch.changes]
+                continue
             try:
                 self._apply_batch(batch, result)
+                self._record(True)
             except (PreconditionFailed, StaleChange) as err:
                 log.info("replanning", extra={"reason": str(err), "correlation_id": self.gateway.correlation_id})
                 raise Replan(str(err)) from err
@@ -77,7 +83,15 @@ class Executor:
                     {"resource": err.resource_id, "code": err.code, "message": err.azure_message,
                      "changes": [c.describe() for c in batch.changes]}
                 )
+                self._record(False)
         return result
+
+    def _record(self, ok: bool) -> None:
+        if self.breaker is not None and self.breaker.record(ok):
+            b = self.breaker
+            log.error("circuit breaker tripped: no more writes this run",
+                      extra={"failures": b.failures, "writes": b.writes, "breaker_error_rate": b.error_rate,
+                             "correlation_id": self.gateway.correlation_id})
 
     def _apply_batch(self, batch: WriteBatch, result: ApplyResult) -> None:
         write = BATCH_WRITERS.get(batch.target_kind)

@@ -31,6 +31,7 @@ from poolkeeper.changes import (
     UnassignNatRule,
 )
 from poolkeeper.ids import same_id
+from poolkeeper.maintenance import WIRED_TAG
 from poolkeeper.model import LoadBalancer
 from poolkeeper.ports import taken_ports
 
@@ -240,6 +241,7 @@ def _leave_pool(nic: Raw, c: LeavePool) -> None:
     _drop_ref(_refs(_ip_config(nic, c.ip_configuration), "loadBalancerBackendAddressPools"), c.pool_id)
     if c.remove_owner_tag and nic.get("tags"):
         nic["tags"].pop(OWNER_TAG, None)
+        nic["tags"].pop(WIRED_TAG, None)
 
 
 @edits(AssignNatRule)
@@ -247,6 +249,10 @@ def _assign_nat_rule(nic: Raw, c: AssignNatRule) -> None:
     rules = _refs(_ip_config(nic, c.ip_configuration), "loadBalancerInboundNatRules")
     if not _has_ref(rules, c.rule_id):
         rules.append({"id": c.rule_id})
+    if c.binding and (nic.get("tags") or {}).get(OWNER_TAG) != c.binding:
+        # issue 12: record in Azure that poolkeeper wired this NIC (operator-pooled NICs have no owner tag), so its
+        # later removal from the pool by a person is told apart from "never wired" (poolkeeper.maintenance)
+        nic["tags"] = {**(nic.get("tags") or {}), WIRED_TAG: c.binding}
 
 
 @edits(UnassignNatRule)

@@ -7,7 +7,9 @@ so concurrent workers converge instead of overwriting each other.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ from poolkeeper.executor import ApplyResult, Executor, Replan
 from poolkeeper.findings import Finding
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.guardrails.screen import screen_findings, screen_parts
+from poolkeeper.limits import Breaker, Deferred, cut, units
 from poolkeeper.logs import get_logger
 from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan as make_plan
@@ -32,6 +35,12 @@ class ReplanLimitReached(Exception):
     pass
 
 
+def resource_totals(snapshot: Snapshot) -> dict[str, int]:
+    """Resources per kind in a snapshot, for ``maxChangesPercent``."""
+    return {"networkInterface": len(snapshot.nics), "scaleSet": len(snapshot.scale_sets),
+            "natRule": sum(len(lb.inbound_nat_rules) for lb in snapshot.load_balancers.values())}
+
+
 @dataclass
 class ReconcileOutcome:
     subscription_id: str
@@ -42,6 +51,8 @@ class ReconcileOutcome:
     rounds: int = 1
     arm_calls: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)  # guardrail refusals (enforce) and notes (audit)
+    deferred: list[Deferred] = field(default_factory=list)  # cut by the limits (issue 12)
+    breaker: Breaker | None = None
 
     @property
     def ok(self) -> bool:
@@ -57,6 +68,8 @@ class ReconcileOutcome:
             "rounds": self.rounds,
             "armCalls": self.arm_calls,
             "findings": [f.to_dict() for f in self.findings],
+            "deferred": [d.to_dict() for d in self.deferred],
+            "breaker": self.breaker.to_dict() if self.breaker else None,
             "ok": self.ok,
         }
 
@@ -64,8 +77,8 @@ class ReconcileOutcome:
 class Reconciler:
     """Holds the configuration and one set of SDK clients per subscription (reused across runs).
 
-    ``clients``: the process's client cache (``poolkeeper.composition`` shares one with the workflows); without it
-    the reconciler makes its own.
+    ``clients``: the process's client cache (``poolkeeper.composition`` shares one with the workflows); whoever
+    made it closes it. Without it the reconciler makes, and on :meth:`close` closes, its own.
     """
 
     def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6,
@@ -73,14 +86,23 @@ class Reconciler:
         self.config = config
         self.credential = credential or (clients.credential if clients is not None else default_credential())
         self.max_rounds = max_rounds
+        self._owns_clients = clients is None
         self._clients = clients if clients is not None else ClientCache(config.arm_endpoint, self.credential)
         self._lock = threading.Lock()
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)
         self._pending: dict[tuple[str, str], set[str] | None] = {}
+        # issue 12: the last write to each NIC made by someone else, as its event said (who, when, correlation id);
+        # the sweep names them in PK013 "removed by someone else" findings. In memory, bounded: "unknown" otherwise
+        self.nic_writes: dict[str, dict[str, str]] = {}
 
     def clients(self, subscription_id: str) -> ArmClients:
         return self._clients(subscription_id)
+
+    @property
+    def client_cache(self) -> ClientCache:
+        """The SDK client cache this reconciler uses (a variant reconciler can share it)."""
+        return self._clients
 
     def gateway(self, subscription_id: str, correlation_id: str | None = None) -> ArmGateway:
         return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id)
@@ -101,18 +123,28 @@ class Reconciler:
         binding: str | None = None,
         dry_run: bool | None = None,
         correlation_id: str | None = None,
+        extend: Callable[[Snapshot, Plan], Plan] | None = None,
+        parts: frozenset[str] = frozenset(),
     ) -> ReconcileOutcome:
-        """Bring one subscription's scopes (or one resource group of them) to the bindings' intent."""
+        """Bring one subscription's scopes (or one resource group of them) to the bindings' intent.
+
+        ``extend`` (the sweep) adds changes to the plan (enforce-mode guardrail fixes). The configuration's
+        ``limits`` cut the plan (``poolkeeper.limits``) and a breaker stops the writes when too many fail.
+        """
         dry = self.config.dry_run if dry_run is None else dry_run
         gw = self.gateway(subscription_id, correlation_id)
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
+        breaker = Breaker.of(self.config.limits)
         for round_no in range(1, self.max_rounds + 1):
-            snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config))
+            snapshot = read_snapshot(gw, self.config, scopes, screen_parts(self.config) | parts)
             plan = make_plan(self.config, snapshot, only=only, binding=binding)
+            if extend is not None:
+                plan = extend(snapshot, plan)
             plan, findings = self._screen(plan, snapshot, gw.correlation_id)
+            plan, deferred = self._cut(plan, snapshot, result, gw.correlation_id)
             outcome = ReconcileOutcome(subscription_id, gw.correlation_id, dry, plan, None, round_no, dict(gw.calls),
-                                       findings)
+                                       findings, deferred, breaker)
             if dry or plan.is_empty:
                 outcome.result = None if dry else result
                 log.info(
@@ -122,7 +154,7 @@ class Reconciler:
                 )
                 return outcome
             try:
-                Executor(gw).apply(plan, result=result)
+                Executor(gw, breaker).apply(plan, result=result)
             except Replan:
                 continue
             outcome.result = result
@@ -137,6 +169,24 @@ class Reconciler:
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
         )
+
+    # -- limits (issue 12) -------------------------------------------------------------------------------------------
+    def _cut(self, plan: Plan, snapshot: Snapshot, result: ApplyResult,
+             correlation_id: str) -> tuple[Plan, list[Deferred]]:
+        """Cut the plan to the limits; units applied in earlier rounds of this run count against them."""
+        limits = self.config.limits
+        if limits.max_changes_per_run is not None and result.applied:
+            done = len(units(result.applied))
+            limits = dataclasses.replace(limits, max_changes_per_run=max(limits.max_changes_per_run - done, 0) or None)
+            if limits.max_changes_per_run is None:  # the budget is spent: defer everything
+                return Plan.of(plan.reports), [Deferred(u, "maxChangesPerRun reached in an earlier round",
+                                                        "maxChangesPerRun") for u in units(plan.changes)]
+        kept, deferred = cut(plan, limits, resource_totals(snapshot))
+        if deferred:
+            log.warning("changes deferred by limits", extra={
+                "deferred": sum(len(d.changes) for d in deferred), "units": len(deferred),
+                "limit": sorted({d.limit for d in deferred}), "correlation_id": correlation_id})
+        return kept, deferred
 
     # -- guardrails (issue 11) -------------------------------------------------------------------------------------
     def _screen(self, plan: Plan, snapshot: Snapshot, correlation_id: str) -> tuple[Plan, list[Finding]]:
@@ -189,4 +239,5 @@ class Reconciler:
         return [self.reconcile(sub, dry_run=dry_run) for sub in self.subscriptions()]
 
     def close(self) -> None:
-        self._clients.close()
+        if self._owns_clients:
+            self._clients.close()

@@ -90,3 +90,12 @@ def test_installed_package_is_not_the_checkout(installed: Path) -> None:
     out = _run(installed, "python", "-c", "import poolkeeper, armsim; print(poolkeeper.__file__, armsim.__file__)")
     assert out.returncode == 0, out.stderr
     assert str(ROOT) not in out.stdout and out.stdout.count("site-packages") == 2
+
+
+def test_installed_package_has_every_subpackage_and_the_report_files(installed: Path) -> None:
+    code = ("import poolkeeper.planning, poolkeeper.edge.routes, poolkeeper.guardrails.catalog, armsim.resources; "
+            "from poolkeeper.report import schema; from poolkeeper.report_render import _template; "
+            "print(schema()['title'], len(_template()) > 1000)")
+    out = _run(installed, "python", "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "poolkeeper run report True"

@@ -1,4 +1,8 @@
-"""Microsoft.Compute providers for armsim: availability sets, VMs, scale sets, their instances and instance NICs."""
+"""Microsoft.Compute providers for armsim: availability sets, VMs, scale sets, their instances and instance NICs.
+
+Every ``@registered`` provider of this package is installed; besides them, compute adds its rate-limit response
+headers and the platform image catalog route.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,12 @@ if TYPE_CHECKING:
 
 
 def install(rt: Runtime) -> None:
-    from armsim.compute.availability_sets import AvailabilitySetProvider
+    from armsim.compute.images import ImageCatalog
     from armsim.compute.ratelimit import ComputeRateLimits
-    from armsim.compute.vms import VirtualMachineInstanceViewProvider, VirtualMachineProvider
-    from armsim.compute.vmss import ScaleSetInstanceViewProvider, ScaleSetProvider
-    from armsim.compute.vmss_nics import ALL as NIC_PROVIDERS
-    from armsim.compute.vmss_vms import ScaleSetVMInstanceViewProvider, ScaleSetVMProvider
+    from armsim.provider import providers_in
 
     engine = rt.engine
-    for provider in (
-        AvailabilitySetProvider(),
-        VirtualMachineProvider(),
-        VirtualMachineInstanceViewProvider(),
-        ScaleSetProvider(),
-        ScaleSetInstanceViewProvider(),
-        ScaleSetVMProvider(),
-        ScaleSetVMInstanceViewProvider(),
-        *(cls() for cls in NIC_PROVIDERS),
-    ):
+    for provider in providers_in("armsim.compute"):
         engine.register(provider)
     engine.response_hooks.append(ComputeRateLimits(rt.config))
-    from armsim.compute.images import ImageCatalog
-
     engine.routes.append(ImageCatalog(engine))

@@ -10,10 +10,11 @@ from typing import Any
 
 from armsim.compute.common import AVSET_TYPE, READ_ONLY, VM_TYPE, invalid_parameter, props, same
 from armsim.errors import ArmError
-from armsim.provider import Ctx, Provider, strip_keys
+from armsim.provider import Ctx, Provider, registered, strip_keys
 from armsim.store import Record
 
 
+@registered
 class AvailabilitySetProvider(Provider):
     type = AVSET_TYPE
     etag_style = None

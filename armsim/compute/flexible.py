@@ -110,3 +110,36 @@ def delete_all(ctx: Ctx, vmss: Record) -> None:
     members = _members(vmss)
     while members:
         ctx.engine.internal_delete(members.pop(), principal=ctx.principal)
+
+
+def members_of(ctx: Ctx, vmss: Record) -> list[Record]:
+    """The scale set's member VMs: the ones it created (in creation order), then any VM that names it."""
+    from armsim.compute.vms import vms_in_scale_set
+
+    created = [r for m in _members(vmss) if (r := ctx.store.get(m)) is not None]
+    known = {ids.key(r.id) for r in created}
+    joined = sorted((r for r in vms_in_scale_set(ctx, vmss.id) if ids.key(r.id) not in known),
+                    key=lambda r: r.id.lower())
+    return created + joined
+
+
+def as_scale_set_vm(vmss: Record, vm: Record) -> dict[str, Any]:
+    """A Flexible member as the scale set's VM list (VirtualMachineScaleSetVMs_List) answers it.
+
+    Microsoft Learn, "Orchestration modes for Virtual Machine Scale Sets", *List scale sets VM API changes*: with
+    Flexible orchestration the list "provides a list of scale sets VM IDs"; the full VM is read with the standard VM
+    API. "Understand names and instance IDs for Azure Virtual Machine Scale Set VMs": a Flexible member's instance ID
+    is the VM's name. Azure/azure-rest-api-specs#27441: the list does not return a Flexible member's tags. So the
+    entry carries the name (as ``name`` and ``instanceId``), the VM's ``vmId``, size, network profile and state, and
+    no tags. Its ``id`` under the scale set's path (rather than the VM's own id) is UNCONFIRMED.
+    """
+    p = vm.body.get("properties") or {}
+    keep = ("vmId", "hardwareProfile", "networkProfile", "provisioningState", "timeCreated")
+    return {
+        "name": vm.body["name"],
+        "id": f"{vmss.id}/virtualMachines/{vm.body['name']}",
+        "type": "Microsoft.Compute/virtualMachines",
+        "location": vm.body.get("location"),
+        "instanceId": vm.body["name"],
+        "properties": {k: copy.deepcopy(p[k]) for k in keep if k in p},
+    }

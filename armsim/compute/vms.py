@@ -34,7 +34,7 @@ from armsim.compute.common import (
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
 from armsim.network.nic import check_vm_joins_basic_pools
-from armsim.provider import ActionResult, Ctx, Provider, strip_keys
+from armsim.provider import ActionResult, Ctx, Provider, registered, strip_keys
 from armsim.store import Record
 
 
@@ -148,6 +148,7 @@ def power_action(ctx: Ctx, record: Record, name: str) -> ActionResult | None:
     return ActionResult(status=200, duration=ctx.duration("compute.vm.update"), on_complete=done)
 
 
+@registered
 class VirtualMachineProvider(Provider):
     type = VM_TYPE
     etag_style = "compute"
@@ -280,6 +281,7 @@ class VirtualMachineProvider(Provider):
         return result
 
 
+@registered
 class VirtualMachineInstanceViewProvider(Provider):
     """``GET .../virtualMachines/{vm}/instanceView`` (a virtual resource: served from the VM record)."""
 

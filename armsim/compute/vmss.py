@@ -40,7 +40,7 @@ from armsim.compute.instances import (
 from armsim.compute.lbwiring import check_natpool_capacity, check_not_busy, natpool_keys, validate_model
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
-from armsim.provider import ActionResult, Ctx, Provider, strip_keys
+from armsim.provider import ActionResult, Ctx, Provider, registered, strip_keys
 from armsim.store import Record
 
 UPGRADE_MODES = {"manual": "Manual", "automatic": "Automatic", "rolling": "Rolling"}
@@ -87,6 +87,7 @@ def _normalise_profile(profile: dict[str, Any], old: dict[str, Any]) -> None:
                 raise invalid_parameter("Every network interface configuration needs a 'name'.")
 
 
+@registered
 class ScaleSetProvider(Provider):
     type = VMSS_TYPE
     etag_style = "compute"
@@ -138,6 +139,11 @@ class ScaleSetProvider(Provider):
             _normalise_profile(profile, old.get("virtualMachineProfile") or {})
         elif sku["capacity"] > 0:
             raise invalid_parameter("A scale set with instances needs 'properties.virtualMachineProfile'.")
+        if flex and isinstance(profile, dict) and nic_configs(profile):
+            # A Flexible model's NICs are created by the network provider from networkInterfaceConfigurations at
+            # networkProfile.networkApiVersion; CRP fills in "2020-11-01" when a Flexible model leaves it out
+            # (Azure/azure-cli#17830, the compute team's request for az vmss create's --network-api-version).
+            profile.setdefault("networkProfile", {}).setdefault("networkApiVersion", "2020-11-01")
         validate_model(ctx, resource_id, profile if isinstance(profile, dict) else None, flexible=flex)
         if not flex:
             self._check_instances_fit(ctx, resource_id, body, existing)
@@ -296,6 +302,7 @@ def _settle(ctx: Ctx, vmss_id: str, instance_ids: list[str]) -> Any:
     return done
 
 
+@registered
 class ScaleSetInstanceViewProvider(Provider):
     """``GET .../virtualMachineScaleSets/{vmss}/instanceView``: a summary computed from the instances."""
 

@@ -15,7 +15,7 @@ from armsim import ids
 from armsim.compute.common import NIC_TYPE, VMSS_TYPE, VMSS_VM_TYPE
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
-from armsim.provider import Ctx, Provider
+from armsim.provider import Ctx, Provider, registered
 from armsim.store import Record
 
 
@@ -56,6 +56,7 @@ def _vmss(ctx: Ctx, path: ArmPath) -> Record:
     return rec
 
 
+@registered
 class ScaleSetNicListProvider(_ReadOnly):
     """ListVirtualMachineScaleSetNetworkInterfaces: every instance NIC of a scale set."""
 
@@ -66,6 +67,7 @@ class ScaleSetNicListProvider(_ReadOnly):
         return {"value": [_render(r) for r in _nics_under(ctx, vmss.id)]}
 
 
+@registered
 class ScaleSetVMNicProvider(_ReadOnly):
     """ListVirtualMachineScaleSetVMNetworkInterfaces and GetVirtualMachineScaleSetNetworkInterface."""
 
@@ -84,6 +86,7 @@ class ScaleSetVMNicProvider(_ReadOnly):
         return _render(rec)
 
 
+@registered
 class ScaleSetVMNicIpConfigProvider(_ReadOnly):
     """ListVirtualMachineScaleSetIpConfigurations and GetVirtualMachineScaleSetIpConfiguration."""
 
@@ -102,6 +105,7 @@ class ScaleSetVMNicIpConfigProvider(_ReadOnly):
         raise _not_found(path.resource_id())
 
 
+@registered
 class ScaleSetPublicIpListProvider(_ReadOnly):
     """Instance-level public IPs (``publicIPAddressConfiguration``) are not simulated: the lists are empty."""
 
@@ -112,6 +116,7 @@ class ScaleSetPublicIpListProvider(_ReadOnly):
         return {"value": []}
 
 
+@registered
 class ScaleSetVMPublicIpListProvider(_ReadOnly):
     type = f"{VMSS_VM_TYPE}/networkInterfaces/ipConfigurations/publicIPAddresses"
 
@@ -120,12 +125,3 @@ class ScaleSetVMPublicIpListProvider(_ReadOnly):
         if path.is_collection:
             return {"value": []}
         raise _not_found(path.resource_id())
-
-
-ALL = [
-    ScaleSetNicListProvider,
-    ScaleSetVMNicProvider,
-    ScaleSetVMNicIpConfigProvider,
-    ScaleSetPublicIpListProvider,
-    ScaleSetVMPublicIpListProvider,
-]

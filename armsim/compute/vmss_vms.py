@@ -22,12 +22,14 @@ from armsim.compute.common import (
     utcnow,
     wants_instance_view,
 )
+from armsim.compute.flexible import as_scale_set_vm, members_of
 from armsim.compute.instances import remove_instances
 from armsim.compute.lbwiring import check_not_busy, natpool_keys
 from armsim.compute.vms import power_action
+from armsim.compute.vmss import is_flexible
 from armsim.errors import ArmError
 from armsim.ids import ArmPath
-from armsim.provider import ActionResult, Ctx, Provider
+from armsim.provider import ActionResult, Ctx, Provider, registered
 from armsim.store import Record
 
 
@@ -56,6 +58,7 @@ def _normalise(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+@registered
 class ScaleSetVMProvider(Provider):
     type = VMSS_VM_TYPE
     etag_style = "compute"
@@ -75,6 +78,19 @@ class ScaleSetVMProvider(Provider):
         if pp is not None:
             props(new)["protectionPolicy"] = pp
         return new
+
+    def custom_get(self, ctx: Ctx, path: ArmPath) -> Any:
+        """A Flexible scale set's members are VMs, not records under this path: list (and get) them from there."""
+        vmss = ctx.store.get(path.resource_id(1))
+        if vmss is None or vmss.type != VMSS_TYPE or not is_flexible(vmss.body):
+            return None
+        members = members_of(ctx, vmss)
+        if path.is_collection:
+            return {"value": [as_scale_set_vm(vmss, vm) for vm in members]}
+        found = next((vm for vm in members if vm.body["name"].lower() == path.names[-1].lower()), None)
+        if found is None:
+            raise ArmError(404, "NotFound", f"The scale set instance {path.resource_id()} was not found.")
+        return as_scale_set_vm(vmss, found)
 
     def render(self, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         body = _normalise(body)
@@ -109,6 +125,7 @@ def _applied(record: Record) -> list[dict[str, Any]]:
     return applied_configs(record) or []
 
 
+@registered
 class ScaleSetVMInstanceViewProvider(Provider):
     """``GET .../virtualMachineScaleSets/{vmss}/virtualMachines/{id}/instanceView``."""
 

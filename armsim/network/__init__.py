@@ -1,4 +1,4 @@
-"""Microsoft.Network providers for armsim."""
+"""Microsoft.Network providers for armsim: one module per resource type, each provider class ``@registered``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def install(rt: Runtime) -> None:
-    from armsim.network import providers
+    from armsim.provider import providers_in
 
-    for provider in providers.all_providers():
+    for provider in providers_in("armsim.network"):
         rt.engine.register(provider)

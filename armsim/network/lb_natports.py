@@ -122,3 +122,51 @@ def _assign_v2_ports(ctx: Ctx, rec: Record, pool: dict[str, Any]) -> dict[str, d
         out[key] = dict(ports)
     rec.meta[META_V2_PORTS] = store
     return out
+
+
+# The first Microsoft.Network api-version whose LoadBalancerBackendAddressPropertiesFormat has the read-only
+# ``inboundNatRulesPortMapping`` (an array of NatRulePortMapping: inboundNatRuleName, frontendPort, backendPort — no
+# protocol, unlike the query's InboundNatRulePortMapping): present in stable/2021-03-01/loadBalancer.json, absent from
+# stable/2021-02-01 (Azure/azure-rest-api-specs, specification/network/resource-manager/Microsoft.Network). A public
+# ``az network lb list`` transcript shows Azure filling it on a pool member: {"backendPort": 8080, "frontendPort":
+# 8080, "inboundNatRuleName": "plb-inbound-nat-rule1"}. Older api-versions do not show it.
+PORT_MAPPING_SINCE = "2021-03-01"
+
+
+def shows_port_mappings(api_version: str) -> bool:
+    """Whether a backend pool answered at ``api_version`` lists each member's NAT rule V2 ports."""
+    return bool(api_version) and api_version[:10] >= PORT_MAPPING_SINCE
+
+
+def member_port_mappings(ctx: Ctx, rec: Record, pool: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """member key (as ``_pool_members``) -> its NatRulePortMapping entries, one per NAT rule V2 on ``pool``.
+
+    The ports are the ones ``queryInboundNatRulePortMapping`` answers (the same ``_assign_v2_ports``), so one GET of
+    the pool tells what one query per member would.
+    """
+    ports = _assign_v2_ports(ctx, rec, pool)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rule in rec.body.get("properties", {}).get("inboundNatRules") or []:
+        for member, port in sorted(ports.get(rule["name"].lower(), {}).items()):
+            out.setdefault(member, []).append(
+                {"inboundNatRuleName": rule["name"], "frontendPort": port,
+                 "backendPort": rule["properties"].get("backendPort")}
+            )
+    return out
+
+
+def add_port_mappings(ctx: Ctx, rec: Record, pool: dict[str, Any]) -> None:
+    """Fill ``inboundNatRulesPortMapping`` on the rendered pool's ``loadBalancerBackendAddresses`` (members with a
+    port on a NAT rule V2 over the pool; members without one carry no such property)."""
+    if not any(
+        same(ref_id(r["properties"].get("backendAddressPool")), pool["id"])
+        for r in rec.body.get("properties", {}).get("inboundNatRules") or []
+    ):
+        return
+    mappings = member_port_mappings(ctx, rec, pool)
+    for address in pool.get("properties", {}).get("loadBalancerBackendAddresses") or []:
+        ap = address.setdefault("properties", {})
+        ipc = ref_id(ap.get("networkInterfaceIPConfiguration"))
+        key = ids.key(ipc) if ipc else (f"ip:{ap['ipAddress']}" if ap.get("ipAddress") else None)
+        if key is not None and key in mappings:
+            ap["inboundNatRulesPortMapping"] = mappings[key]

@@ -74,7 +74,7 @@ from armsim.network.common import (
     scale_sets_referencing,
 )
 from armsim.network.retirement import refuse_basic_load_balancer, refuse_new_nat_pools
-from armsim.provider import ActionResult, Ctx, Provider
+from armsim.provider import ActionResult, Ctx, Provider, registered
 from armsim.store import Record
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ from armsim.network.lb_common import (
     mixed_pool,
 )
 from armsim.network.lb_natpools import set_natpool_rules
-from armsim.network.lb_natports import _assign_v2_ports, _query_member
+from armsim.network.lb_natports import _assign_v2_ports, _query_member, add_port_mappings, shows_port_mappings
 
 __all__ = [
     "LB_TYPE",
@@ -112,6 +112,7 @@ __all__ = [
 ]
 
 
+@registered
 class LoadBalancerProvider(Provider):
     type = LB_TYPE
     children = {c: c for c in COLLECTIONS}
@@ -300,6 +301,8 @@ class LoadBalancerProvider(Provider):
             if users:
                 pool["properties"]["backendIPConfigurations"] = [ref(u[0]) for u in users]
             pool["properties"]["loadBalancerBackendAddresses"] = render_backend_addresses(pool, [u[0] for u in users])
+            if rec is not None and shows_port_mappings(ctx.api_version):
+                add_port_mappings(ctx, rec, pool)
         for coll in ("frontendIPConfigurations", "backendAddressPools", "probes"):
             for child in props[coll]:
                 for key, sources in back.get(ids.key(child["id"]), {}).items():
@@ -307,6 +310,7 @@ class LoadBalancerProvider(Provider):
         return body
 
 
+@registered
 class LoadBalancerNetworkInterfacesProvider(Provider):
     """``GET .../loadBalancers/{lb}/networkInterfaces`` (LoadBalancerNetworkInterfaces_List): its pools' NICs."""
 

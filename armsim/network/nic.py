@@ -48,7 +48,7 @@ from armsim.network.common import (
 )
 from armsim.network.loadbalancer import find_lb_child, mixed_pool
 from armsim.network.nsg import nsg_exists
-from armsim.provider import Ctx, Provider
+from armsim.provider import Ctx, Provider, registered
 from armsim.store import Record
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ NIC_READONLY = frozenset(
 )
 
 
+@registered
 class NetworkInterfaceProvider(Provider):
     type = NIC_TYPE
     children = {"ipConfigurations": "ipConfigurations"}

@@ -25,7 +25,7 @@ from armsim.network.common import (
     scale_set_id,
     scale_sets_referencing,
 )
-from armsim.provider import Ctx, Provider
+from armsim.provider import Ctx, Provider, registered
 from armsim.store import Record, Store
 
 NSG_TYPE = f"{NET}/networkSecurityGroups"
@@ -125,6 +125,7 @@ def nsg_users(store: Store, nsg_id: str) -> tuple[list[str], list[str]]:
     return nics, subnets
 
 
+@registered
 class NetworkSecurityGroupProvider(Provider):
     type = NSG_TYPE
     children = {"securityRules": "securityRules", "defaultSecurityRules": "defaultSecurityRules"}

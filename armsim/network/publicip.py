@@ -12,7 +12,7 @@ from armsim.errors import ArmError
 from armsim.network.common import NET, enum_value, int_value, ip_configurations, new_guid, ref, ref_id, same
 from armsim.network.ipam import allocate_public
 from armsim.network.retirement import refuse_basic_public_ip
-from armsim.provider import Ctx, Provider
+from armsim.provider import Ctx, Provider, registered
 from armsim.store import Store
 
 PIP_TYPE = f"{NET}/publicIPAddresses"
@@ -30,6 +30,7 @@ def pip_user(store: Store, pip_id: str) -> str | None:
     return None
 
 
+@registered
 class PublicIPAddressProvider(Provider):
     type = PIP_TYPE
 

@@ -24,7 +24,7 @@ from armsim.network.common import (
     same,
 )
 from armsim.network.ipam import parse_prefix
-from armsim.provider import Ctx, Provider
+from armsim.provider import Ctx, Provider, registered
 from armsim.store import Record, Store
 
 VNET_TYPE = f"{NET}/virtualNetworks"
@@ -53,6 +53,7 @@ def subnet_users(store: Store, subnet_id: str) -> list[str]:
     return out
 
 
+@registered
 class VirtualNetworkProvider(Provider):
     type = VNET_TYPE
     children = {"subnets": "subnets"}

@@ -24,6 +24,7 @@ SCENARIOS: dict[str, list[str]] = {
     ],
     "vmss-natpool": ["armsim.scenarios.vmss_natpool:build"],
     "violations": ["armsim.scenarios.violations:build"],
+    "fleet": ["armsim.scenarios.fleet:build"],
     "storm": ["armsim.scenarios.storm:build"],
 }
 

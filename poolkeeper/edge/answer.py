@@ -16,10 +16,13 @@ class HttpAnswer:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"  # text/html: ``body`` is the page (GET /api/report/latest?html=true)
 
     def json_bytes(self) -> bytes:
         if self.body is None:
             return b""
+        if self.content_type != "application/json" and isinstance(self.body, str):
+            return self.body.encode()
         return json.dumps(self.body, indent=2, default=str).encode()
 
 

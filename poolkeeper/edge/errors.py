@@ -15,6 +15,7 @@ from poolkeeper.edge.limits import BodyError
 from poolkeeper.edge.query import QueryError
 from poolkeeper.gateway import ArmRefused
 from poolkeeper.logs import get_logger
+from poolkeeper.maintenance import MaintenanceRefused
 from poolkeeper.reconciler import ReplanLimitReached
 from poolkeeper.workflows.api import OutOfScope
 from poolkeeper.workflows.intents import BadRequest
@@ -61,6 +62,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], int, Extra], ...] = (
     (NotFound, 404, _none),
     (OperationNotFound, 404, _none),
     (PreconditionsFailed, 409, _problems),
+    (MaintenanceRefused, 409, _none),
     (ArmRefused, 409, _refusal),
     (ReplanLimitReached, 503, _none),
 )

@@ -31,7 +31,8 @@ def _operation(route: Any) -> dict[str, Any]:
     ]
     params += [{"name": flag, "in": "query", "required": False,
                 "description": "true/false/1/0 (name and value case-insensitive); anything else is a 400",
-                "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}} for flag in route.flags]
+                "schema": {"type": "string", "enum": ["true", "false", "1", "0"],
+                           "default": "true" if route.flag_defaults.get(flag) else "false"}} for flag in route.flags]
     if params:
         op["parameters"] = params
     if route.body is not None:
@@ -39,7 +40,8 @@ def _operation(route: Any) -> dict[str, Any]:
                              "content": {"application/json": {"schema": route.body}}}
     answers: dict[str, Any] = {}
     for status, (text, schema) in sorted(route.responses.items()):
-        answers[str(status)] = {"description": text, "content": {"application/json": {"schema": schema}}}
+        kind = route.content_type if 200 <= status < 300 else "application/json"
+        answers[str(status)] = {"description": text, "content": {kind: {"schema": schema}}}
     for status, text in COMMON_ANSWERS.items():
         if status == 401 and route.auth == "anonymous":
             continue

@@ -7,7 +7,7 @@ https://learn.microsoft.com/azure/azure-functions/function-keys-how-to#use-acces
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from poolkeeper.edge.answer import shorten
 
@@ -20,11 +20,13 @@ class QueryError(ValueError):
     """A query parameter is unknown, repeated, or has a value that is not a flag value (HTTP 400)."""
 
 
-def parse_flags(pairs: Iterable[tuple[str, str]], flags: Iterable[str]) -> dict[str, bool]:
-    """``[("DRYRUN", "True")]`` with flags ``("dryRun",)`` → ``{"dryRun": True}``; absent flags are False."""
+def parse_flags(pairs: Iterable[tuple[str, str]], flags: Iterable[str],
+                defaults: Mapping[str, bool] | None = None) -> dict[str, bool]:
+    """``[("DRYRUN", "True")]`` with flags ``("dryRun",)`` → ``{"dryRun": True}``; absent flags are False unless
+    ``defaults`` says otherwise (``POST /api/sweep`` is a dry run unless ``dryRun=false``)."""
     known = {f.lower(): f for f in flags}
     seen: dict[str, str] = {}
-    out = {f: False for f in known.values()}
+    out = {f: bool((defaults or {}).get(f, False)) for f in known.values()}
     for name, value in pairs:
         lowered = name.lower()
         if lowered == KEY_PARAMETER:

@@ -74,9 +74,11 @@ class Route:
     handler: Handler
     body: Schema | None = None  # request body schema; None: the route takes no body
     flags: tuple[str, ...] = ()
+    flag_defaults: Mapping[str, bool] = field(default_factory=dict)  # absent flags are False unless given here
     path_params: Mapping[str, Schema] = field(default_factory=dict)
     responses: Mapping[int, tuple[str, Schema]] = field(default_factory=dict)
     description: str = ""
+    content_type: str = "application/json"  # of the 200 answer
 
     @property
     def path(self) -> str:
@@ -85,7 +87,7 @@ class Route:
 
 def parse_call(route: Route, request: EdgeRequest) -> Call:
     """Check ``request`` against ``route`` (raises a table exception naming what is wrong)."""
-    flags = parse_flags(request.query, route.flags)
+    flags = parse_flags(request.query, route.flags, route.flag_defaults)
     path: dict[str, str] = {}
     for name, spec in route.path_params.items():
         value = request.route_params.get(name, "")
@@ -160,7 +162,44 @@ def _openapi(services: Services, call: Call) -> HttpAnswer:
     return HttpAnswer(200, document())
 
 
+def _sweep(services: Services, call: Call) -> HttpAnswer:
+    from poolkeeper.service import sweep_request
+
+    return sweep_request(services.reconciler(), dry_run=call.flags["dryRun"])
+
+
+def _maintenance(action: str) -> Handler:
+    def handle(services: Services, call: Call) -> HttpAnswer:
+        from poolkeeper.drain import Maintenance
+
+        m = Maintenance(services.reconciler())
+        run = m.drain if action == "drain" else m.restore
+        return HttpAnswer(200, run(str(call.body["vmId"]), dry_run=call.flags["dryRun"]))
+
+    return handle
+
+
+def _latest_report(html: bool) -> Handler:
+    def handle(services: Services, call: Call) -> HttpAnswer:
+        from poolkeeper.report import latest
+
+        report = latest()
+        if report is None:
+            raise NotFound("no run report yet in this process: run POST /api/sweep (or wait for the timer)")
+        if html:
+            from poolkeeper.report_render import render_html
+
+            return HttpAnswer(200, render_html(report), content_type="text/html; charset=utf-8")
+        return HttpAnswer(200, report.to_dict())
+
+    return handle
+
+
 _DRY_RUN = ("dryRun",)
+_MAINTENANCE_ANSWERS = {200: ("done (or dry run: what would be done)", s.MAINTENANCE),
+                        403: ("outside scopes", s.ERROR), 404: ("no such virtual machine", s.ERROR),
+                        409: ("refused: under the pool's minimum in rotation, nothing to drain, or Azure refused",
+                              s.ERROR)}
 _WORKFLOW_ANSWERS = {200: ("finished (or dry run: the plan, and whether Azure would refuse it)", s.OPERATION),
                      202: ("still running: poll statusUrl", s.RUNNING), 403: ("outside scopes", s.ERROR),
                      409: ("refused: Azure would refuse it, or did", s.ERROR)}
@@ -177,6 +216,24 @@ ROUTES: tuple[Route, ...] = (
           body=s.CHECK, description='{} for every enabled guardrail, or {"guardrails": ["PK005"], "failOn": "medium"}',
           responses={200: ("the findings; failed says whether one reached failOn", s.FINDINGS),
                      400: ("a bad body or an unknown guardrail id", s.ERROR)}),
+    Route("sweep", "POST", "sweep", "function", "http",
+          "Compliance sweep: every guardrail, safe repairs, bindings, within limits (dry run unless dryRun=false)",
+          _sweep, flags=_DRY_RUN, flag_defaults={"dryRun": True},
+          responses={200: ("the run report (poolkeeper/report.schema.json)", s.REPORT),
+                     503: ("the world kept moving: too many re-plans; retry", s.ERROR)}),
+    Route("drain", "POST", "drain", "function", "http", "Take a VM out of rotation for maintenance",
+          _maintenance("drain"), body=s.VM_REQUEST, flags=_DRY_RUN, description='{"vmId": "<vm id>"}',
+          responses=_MAINTENANCE_ANSWERS),
+    Route("restore", "POST", "restore", "function", "http", "Put a drained VM back exactly as it was",
+          _maintenance("restore"), body=s.VM_REQUEST, flags=_DRY_RUN, description='{"vmId": "<vm id>"}',
+          responses=_MAINTENANCE_ANSWERS),
+    Route("report_latest", "GET", "report/latest", "function", "http", "The latest run report (JSON)",
+          _latest_report(False), responses={200: ("the run report", s.REPORT),
+                                            404: ("no run yet in this process", s.ERROR)}),
+    Route("report_latest_html", "GET", "report/latest.html", "function", "http",
+          "The latest run report as a self-contained HTML page", _latest_report(True),
+          content_type="text/html", responses={200: ("the page", {"type": "string"}),
+                                               404: ("no run yet in this process", s.ERROR)}),
     Route("health", "GET", "health", "anonymous", "http", "Liveness", _health,
           responses={200: ("alive", s.HEALTH)}),
     Route("openapi", "GET", "openapi.json", "anonymous", "http", "This OpenAPI document", _openapi,

@@ -81,3 +81,15 @@ RUNNING: Schema = {"type": "object", "required": ["operationId", "status", "stat
                    "properties": {"operationId": {"type": "string"}, "status": {"type": "string"},
                                   "statusUrl": {"type": "string"}, "message": {"type": "string"}}}
 HEALTH: Schema = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
+
+VM_REQUEST: Schema = {"type": "object", "additionalProperties": False, "required": ["vmId"],
+                      "properties": {"vmId": RESOURCE_ID}, "description": '{"vmId": "<virtual machine id>"}'}
+MAINTENANCE: Schema = {"type": "object", "required": ["vmId", "status", "dryRun", "entries"],
+                       "properties": {"vmId": {"type": "string"}, "status": {"type": "string"},
+                                      "dryRun": {"type": "boolean"},
+                                      "entries": {"type": "array", "items": {"type": "object"},
+                                                  "description": "per pool: method (adminState or membership), "
+                                                                 "loadBalancer, backendPool, ipConfiguration"}}}
+REPORT: Schema = {"type": "object", "required": ["schemaVersion", "summary"],
+                  "description": "the run report (poolkeeper/report.schema.json)",
+                  "properties": {"schemaVersion": {"type": "string"}, "summary": {"type": "object"}}}

@@ -17,15 +17,19 @@ from poolkeeper.changes import (
     CreateNatRule,
     EnsureNatRuleV2,
     JoinPool,
+    Report,
     SetScaleSetModelPool,
     change_from_dict,
 )
 from poolkeeper.findings import Finding
 from poolkeeper.guardrails.registry import View, found, guardrail
+from poolkeeper.maintenance import REMOVED_CODE
 from poolkeeper.planner import plan
 
 ID = "PK013"
 FIX = "python -m poolkeeper apply (or wait for the next event or sweep): poolkeeper wires it"
+FIX_REMOVED = ("python -m poolkeeper restore <vm id> when the work is done (or set the binding's repair: always to "
+               "have poolkeeper put it back)")
 _DRIFT = (JoinPool, AssignNatRule, CreateNatRule, EnsureNatRuleV2, SetScaleSetModelPool)
 
 
@@ -40,3 +44,9 @@ def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
         if isinstance(change, _DRIFT) and not (isinstance(change, JoinPool) and "moved from" in change.reason):
             yield found(ID, change.target_id, f"drift: {change.describe()}", fix=FIX, binding=change.binding,
                         evidence={"change": change.to_dict()})
+        elif isinstance(change, Report) and change.code == REMOVED_CODE:
+            # issue 12: taken out of its pool by someone else; reported, not repaired (unless repair: always). Who and
+            # when are filled in by the sweep from the events it saw ("unknown" otherwise)
+            yield found(ID, change.target_id, f"removed from its pool by someone else: {change.message}",
+                        fix=FIX_REMOVED, binding=change.binding,
+                        evidence={"kind": "removedByPerson", "removedBy": "unknown", "removedAt": "unknown"})

@@ -13,6 +13,7 @@ from poolkeeper import upgraderecord
 from poolkeeper.changes import OWNER_TAG, ClearUpgradeRecord, JoinPool, Report, SetScaleSetModelPool, UpgradeInstances
 from poolkeeper.config import Binding
 from poolkeeper.ids import id_key, same_id, scale_set_of, vnet_of_subnet
+from poolkeeper.maintenance import held_report
 from poolkeeper.model import LoadBalancer, Nic, ScaleSet, ScaleSetInstance, Vm
 from poolkeeper.planning.context import (
     Context,
@@ -75,6 +76,13 @@ def _join_vm(joins: _Joins, rules: VmRules, t: Target | None, vm: Vm, b: Binding
         return
     owner = tag_value(nic.tags, OWNER_TAG)
     if not ic.in_pool(t.pool.id):
+        if (held := held_report(nic, ic, b, t.lb.id)) is not None:
+            work.add(held)  # issue 12: drained, or taken out by a person: never fight it; it keeps its NAT rule
+            keep = strategy_of(b)
+            kept = keep.vm_rule_name(vm.name, b.nat_rule) if keep is not None and b.nat_rule is not None else None
+            if kept is not None:
+                work.wanted_rules.add(id_key(f"{t.lb.id}/inboundNatRules/{kept}"))
+            return
         if _check_join(joins, t, vm.id, ic.subnet_id, group_of_vm(vm), f"VM {vm.name}") is not None:
             return
         work.add(JoinPool(nic_id=nic.id, ip_configuration=ic.name, pool_id=t.pool.id, owner_tag=b.name,

@@ -243,3 +243,17 @@ def test_vmss_create_from_empty(az_exe: Path, armsim_factory: Callable[..., SimH
     assert (rule.frontend_port_range_start, rule.backend_port) == (50000, 22)
     vms = sorted(v.name for v in c.compute.virtual_machines.list("g"))
     assert vms == ["myScaleSet_00000000", "myScaleSet_00000001"]
+    # issue 13: az vmss list-instances lists a Flexible scale set's members (instance id = VM name); az's template
+    # puts the pool in the Flexible model, so the members arrive in it; one pool GET gives every member's NAT rule V2
+    # port (inboundNatRulesPortMapping)
+    import json
+
+    listed = json.loads(az.run("vmss", "list-instances", "--resource-group", "g", "--name", "myScaleSet",
+                               "--output", "json").stdout)
+    assert sorted(i["instanceId"] for i in listed) == vms
+    [pool] = lb.backend_address_pools
+    pool = c.network.load_balancer_backend_address_pools.get("g", "myScaleSetLB", pool.name)
+    assert len(pool.backend_ip_configurations or []) == 2
+    ports = sorted(m.frontend_port for a in pool.load_balancer_backend_addresses or []
+                   for m in a.inbound_nat_rules_port_mapping or [])
+    assert ports == [50000, 50001]

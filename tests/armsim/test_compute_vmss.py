@@ -356,7 +356,9 @@ def test_flexible_members_are_ordinary_vms_with_their_own_nics(natpool: SimHandl
     assert all(n.virtual_machine is not None for n in nics)
     assert all(n.ip_configurations[0].load_balancer_backend_address_pools[0].id.endswith("/MyBackendPool")
                for n in nics)
-    assert list(c.compute.virtual_machine_scale_set_vms.list(RG, "flex")) == []
+    # the scale set's VM list names its members (instance id = VM name), as for Flexible orchestration in Azure
+    assert sorted(i.instance_id for i in c.compute.virtual_machine_scale_set_vms.list(RG, "flex")) == sorted(
+        vm.name for vm in vms)
     flex = c.compute.virtual_machine_scale_sets.get(RG, "flex")
     flex.sku.capacity = 1
     c.compute.virtual_machine_scale_sets.begin_create_or_update(RG, "flex", flex).result()
@@ -368,3 +370,75 @@ def test_flexible_members_are_ordinary_vms_with_their_own_nics(natpool: SimHandl
     c.compute.virtual_machine_scale_sets.begin_delete(RG, "flex").result()
     assert [vm for vm in c.compute.virtual_machines.list(RG) if vm.virtual_machine_scale_set] == []
     assert list(c.network.network_interfaces.list(RG)) == []
+
+
+def _flexible_from_seed(c: Any, *, pool_id: str | None, capacity: int) -> Any:
+    """A Flexible scale set model (SDK objects) from the seed's Uniform one: no NAT pool, no health probe, the network
+    profile at ``networkApiVersion`` 2020-11-01, in ``pool_id`` or in no pool."""
+    from azure.mgmt.compute.models import Sku, VirtualMachineScaleSet
+
+    uniform = c.compute.virtual_machine_scale_sets.get(RG, VMSS)
+    profile = uniform.virtual_machine_profile
+    profile.network_profile.health_probe = None
+    profile.network_profile.network_api_version = "2020-11-01"
+    ipc = profile.network_profile.network_interface_configurations[0].ip_configurations[0]
+    ipc.load_balancer_inbound_nat_pools = None
+    ipc.load_balancer_backend_address_pools = [{"id": pool_id}] if pool_id else None
+    return VirtualMachineScaleSet(location=uniform.location, sku=Sku(name=uniform.sku.name, capacity=capacity),
+                                  orchestration_mode="Flexible", platform_fault_domain_count=1,
+                                  virtual_machine_profile=profile)
+
+
+def _flex_members(c: Any) -> dict[str, Any]:
+    """VM name -> its (first) NIC ip configuration, for the members of scale set ``flex``."""
+    out = {}
+    for vm in c.compute.virtual_machines.list(RG):
+        if vm.virtual_machine_scale_set and vm.virtual_machine_scale_set.id.lower().endswith("/flex"):
+            nic = c.network.network_interfaces.get(RG, vm.network_profile.network_interfaces[0].id.split("/")[-1])
+            out[vm.name] = nic.ip_configurations[0]
+    return out
+
+
+def test_flexible_instance_list_and_members_created_wired_from_the_model(natpool: SimHandle) -> None:
+    """Issue 13 ("Flexible scale sets arrive wired"): once the pool is in a Flexible model, new members' NICs are
+    created in it — no NIC write per member — while existing members keep their NICs as they are (Flexible has no
+    model upgrade). The VMSS VM list (``az vmss list-instances``) lists the members by name."""
+    c = natpool.clients()
+    pool_id = f"{lb_id(natpool)}/backendAddressPools/MyBackendPool"
+    c.compute.virtual_machine_scale_sets.begin_create_or_update(
+        RG, "flex", _flexible_from_seed(c, pool_id=None, capacity=1)).result()
+    flex = c.compute.virtual_machine_scale_sets.get(RG, "flex")
+    assert flex.virtual_machine_profile.network_profile.network_api_version == "2020-11-01"
+    (first,) = _flex_members(c)
+    listed = list(c.compute.virtual_machine_scale_set_vms.list(RG, "flex"))
+    assert [(i.name, i.instance_id) for i in listed] == [(first, first)]
+    assert c.compute.virtual_machine_scale_set_vms.get(RG, "flex", first).instance_id == first
+    assert not _flex_members(c)[first].load_balancer_backend_address_pools
+
+    # put the pool in the model and scale out: the new member arrives wired, the first one is left alone
+    flex.virtual_machine_profile.network_profile.network_interface_configurations[0].ip_configurations[0] \
+        .load_balancer_backend_address_pools = [{"id": pool_id}]
+    flex.sku.capacity = 3
+    natpool.reset_log()
+    c.compute.virtual_machine_scale_sets.begin_create_or_update(RG, "flex", flex).result()
+    nic_writes = [e for e in natpool.requests_log() if e["method"] in ("PUT", "PATCH")
+                  and "/networkinterfaces/" in e["path"].lower()]
+    assert nic_writes == [], "no client NIC write was needed"
+    members = _flex_members(c)
+    assert len(members) == 3
+    wired = {name for name, ipc in members.items()
+             if [p.id.lower() for p in ipc.load_balancer_backend_address_pools or []] == [pool_id.lower()]}
+    assert wired == set(members) - {first}
+    pool = c.network.load_balancer_backend_address_pools.get(RG, LB, "MyBackendPool")
+    in_pool = {i.id.lower() for i in pool.backend_ip_configurations or []}
+    assert {members[n].id.lower() for n in wired} <= in_pool and members[first].id.lower() not in in_pool
+    assert sorted(i.instance_id for i in c.compute.virtual_machine_scale_set_vms.list(RG, "flex")) == sorted(members)
+    # an existing member is wired per NIC: one NIC write, as for any VM
+    nic_name = members[first].id.split("/networkInterfaces/")[1].split("/")[0]
+    nic = c.network.network_interfaces.get(RG, nic_name)
+    nic.ip_configurations[0].load_balancer_backend_address_pools = [{"id": pool_id}]
+    c.network.network_interfaces.begin_create_or_update(RG, nic_name, nic).result()
+    pool = c.network.load_balancer_backend_address_pools.get(RG, LB, "MyBackendPool")
+    assert members[first].id.lower() in {i.id.lower() for i in pool.backend_ip_configurations or []}
+    # a Uniform scale set's list is unchanged: its own instances, numbered
+    assert instance_ids(c) == ["0", "1", "2"]

@@ -88,9 +88,62 @@ def test_mapping_per_instance_nic_in_the_listinboundnatruleportmappings_shape(v2
             {"inboundNatRuleName": RULE, "protocol": "Tcp", "frontendPort": port, "backendPort": 22}]
     # the same member named by its address
     assert _query(c, {"ipAddress": ipcs["1"][1]})[0]["frontendPort"] == 50001
-    # nothing of the bookkeeping shows in the load balancer body
+    # the same ports show on the pool's members in the load balancer body (NatRulePortMapping: no protocol)
     pool = c.network.load_balancers.get(RG, LB).as_dict()["properties"]["backendAddressPools"][0]
-    assert "inboundNatRulesPortMapping" not in str(pool)
+    assert _pool_mappings(pool) == {ipcs[i][0].lower(): [{"inboundNatRuleName": RULE, "frontendPort": p,
+                                                          "backendPort": 22}]
+                                    for i, p in (("0", 50000), ("1", 50001), ("2", 50002))}
+
+
+def _pool_mappings(pool: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """ip configuration id (lower) -> ``inboundNatRulesPortMapping`` of each NIC member listing one."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for address in pool["properties"].get("loadBalancerBackendAddresses") or []:
+        ap = address.get("properties") or {}
+        if "inboundNatRulesPortMapping" in ap:
+            ipc = ap["networkInterfaceIPConfiguration"]["id"].lower()
+            out[ipc] = [dict(m) for m in ap["inboundNatRulesPortMapping"]]
+    return out
+
+
+def test_one_pool_get_gives_every_members_port_as_the_query_does(v2: SimHandle) -> None:
+    """Issue 13: after a migration, read every instance's port from the pool in one GET instead of one POST each."""
+    c = v2.clients()
+    # ports assigned before any query: the GET alone settles them, and the queries agree with it afterwards
+    pool = c.network.load_balancer_backend_address_pools.get(RG, LB, POOL).as_dict()
+    from_get = _pool_mappings(pool)
+    assert sorted(from_get) == sorted(ipc.lower() for ipc, _ip in _instance_ipconfigs(c).values())
+    for inst, (ipc_id, _ip) in _instance_ipconfigs(c).items():
+        (queried,) = _query(c, {"ipConfiguration": {"id": ipc_id}})
+        assert from_get[ipc_id.lower()] == [{"inboundNatRuleName": RULE, "frontendPort": queried["frontendPort"],
+                                             "backendPort": queried["backendPort"]}], inst
+    # a member that leaves drops out; a new member shows the port the query will give it
+    gone = VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["1"])
+    c.compute.virtual_machine_scale_sets.begin_delete_instances(RG, VMSS, gone).result()
+    vmss = c.compute.virtual_machine_scale_sets.get(RG, VMSS)
+    vmss.sku.capacity = 3
+    c.compute.virtual_machine_scale_sets.begin_create_or_update(RG, VMSS, vmss).result()
+    after = _pool_mappings(c.network.load_balancer_backend_address_pools.get(RG, LB, POOL).as_dict())
+    assert sorted(m[0]["frontendPort"] for m in after.values()) == [50000, 50001, 50002]
+    assert _ports(c) == {ipc_inst: after[ipc.lower()][0]["frontendPort"]
+                         for ipc_inst, (ipc, _ip) in _instance_ipconfigs(c).items()}
+
+
+def test_pool_port_mappings_only_at_api_versions_that_have_them(v2: SimHandle) -> None:
+    """``inboundNatRulesPortMapping`` is in stable/2021-03-01/loadBalancer.json, not in 2021-02-01; a pool without a
+    NAT rule V2 lists none."""
+    path = (f"/subscriptions/{v2.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/"
+            f"{LB}/backendAddressPools/{POOL}")
+    new = v2.arm("GET", path, api_version="2021-03-01").json()
+    old = v2.arm("GET", path, api_version="2021-02-01").json()
+    assert len(_pool_mappings(new)) == 3
+    assert _pool_mappings(old) == {} and len(old["properties"]["loadBalancerBackendAddresses"]) == 3
+    # the rule goes: no member lists a mapping any more
+    c = v2.clients()
+    lb = c.network.load_balancers.get(RG, LB).as_dict()
+    lb["properties"]["inboundNatRules"] = [r for r in lb["properties"]["inboundNatRules"] if r["name"] != RULE]
+    c.network.load_balancers.begin_create_or_update(RG, LB, lb).result()
+    assert _pool_mappings(c.network.load_balancer_backend_address_pools.get(RG, LB, POOL).as_dict()) == {}
 
 
 def test_query_is_a_long_running_operation_answered_by_location(v2: SimHandle) -> None:

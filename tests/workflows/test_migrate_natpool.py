@@ -77,9 +77,14 @@ def test_migrate_reports_old_and_new_ports_per_instance(estate: Estate) -> None:
     assert {"PortsMayChange", "ConnectivityGap"} <= notes
 
 
-def test_refused_port_query_falls_back_to_a_prediction(estate: Estate) -> None:
-    """A role without …/queryInboundNatRulePortMapping/action gets a 403: the migration still succeeds, the report
-    says its "after" ports are predicted, and a warning is logged."""
+def test_refused_port_query_falls_back_to_the_pool_listing_then_a_prediction(estate: Estate) -> None:
+    """A role without …/queryInboundNatRulePortMapping/action gets a 403: the migration still succeeds, a warning is
+    logged, and the "after" ports come from the backend pool's own listing (``inboundNatRulesPortMapping``, which
+    Azure fills in from api-version 2021-03-01); where the pool lists none, they are predicted and the report says
+    so."""
+    from poolkeeper.workflows.intents import Intent
+    from poolkeeper.workflows.runner import _port_report
+
     refuse = {"method": "POST", "path_contains": "queryInboundNatRulePortMapping", "rate": 1.0, "status": 403}
     estate.sim.control("POST", "faults", {"rules": [refuse]})
     seen: list[logging.LogRecord] = []
@@ -93,13 +98,25 @@ def test_refused_port_query_falls_back_to_a_prediction(estate: Estate) -> None:
         logger.removeHandler(handler)
     assert record["status"] == "succeeded", record.get("error")
     report = record["portMappings"]
-    assert report["afterSource"] == "predicted"
-    assert "queryInboundNatRulePortMapping/action" in report["afterNote"]
+    assert report["afterSource"] == "azure" and "afterNote" not in report
     assert [m["after"]["inboundNatRulePortMappings"][0]["frontendPort"] for m in report["instances"]] == [
         50000, 50001, 50002]
     assert any("port mapping query" in r.getMessage() and getattr(r, "status", None) == 403 for r in seen)
     # refused once, not retried per instance
     assert sum(1 for e in estate.sim.requests_log() if is_port_query(e)) == 1
+
+    # the same load balancer as an older api-version answers it (no per-member listing): a prediction
+    lb = estate.lb()
+    for pool in lb["properties"]["backendAddressPools"]:
+        for address in pool["properties"].get("loadBalancerBackendAddresses") or []:
+            (address.get("properties") or {}).pop("inboundNatRulesPortMapping", None)
+    intent = Intent(id="x", kind="migrate-natpool", load_balancer=estate.lb_id,
+                    params={"natPool": "MyNatPool", "backendPool": "MyBackendPool"})
+    predicted = _port_report({"before": report["before"]}, lb, intent, None)
+    assert predicted["afterSource"] == "predicted"
+    assert "queryInboundNatRulePortMapping/action" in predicted["afterNote"]
+    assert [m["after"]["inboundNatRulePortMappings"][0]["frontendPort"] for m in predicted["instances"]] == [
+        50000, 50001, 50002]
 
 
 def test_connectivity_gap_is_between_the_instance_update_and_the_rule(estate: Estate) -> None:
