@@ -15,7 +15,7 @@ from poolkeeper.edge.routes import EdgeRequest, Route, dispatch
 
 if TYPE_CHECKING:
     from poolkeeper.reconciler import Reconciler
-    from poolkeeper.workflows.api import Workflows
+    from poolkeeper.workflows.operations import Workflows
 
 AUTH = {"function": func.AuthLevel.FUNCTION, "anonymous": func.AuthLevel.ANONYMOUS}
 

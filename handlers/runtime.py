@@ -14,7 +14,7 @@ from poolkeeper.logs import configure
 from poolkeeper.reconciler import Reconciler
 from poolkeeper.settings import Settings
 from poolkeeper.telemetry import configure_telemetry
-from poolkeeper.workflows.api import Workflows
+from poolkeeper.workflows.operations import Workflows
 
 _lock = threading.Lock()
 _app: App | None = None

@@ -24,6 +24,8 @@ from poolkeeper.findings import Finding
 
 OWNER_TAG = "poolkeeper.binding"
 IGNORE_TAG = "poolkeeper.ignore"
+#: records an unfinished NAT-pool workflow on its load balancer (``poolkeeper.workflows.intents``)
+INTENT_TAG = "poolkeeper.operation"
 RULE_PREFIX = "pk-"
 #: the severity of a planner report (UNCONFIRMED: a poolkeeper choice, no Azure source): a binding is not fully in
 #: force until someone acts, but nothing is broken by poolkeeper
@@ -329,6 +331,161 @@ class ClearUpgradeRecord(Change):
     def describe(self) -> str:
         return (f"clear instances {', '.join(self.instance_ids)} from the upgrade record of scale set "
                 f"{_short(self.scale_set_id)}: {self.reason}")
+
+
+# -- NAT-pool workflow writes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationChange(Change):
+    """Base of the changes a NAT-pool workflow step makes (``poolkeeper.workflows``): ``binding`` holds the
+    operation id, ``reason`` the step's title. They run one step at a time, not through :meth:`Plan.of`."""
+
+    binding: str = ""
+    reason: str = ""
+
+    @property
+    def target_id(self) -> str:
+        return str(getattr(self, "lb_id", None) or getattr(self, "scale_set_id", None)
+                   or getattr(self, "public_ip_id", ""))
+
+    def describe(self) -> str:
+        what = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                         if f.name not in ("binding", "reason", "lb_id", "scale_set_id"))
+        return f"{self.kind} {_short(self.target_id)} ({what}): {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerOperationChange(OperationChange):
+    """A workflow's change to its load balancer: the changes of one step are one read-modify-write under If-Match
+    (``mutations.edit_resource``, then the load balancer's whole-body check)."""
+
+    lb_id: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleSetOperationChange(OperationChange):
+    """A workflow's change to a scale set: its model (read-modify-write), or an action on its instances (the kind
+    then names another target kind)."""
+
+    scale_set_id: str
+    target_kind: ClassVar[str] = "scaleSet"
+    stage: ClassVar[str] = "scale-set-model"
+
+
+for _base in ("OperationChange", "LoadBalancerOperationChange", "ScaleSetOperationChange"):
+    del CHANGE_TYPES[_base]  # bases, not kinds of change
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordIntent(LoadBalancerOperationChange):
+    """Record the operation's intent as a tag on its load balancer (refused if another operation's is there)."""
+
+    tag_value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearIntent(LoadBalancerOperationChange):
+    """Remove the operation's intent tag from the load balancer (the operation is finished)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddBackendPool(LoadBalancerOperationChange):
+    """Create an empty backend pool (the scale-set models then reference it)."""
+
+    pool_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNatRuleV2(EnsureNatRuleV2):
+    """Create the NAT rule V2 that takes over a NAT pool (a workflow's change): its frontend, port range, protocol,
+    backend port and optional settings as the pool had them (:class:`EnsureNatRuleV2` sets its own); an existing
+    rule of that name is kept, never overwritten."""
+
+    binding: str = ""
+    reason: str = ""
+    idle_timeout_in_minutes: int | None = None
+    enable_floating_ip: bool | None = None
+    enable_tcp_reset: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteLbChild(LoadBalancerOperationChange):
+    """Delete a load balancer's child by name (``collection``: ``frontendIPConfigurations``, ``inboundNatRules``).
+    Azure refuses to delete a child another still references (``InvalidResourceReference``): checked beforehand."""
+
+    collection: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteNatPool(LoadBalancerOperationChange):
+    """Delete a NAT pool and the per-instance rules Azure derived from it (``{pool}.{instanceId}``)."""
+
+    pool_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRuleBackendPort(LoadBalancerOperationChange):
+    """Change a load-balancing rule's backend port (refused as stale if the rule is gone). Azure refuses it while a
+    scale-set model uses the rule's probe as its health probe, so change-probed-port detaches the probe first."""
+
+    rule_name: str
+    backend_port: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropModelRef(ScaleSetOperationChange):
+    """Remove a reference (``key``: ``loadBalancerInboundNatPools`` …) from every ipConfiguration of the model."""
+
+    key: str
+    ref_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddModelRef(ScaleSetOperationChange):
+    """Add a reference under ``key`` to the ipConfigurations that referenced ``beside`` (a NAT pool), or else to the
+    primary one; nothing if the model already references it."""
+
+    key: str
+    ref_id: str
+    beside: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetHealthProbe(ScaleSetOperationChange):
+    """Set the model's health probe (None: detach it)."""
+
+    probe_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeBehindInstances(ScaleSetOperationChange):
+    """``manualUpgrade`` the instances that are behind the model as listed at execution time (level-triggered),
+    ``batch_size`` per call; a run's deadline stops it between calls."""
+
+    batch_size: int
+    target_kind: ClassVar[str] = "scaleSetLatestModel"
+    stage: ClassVar[str] = "scale-set-upgrade"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForLatestModel(ScaleSetOperationChange):
+    """Wait until Azure has applied the model to every instance (Automatic or Rolling upgrade policy)."""
+
+    target_kind: ClassVar[str] = "scaleSetWait"
+    stage: ClassVar[str] = "scale-set-upgrade"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeletePublicIp(OperationChange):
+    """Delete a public IP address (its frontend was deleted by an earlier step)."""
+
+    public_ip_id: str
+    target_kind: ClassVar[str] = "publicIpDelete"
+    stage: ClassVar[str] = "load-balancer"
 
 
 # -- reports ------------------------------------------------------------------------------------------------------

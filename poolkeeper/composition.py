@@ -19,7 +19,7 @@ from poolkeeper.config import Config, load_config, load_config_from_env
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.reconciler import Reconciler
 from poolkeeper.settings import CONFIG_VAR, Settings
-from poolkeeper.workflows.api import GatewayFactory, Workflows
+from poolkeeper.workflows.operations import GatewayFactory, Workflows
 from poolkeeper.workflows.store import OperationStore, store_from
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from poolkeeper.ids import id_key, parent_key, scale_set_of
 
 Raw = Mapping[str, Any]
+Body = dict[str, Any]  # a raw body a workflow edits copies of (ARM JSON objects are dicts)
 
 
 def _get(raw: Any, *path: str) -> Any:
@@ -687,14 +688,20 @@ class Snapshot:
     public_ips: Mapping[str, PublicIp] = field(default_factory=dict)
     virtual_networks: Mapping[str, VirtualNetwork] = field(default_factory=dict)
     parts: frozenset[str] = frozenset()
+    # A workflow's view (``poolkeeper.workflows``): the one load balancer it works on (``focus``), why each resource
+    # it reaches was not read (out of scope), and the scale sets whose instances were listed.
+    focus: str | None = None
+    out_of_scope: tuple[str, ...] = ()
+    instances_read: frozenset[str] = frozenset()
 
     @classmethod
     def from_arm(cls, *, vms: Iterable[Raw] = (), nics: Iterable[Raw] = (), load_balancers: Iterable[Raw] = (),
                  scale_sets: Iterable[Raw] = (), scale_set_instances: Mapping[str, Iterable[Raw]] | None = None,
                  nsgs: Iterable[Raw] | None = None, public_ips: Iterable[Raw] | None = None,
-                 virtual_networks: Iterable[Raw] | None = None) -> Snapshot:
+                 virtual_networks: Iterable[Raw] | None = None, focus: str | None = None,
+                 out_of_scope: Iterable[str] = ()) -> Snapshot:
         """Build from raw ARM GET bodies; ``scale_set_instances`` maps scale-set id → instance bodies. The network
-        parts left None were not read (``parts`` lists those given)."""
+        parts left None were not read (``parts`` lists those given); ``focus`` and ``out_of_scope``: a workflow's."""
         by_ss = {id_key(k): list(v) for k, v in (scale_set_instances or {}).items()}
         given = {"nsgs": nsgs, "public_ips": public_ips, "virtual_networks": virtual_networks}
         return cls(
@@ -706,6 +713,7 @@ class Snapshot:
             public_ips={id_key(p["id"]): PublicIp.from_arm(p) for p in public_ips or ()},
             virtual_networks={id_key(v["id"]): VirtualNetwork.from_arm(v) for v in virtual_networks or ()},
             parts=frozenset(k for k, v in given.items() if v is not None),
+            focus=focus, out_of_scope=tuple(out_of_scope), instances_read=frozenset(by_ss),
         )
 
     def to_arm(self) -> dict[str, Any]:
@@ -718,6 +726,32 @@ class Snapshot:
             "scale_set_instances": {s.id: [i.raw for i in s.instances] for s in self.scale_sets.values()},
             **{part: [x.raw for x in getattr(self, part).values()] for part in sorted(self.parts)},
         }
+
+    # -- a workflow's raw view (its load balancer, scale sets and instances as ARM returned them) ---------------------
+    @property
+    def focus_lb(self) -> Body | None:
+        """The raw body of the load balancer a workflow works on (``focus``), None when it was not found."""
+        lb = self.load_balancer(self.focus)
+        return cast(Body, lb.raw) if lb is not None else None
+
+    def recorded_intent(self) -> str | None:
+        """The intent tag a NAT-pool workflow records on its load balancer (``changes.INTENT_TAG``), if any."""
+        from poolkeeper.changes import INTENT_TAG
+
+        return ((self.focus_lb or {}).get("tags") or {}).get(INTENT_TAG)
+
+    def scale_set_body(self, scale_set_id: str) -> Body | None:
+        found = self.scale_set(scale_set_id)
+        return cast(Body, found.raw) if found is not None else None
+
+    def scale_set_bodies(self) -> list[Body]:
+        """Raw scale-set bodies in id order."""
+        return [cast(Body, self.scale_sets[k].raw) for k in sorted(self.scale_sets)]
+
+    def instance_bodies(self, scale_set_id: str) -> list[Body]:
+        """Raw instance bodies of a scale set (empty when they were not listed)."""
+        found = self.scale_set(scale_set_id)
+        return [cast(Body, i.raw) for i in found.instances] if found is not None else []
 
     # -- lookups -------------------------------------------------------------------------------------------------
     def vm(self, vm_id: str | None) -> Vm | None:

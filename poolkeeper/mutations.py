@@ -16,17 +16,29 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from poolkeeper import armjson as aj
 from poolkeeper import upgraderecord
 from poolkeeper.changes import (
+    INTENT_TAG,
     OWNER_TAG,
+    AddBackendPool,
+    AddModelRef,
+    AddNatRuleV2,
     AssignNatRule,
     Change,
+    ClearIntent,
     ClearUpgradeRecord,
     CreateNatRule,
+    DeleteLbChild,
+    DeleteNatPool,
     DeleteNatRule,
+    DropModelRef,
     EnsureNatRuleV2,
     JoinPool,
     LeavePool,
+    RecordIntent,
+    SetHealthProbe,
+    SetRuleBackendPort,
     SetScaleSetModelPool,
     UnassignNatRule,
 )
@@ -40,6 +52,11 @@ Raw = dict[str, Any]
 
 class StaleChange(Exception):
     """The planned change no longer fits the resource as it is now; re-plan."""
+
+
+class EditConflict(StaleChange):
+    """A workflow's edit cannot be applied to the resource as it is now (another operation's intent is recorded,
+    the rule to change is gone): the operation stops and keeps its intent recorded, for a person to look at."""
 
 
 def _props(body: Raw) -> Raw:
@@ -133,7 +150,8 @@ def _nat_rule_v1(c: CreateNatRule) -> Raw:
     }
 
 
-def _nat_rule_v2(c: EnsureNatRuleV2) -> Raw:
+def _nat_rule_v2(c: EnsureNatRuleV2 | AddNatRuleV2, **settings: Any) -> Raw:
+    """The body of a NAT rule V2; ``settings`` are the optional properties (``enableFloatingIP`` …)."""
     return {
         "name": c.rule_name,
         "properties": {
@@ -143,8 +161,7 @@ def _nat_rule_v2(c: EnsureNatRuleV2) -> Raw:
             "frontendPortRangeStart": c.frontend_port_range_start,
             "frontendPortRangeEnd": c.frontend_port_range_end,
             "backendPort": c.backend_port,
-            "enableFloatingIP": False,
-            "idleTimeoutInMinutes": 4,
+            **settings,
         },
     }
 
@@ -203,7 +220,7 @@ def _check_ports(lb: Raw, changes: Iterable[Change]) -> None:
 
 @edits(EnsureNatRuleV2)
 def _ensure_nat_rule_v2(lb: Raw, c: EnsureNatRuleV2) -> None:
-    wanted = _nat_rule_v2(c)
+    wanted = _nat_rule_v2(c, enableFloatingIP=False, idleTimeoutInMinutes=4)
     if _put_rule(lb, c, wanted, overwrite=True):
         _nat_rules(lb).append(wanted)
 
@@ -292,8 +309,110 @@ def _set_scale_set_model_pool(vmss: Raw, c: SetScaleSetModelPool) -> None:
             _set_record(vmss, upgraderecord.decode(vmss.get("tags")) | set(c.record_instance_ids))
 
 
+# ---------------------------------------------------------------------------------------------------- workflows
+def _replace(body: Raw, new: Raw) -> None:
+    """Make ``body`` (the copy being edited) equal to ``new`` (armjson's helpers return edited copies)."""
+    body.clear()
+    body.update(new)
+
+
+@edits(RecordIntent)
+def _record_intent(lb: Raw, c: RecordIntent) -> None:
+    current = aj.tags(lb).get(INTENT_TAG)
+    if current and current != c.tag_value:
+        raise EditConflict(
+            f"another operation is recorded on {lb.get('id')} ({INTENT_TAG}={current}); finish it first "
+            "(`python -m poolkeeper operation resume <id>`) or remove the tag if it is stale"
+        )
+    _replace(lb, aj.with_tag(lb, INTENT_TAG, c.tag_value))
+
+
+@edits(ClearIntent)
+def _clear_intent(lb: Raw, c: ClearIntent) -> None:
+    if INTENT_TAG in aj.tags(lb):
+        _replace(lb, aj.with_tag(lb, INTENT_TAG, None))
+
+
+@edits(AddBackendPool)
+def _add_backend_pool(lb: Raw, c: AddBackendPool) -> None:
+    if aj.child(lb, "backendAddressPools", c.pool_name) is None:
+        _replace(lb, aj.with_child(lb, "backendAddressPools", {"name": c.pool_name, "properties": {}}))
+
+
+@edits(AddNatRuleV2)
+def _add_nat_rule_v2(lb: Raw, c: AddNatRuleV2) -> None:
+    if aj.child(lb, "inboundNatRules", c.rule_name) is not None:
+        return
+    settings = {"idleTimeoutInMinutes": c.idle_timeout_in_minutes, "enableFloatingIP": c.enable_floating_ip,
+                "enableTcpReset": c.enable_tcp_reset}
+    rule = _nat_rule_v2(c, **{k: v for k, v in settings.items() if v is not None})
+    _replace(lb, aj.with_child(lb, "inboundNatRules", rule))
+
+
+@edits(DeleteLbChild)
+def _delete_lb_child(lb: Raw, c: DeleteLbChild) -> None:
+    _replace(lb, aj.without_child(lb, c.collection, c.name))
+
+
+@edits(DeleteNatPool)
+def _delete_nat_pool(lb: Raw, c: DeleteNatPool) -> None:
+    body = aj.without_child(lb, "inboundNatPools", c.pool_name)
+    derived = {str(r.get("name", "")).lower() for r in aj.derived_rules(body, c.pool_name)}
+    body["properties"]["inboundNatRules"] = [
+        r for r in aj.children(body, "inboundNatRules") if str(r.get("name", "")).lower() not in derived
+    ]
+    _replace(lb, body)
+
+
+@edits(SetRuleBackendPort)
+def _set_rule_backend_port(lb: Raw, c: SetRuleBackendPort) -> None:
+    rule = _named(_props(lb).get("loadBalancingRules") or [], c.rule_name)
+    if rule is None:
+        raise EditConflict(f"load-balancing rule {c.rule_name} is no longer on {lb.get('id')}")
+    rule.setdefault("properties", {})["backendPort"] = c.backend_port
+
+
+@edits(DropModelRef)
+def _drop_model_ref(vmss: Raw, c: DropModelRef) -> None:
+    _replace(vmss, aj.edit_model_refs(vmss, c.key, remove=c.ref_id))
+
+
+@edits(AddModelRef)
+def _add_model_ref(vmss: Raw, c: AddModelRef) -> None:
+    if not aj.model_references(vmss, c.key, c.ref_id):
+        _replace(vmss, aj.edit_model_refs(vmss, c.key, add=c.ref_id, add_where=c.beside))
+
+
+@edits(SetHealthProbe)
+def _set_health_probe(vmss: Raw, c: SetHealthProbe) -> None:
+    if not same_id(aj.health_probe(vmss), c.probe_id) or (c.probe_id is None and aj.health_probe(vmss)):
+        _replace(vmss, aj.with_health_probe(vmss, c.probe_id))
+
+
+# Back-references the network provider computes on load-balancer children; pruned of children that are gone so a
+# PUT never sends a reference to something the same PUT deletes.
+_BACK_REFS = ("inboundNatPools", "inboundNatRules", "loadBalancingRules", "outboundRules")
+
+
+def prune_back_references(lb: Raw) -> None:
+    """Drop back-references (``frontendIPConfigurations[].properties.inboundNatPools`` …) to deleted children."""
+    present = {aj.key(str(c.get("id", ""))) for col in aj.LB_COLLECTIONS for c in aj.children(lb, col) if c.get("id")}
+    for collection in ("frontendIPConfigurations", "backendAddressPools", "probes"):
+        for item in aj.children(lb, collection):
+            p = item.get("properties") or {}
+            for key in _BACK_REFS:
+                if isinstance(p.get(key), list):
+                    p[key] = [r for r in p[key] if not r.get("id") or aj.key(r["id"]) in present]
+
+
+def _check_load_balancer(lb: Raw, changes: Iterable[Change]) -> None:
+    """The whole edited load balancer: no back-reference to a child the write deletes, no frontend port taken."""
+    prune_back_references(lb)
+    _check_ports(lb, changes)
+
+
 #: target kind → a check of the whole edited body (after every change of the batch is applied)
-_CHECKS: dict[str, Callable[[Raw, Iterable[Change]], None]] = {"loadBalancer": _check_ports}
+_CHECKS: dict[str, Callable[[Raw, Iterable[Change]], None]] = {"loadBalancer": _check_load_balancer}
 
 
 def _set_record(body: Raw, instance_ids: set[str]) -> None:

@@ -1,7 +1,7 @@
 """What Azure accepts for inbound NAT rules, decided in one place for the reconcile path and the workflows.
 
 Pure: given facts about a load balancer, say whether Azure would refuse, with the code and a message that says what
-to do. The planner (``binding natRule.mode = v2``) and ``natpool migrate`` (``workflows/validate.py``) both call
+to do. The planner (``binding natRule.mode = v2``) and ``natpool migrate`` (``workflows/migrate_natpool.py``) both call
 these, so the two paths can never disagree.
 """
 

@@ -1,12 +1,16 @@
-"""Reading the snapshot: the slice of Azure a reconciliation needs, as raw ARM JSON.
+"""Reading the snapshot: the slice of Azure a run needs, as raw ARM JSON, into the one :class:`Snapshot`.
 
 Events are hints, never the truth: whatever triggered a run, the planner sees Azure as it is now. A run for one
-event reads only the event's resource group (plus the bindings' load balancers); a sweep reads every scope.
+event reads only the event's resource group (plus the bindings' load balancers); a sweep reads every scope
+(:func:`read_snapshot`). A NAT-pool workflow reads around one load balancer (:func:`read_around_load_balancer`), as
+its :class:`AroundLoadBalancer` describes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from poolkeeper.config import Config
 from poolkeeper.gateway import ArmGateway
@@ -71,7 +75,8 @@ def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId],
         extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
     return Snapshot.from_arm(
         vms=_dedupe(vms), nics=_dedupe(nics), load_balancers=lbs.values(), scale_sets=_dedupe(scale_sets),
-        scale_set_instances=instances, **extra,
+        scale_set_instances=instances, nsgs=extra.get("nsgs"), public_ips=extra.get("public_ips"),
+        virtual_networks=extra.get("virtual_networks"),
     )
 
 
@@ -80,3 +85,71 @@ def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         seen.setdefault(id_key(item["id"]), item)
     return list(seen.values())
+
+
+class ScopeCheck(Protocol):
+    """Checks ids before they are read (``poolkeeper.workflows.scope.ScopeGuard``)."""
+
+    def check(self, resource_id: str, what: str) -> None: ...  # raises when out of scope: nothing is read
+
+    def why_not(self, resource_id: str, what: str) -> str | None: ...  # the reason it is out of scope, or None
+
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AroundLoadBalancer:
+    """What a NAT-pool workflow reads: its load balancer, the scale sets of the load balancer's resource group plus
+    ``scale_sets(lb)`` (``(what, id)`` pairs: named in the request, or using the NAT pool), the instances of
+    ``instances_of(snapshot)``, and ``public_ip(lb)`` if any. Every id passes ``guard`` first; a scale set or public
+    IP out of scope is not read but said in ``Snapshot.out_of_scope``."""
+
+    load_balancer: str
+    guard: ScopeCheck
+    scale_sets: Callable[[Body], list[tuple[str, str]]]
+    instances_of: Callable[[Snapshot], list[Body]]
+    public_ip: Callable[[Body], str | None]
+
+
+def read_around_load_balancer(gateway: ArmGateway, what: AroundLoadBalancer) -> Snapshot:
+    """The snapshot a workflow decides from (``Snapshot.focus`` is its load balancer; None if it does not exist)."""
+    guard = what.guard
+    guard.check(what.load_balancer, "load balancer")
+    lb = gateway.get_load_balancer(what.load_balancer)
+    if not lb:
+        return Snapshot.from_arm(focus=what.load_balancer)
+    rid = ResourceId.parse(lb["id"])
+    group = ResourceId(rid.subscription, rid.resource_group)
+    guard.check(str(group), "resource group")
+    scale_sets = {id_key(vmss["id"]): vmss for vmss in gateway.list_scale_sets(group)}
+    out_of_scope: list[str] = []
+    wanted: dict[str, tuple[str, str]] = {}
+    for label, vmss_id in what.scale_sets(lb):
+        wanted.setdefault(id_key(vmss_id), (label, vmss_id))
+    for key in sorted(wanted):
+        label, vmss_id = wanted[key]
+        why = guard.why_not(vmss_id, label)
+        if why is not None:
+            out_of_scope.append(why)
+            scale_sets.pop(key, None)
+        elif key not in scale_sets:
+            body = gateway.get_scale_set(vmss_id)
+            if body:
+                scale_sets[id_key(body["id"])] = body
+    seen = Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), focus=what.load_balancer)
+    instances: dict[str, list[Body]] = {}
+    for vmss in what.instances_of(seen):
+        guard.check(vmss["id"], "scale set")
+        instances[vmss["id"]] = gateway.list_scale_set_instances(vmss["id"])
+    public_ips = None
+    pip_id = what.public_ip(lb)
+    if pip_id:
+        why = guard.why_not(pip_id, "public IP (deletePublicIp)")
+        if why is not None:
+            out_of_scope.append(why)
+        else:
+            found = gateway.get_public_ip(pip_id)
+            public_ips = [found] if found else []
+    return Snapshot.from_arm(load_balancers=[lb], scale_sets=scale_sets.values(), scale_set_instances=instances,
+                             public_ips=public_ips, focus=what.load_balancer, out_of_scope=out_of_scope)

@@ -106,7 +106,7 @@ def resume_operations(reconciler: Reconciler, snapshots: Sequence[Snapshot], *, 
         return []
     if not apply:
         return [{"loadBalancer": lb, "status": "pending (dry run: not resumed)"} for lb in pending]
-    from poolkeeper.workflows.api import Workflows
+    from poolkeeper.workflows.operations import Workflows
     from poolkeeper.workflows.store import default_store
 
     wf = Workflows(reconciler.gateway, default_store(), scopes=reconciler.config.scopes)

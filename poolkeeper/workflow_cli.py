@@ -22,10 +22,10 @@ from typing import Any
 from poolkeeper.gateway import ArmRefused
 from poolkeeper.settings import Settings
 from poolkeeper.workflows.intents import BadRequest
+from poolkeeper.workflows.preconditions import PreconditionsFailed
 from poolkeeper.workflows.runner import Hooks
 from poolkeeper.workflows.scope import OutOfScope
 from poolkeeper.workflows.store import OperationNotFound
-from poolkeeper.workflows.validate import PreconditionsFailed
 
 COMMANDS = ("natpool", "rule", "operation")
 
@@ -367,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except PreconditionsFailed as err:
         for p in err.problems:
-            print(f"poolkeeper: refused, {p.code}: {p.message}", file=sys.stderr)
+            print(f"poolkeeper: refused, {p.guardrail}: {p.message}", file=sys.stderr)
         print("poolkeeper: nothing was changed", file=sys.stderr)
         return 1
     except OperationNotFound as err:

@@ -17,10 +17,10 @@ from poolkeeper.gateway import ArmRefused
 from poolkeeper.logs import get_logger
 from poolkeeper.maintenance import MaintenanceRefused
 from poolkeeper.reconciler import ReplanLimitReached
-from poolkeeper.workflows.api import OutOfScope
 from poolkeeper.workflows.intents import BadRequest
+from poolkeeper.workflows.operations import OutOfScope
+from poolkeeper.workflows.preconditions import PreconditionsFailed
 from poolkeeper.workflows.store import OperationNotFound
-from poolkeeper.workflows.validate import PreconditionsFailed
 
 log = get_logger("edge")
 
@@ -49,7 +49,7 @@ def _refusal(err: ArmRefused) -> dict[str, Any]:
 
 
 def _problems(err: PreconditionsFailed) -> dict[str, Any]:
-    return {"problems": [p.to_dict() for p in err.problems]}
+    return {"problems": err.problem_dicts()}
 
 
 # (exception type, status, extra body fields) — the first match wins

@@ -22,7 +22,7 @@ from poolkeeper.edge.schema import Schema, problems
 
 if TYPE_CHECKING:
     from poolkeeper.reconciler import Reconciler
-    from poolkeeper.workflows.api import Workflows
+    from poolkeeper.workflows.operations import Workflows
 
 
 class Services(Protocol):

@@ -20,7 +20,7 @@ from poolkeeper.edge.answer import HttpAnswer, error
 from poolkeeper.edge.errors import answer_for, status_of
 from poolkeeper.logs import get_logger
 from poolkeeper.settings import Settings
-from poolkeeper.workflows.api import Workflows
+from poolkeeper.workflows.operations import Workflows
 from poolkeeper.workflows.runner import Hooks
 from poolkeeper.workflows.store import is_operation_id
 

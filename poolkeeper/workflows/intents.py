@@ -14,29 +14,31 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from poolkeeper.changes import INTENT_TAG
 from poolkeeper.config import DEFAULT_UPGRADE_BATCH_SIZE
 from poolkeeper.ids import ResourceId
 
-INTENT_TAG = "poolkeeper.operation"
 TAG_VALUE_LIMIT = 256
-KINDS = ("remove-natpool", "migrate-natpool", "change-probed-port")
 BACKEND_POOL_CHOICES = ("reuse-matching", "create")
 VMSS_TYPE = "Microsoft.Compute/virtualMachineScaleSets"
 PIP_TYPE = "Microsoft.Network/publicIPAddresses"
+_JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
 
-_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "remove-natpool": {"loadBalancer": str, "natPool": str, "scaleSets": list, "deleteFrontend": bool,
-                       "deletePublicIp": bool, "batchSize": int, "allowRolling": bool},
-    "migrate-natpool": {"loadBalancer": str, "natPool": str, "backendPool": str, "ruleName": str, "scaleSets": list,
-                        "batchSize": int, "allowRolling": bool},
-    "change-probed-port": {"loadBalancer": str, "rule": str, "newBackendPort": int, "scaleSets": list,
-                           "batchSize": int, "allowRolling": bool},
-}
-_REQUIRED = {
-    "remove-natpool": ("loadBalancer", "natPool"),
-    "migrate-natpool": ("loadBalancer", "natPool"),
-    "change-probed-port": ("loadBalancer", "rule", "newBackendPort"),
-}
+
+def kinds() -> tuple[str, ...]:
+    """The workflows' names (``poolkeeper.workflows.registry.KINDS``)."""
+    from poolkeeper.workflows.registry import KINDS
+
+    return KINDS
+
+
+def _fields(kind: str) -> tuple[dict[str, type], tuple[str, ...]]:
+    """Each accepted field's Python type and the required fields, from the workflow's registered JSON schema."""
+    from poolkeeper.workflows.registry import get
+
+    schema = get(kind).schema
+    fields = {k: _JSON_TYPES[v["type"]] for k, v in schema["properties"].items()}
+    return fields, tuple(schema.get("required") or ())
 
 
 class BadRequest(ValueError):
@@ -65,7 +67,7 @@ class Intent:
         return bool(self.params.get("allowRolling"))
 
     def scale_set_ids(self) -> list[str]:
-        from poolkeeper.workflows.armjson import expand_ref
+        from poolkeeper.armjson import expand_ref
 
         return [expand_ref(s, self.load_balancer, VMSS_TYPE) for s in self.params.get("scaleSets") or []]
 
@@ -90,7 +92,7 @@ class Intent:
         try:
             data = json.loads(value)
             kind = data["kind"]
-            if kind not in KINDS or not isinstance(data.get("params", {}), dict):
+            if kind not in kinds() or not isinstance(data.get("params", {}), dict):
                 raise ValueError(kind)
             return cls(str(data["id"]), kind, load_balancer, dict(data.get("params") or {}))
         except (ValueError, KeyError, TypeError) as err:
@@ -116,15 +118,15 @@ def parse_request(kind: str, body: Any) -> Intent:
 
     The load balancer is the tagged resource, so it is kept out of ``params``; scale sets are recorded by name when
     they are in the load balancer's resource group. Resolution against Azure (which backend pool, which probe) happens
-    later, in :mod:`poolkeeper.workflows.validate`.
+    later, in each workflow's ``resolve`` (:mod:`poolkeeper.workflows.registry`).
     """
-    if kind not in KINDS:
-        raise BadRequest(f"unknown operation kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind not in kinds():
+        raise BadRequest(f"unknown operation kind {kind!r}; choose one of {', '.join(kinds())}")
+    fields, required = _fields(kind)
     if not isinstance(body, dict):
-        raise BadRequest(f"the request must be a JSON object with {', '.join(_REQUIRED[kind])}")
-    fields = _FIELDS[kind]
+        raise BadRequest(f"the request must be a JSON object with {', '.join(required)}")
     errors = [f"unknown field {k!r} (accepted: {', '.join(fields)})" for k in body if k not in fields]
-    errors += [f"missing required field {k!r}" for k in _REQUIRED[kind] if body.get(k) in (None, "")]
+    errors += [f"missing required field {k!r}" for k in required if body.get(k) in (None, "")]
     for k, expected in fields.items():
         v = body.get(k)
         if v is None:
@@ -162,7 +164,7 @@ def parse_request(kind: str, body: Any) -> Intent:
     if errors:
         raise BadRequest(f"invalid {kind} request: " + "; ".join(errors) + "; nothing was changed")
     assert isinstance(lb_id, str)  # validated above
-    from poolkeeper.workflows.armjson import short_ref
+    from poolkeeper.armjson import short_ref
 
     params = {k: v for k, v in body.items() if k != "loadBalancer"}
     if scale_sets:

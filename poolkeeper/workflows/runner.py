@@ -19,17 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from poolkeeper import armjson as aj
+from poolkeeper.executor import StillWaiting
 from poolkeeper.gateway import ArmGateway, ArmRefused, PreconditionFailed
 from poolkeeper.ids import id_key
 from poolkeeper.logs import get_logger
-from poolkeeper.workflows import armjson as aj
-from poolkeeper.workflows.edits import EditConflict
+from poolkeeper.model import Snapshot
+from poolkeeper.mutations import StaleChange
 from poolkeeper.workflows.intents import Intent
+from poolkeeper.workflows.preconditions import PreconditionsFailed, finding_json, is_refusal
+from poolkeeper.workflows.registry import next_steps, resolve
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
-from poolkeeper.workflows.state import Snapshot, Step, count_calls, plan
-from poolkeeper.workflows.steps import StillWaiting, execute, port_mappings_v1, port_mappings_v2, read_snapshot
+from poolkeeper.workflows.shell import execute, port_mappings_v1, port_mappings_v2, read_snapshot
+from poolkeeper.workflows.step import Step, count_calls
 from poolkeeper.workflows.store import OperationStore
-from poolkeeper.workflows.validate import PreconditionsFailed, resolve
 
 log = get_logger("workflows")
 
@@ -79,15 +82,17 @@ class Runner:
     def start(self, intent: Intent, *, dry_run: bool = False) -> dict[str, Any]:
         """Check and (unless ``dry_run``) run a new operation. Raises PreconditionsFailed, changing nothing."""
         snap = read_snapshot(self.gw, intent, self._guard(intent))
-        problems, notes = resolve(intent, snap)
+        intent, findings = resolve(intent, snap)  # a new, resolved intent: the one recorded and run
+        problems = [f for f in findings if is_refusal(f)]
         record = self._new_record(intent)
-        record["notes"] = [n.to_dict() for n in notes]
-        record["problems"] = [p.to_dict() for p in problems]
-        steps: list[Step] = [] if problems else plan(intent, snap)
+        record["notes"] = [finding_json(n) for n in findings if not is_refusal(n)]
+        record["problems"] = [finding_json(p) for p in problems]
+        steps: list[Step] = [] if problems else next_steps(intent, snap)
         record["plan"] = [s.to_dict() for s in steps]
         record["expectedWrites"] = count_calls(steps)
-        if snap.lb is not None and intent.kind in ("remove-natpool", "migrate-natpool"):
-            record["portMappings"] = {"before": list(port_mappings_v1(snap.lb, intent.params["natPool"]).values())}
+        if snap.focus_lb is not None and intent.kind in ("remove-natpool", "migrate-natpool"):
+            before = port_mappings_v1(snap.focus_lb, intent.params["natPool"])
+            record["portMappings"] = {"before": list(before.values())}
         if dry_run:
             record["status"] = "dry-run" if not problems else "refused"
             if not problems and steps:
@@ -150,7 +155,7 @@ class Runner:
                 return self._fail(record, "OutOfScope", "; ".join(snap.out_of_scope) + ". Nothing was read or "
                                   "changed outside scope; the intent stays recorded on the load balancer")
             try:
-                steps = plan(intent, snap)
+                steps = next_steps(intent, snap)
             except ValueError as err:
                 return self._fail(record, "CannotContinue", str(err))
             if not steps:
@@ -183,7 +188,7 @@ class Runner:
             except StillWaiting as err:
                 entry["status"] = "waiting"
                 return self._pause(record, str(err))
-            except (ArmRefused, EditConflict) as err:
+            except (ArmRefused, StaleChange) as err:  # StaleChange: EditConflict, or the resource is gone
                 entry["status"] = "failed"
                 code = err.code if isinstance(err, ArmRefused) else "Conflict"
                 return self._fail(record, code, f"step {step.key} refused: {err}. The intent stays recorded on the "
@@ -224,19 +229,21 @@ class Runner:
 
     def _backup(self, intent: Intent, snap: Snapshot, record: dict[str, Any]) -> None:
         """The load balancer's and each touched scale set's JSON, before the first destructive step."""
-        assert snap.lb is not None
-        record["backups"]["loadBalancer"] = self.store.put_backup(intent.id, f"lb-{snap.lb['name']}", snap.lb)
-        for key in sorted(snap.instances):
-            vmss = snap.scale_sets[key]
+        assert snap.focus_lb is not None
+        lb = snap.focus_lb
+        record["backups"]["loadBalancer"] = self.store.put_backup(intent.id, f"lb-{lb['name']}", lb)
+        for vmss in snap.scale_set_bodies():
+            if id_key(vmss["id"]) not in snap.instances_read:
+                continue
             record["backups"][vmss["name"]] = self.store.put_backup(intent.id, f"vmss-{vmss['name']}", vmss)
 
     def _finish(self, intent: Intent, record: dict[str, Any], snap: Snapshot) -> dict[str, Any]:
         record["status"] = "succeeded"
         record["finishedAt"] = now()
-        if intent.kind == "migrate-natpool" and snap.lb is not None:
+        if intent.kind == "migrate-natpool" and snap.focus_lb is not None:
             mappings = record.get("portMappings") or {}
-            queried = self._query_ports(snap.lb, intent, mappings.get("before") or [])
-            record["portMappings"] = _port_report(mappings, snap.lb, intent, queried)
+            queried = self._query_ports(snap.focus_lb, intent, mappings.get("before") or [])
+            record["portMappings"] = _port_report(mappings, snap.focus_lb, intent, queried)
         record["armCalls"] = dict(self.gw.calls)
         record["updatedAt"] = now()
         self.store.save(record)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from poolkeeper.model import Snapshot
 from poolkeeper.workflows.intents import BadRequest, parse_request
-from poolkeeper.workflows.state import Snapshot
-from poolkeeper.workflows.steps import read_snapshot
-from poolkeeper.workflows.validate import PreconditionsFailed, resolve
+from poolkeeper.workflows.preconditions import PreconditionsFailed, is_refusal
+from poolkeeper.workflows.registry import resolve
+from poolkeeper.workflows.shell import read_snapshot
 from tests.workflows.conftest import Estate
 from tests.workflows.helpers import labels
 
@@ -171,33 +172,33 @@ def snapshot(estate: Estate) -> Snapshot:
 
 def _problems(estate: Estate, snap: Snapshot, kind: str = "migrate-natpool", **extra: Any) -> list[str]:
     intent = parse_request(kind, {"loadBalancer": estate.lb_id, "natPool": "MyNatPool", **extra})
-    return [p.code for p in resolve(intent, snap)[0]]
+    return [f.guardrail for f in resolve(intent, snap)[1] if is_refusal(f)]
 
 
 def test_basic_sku_cannot_take_a_rule_v2(estate: Estate, snapshot: Snapshot) -> None:
-    assert snapshot.lb is not None
-    snapshot.lb["sku"] = {"name": "Basic"}
+    assert snapshot.focus_lb is not None
+    snapshot.focus_lb["sku"] = {"name": "Basic"}
     assert "NatRuleV2RequiresStandardSku" in _problems(estate, snapshot)
 
 
 def test_range_smaller_than_instances(estate: Estate, snapshot: Snapshot) -> None:
-    assert snapshot.lb is not None
-    snapshot.lb["properties"]["inboundNatPools"][0]["properties"]["frontendPortRangeEnd"] = 50001
+    assert snapshot.focus_lb is not None
+    snapshot.focus_lb["properties"]["inboundNatPools"][0]["properties"]["frontendPortRangeEnd"] = 50001
     assert "InboundNatPoolFrontendPortRangeSmallerThanRequestedPorts" in _problems(estate, snapshot)
 
 
 def test_rules_per_nic_quota(estate: Estate, snapshot: Snapshot) -> None:
-    assert snapshot.lb is not None
-    template = snapshot.lb["properties"]["loadBalancingRules"][0]
+    assert snapshot.focus_lb is not None
+    template = snapshot.focus_lb["properties"]["loadBalancingRules"][0]
     for i in range(300):
         rule = copy.deepcopy(template)
         rule["name"] = f"r{i}"
-        snapshot.lb["properties"]["loadBalancingRules"].append(rule)
+        snapshot.focus_lb["properties"]["loadBalancingRules"].append(rule)
     assert "LoadBalancerRuleCountLimitReachedForNic" in _problems(estate, snapshot)
 
 
 def test_no_matching_pool(estate: Estate, snapshot: Snapshot) -> None:
-    for vmss in snapshot.scale_sets.values():
+    for vmss in snapshot.scale_set_bodies():
         nic = vmss["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
         nic["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] = []
     assert _problems(estate, snapshot, backendPool="reuse-matching") == ["NoMatchingBackendPool"]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from poolkeeper.workflows import INTENT_TAG
-from poolkeeper.workflows.state import count_calls
+from poolkeeper.workflows.step import count_calls
 from tests.workflows.conftest import Estate
 from tests.workflows.helpers import LB_PUT, PIP_DELETE, UPGRADE, VMSS_PUT, batches, count, labels
 

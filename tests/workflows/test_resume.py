@@ -79,7 +79,7 @@ def test_resume_from_the_tag_alone_when_the_store_is_lost(estate: Estate) -> Non
 
 
 def test_a_second_operation_on_the_same_lb_waits_for_the_first(estate: Estate) -> None:
-    from poolkeeper.workflows.validate import PreconditionsFailed
+    from poolkeeper.workflows.preconditions import PreconditionsFailed
 
     first = estate.workflows.parse("remove-natpool", {"loadBalancer": estate.lb_id, "natPool": "MyNatPool"})
     with pytest.raises(SimulatedCrash):

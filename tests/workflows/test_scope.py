@@ -19,9 +19,9 @@ import pytest
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.workflows import INTENT_TAG, Workflows
 from poolkeeper.workflows import http as wf_http
+from poolkeeper.workflows.preconditions import PreconditionsFailed
 from poolkeeper.workflows.runner import Hooks, SimulatedCrash
 from poolkeeper.workflows.scope import OutOfScope
-from poolkeeper.workflows.validate import PreconditionsFailed
 from tests.workflows.conftest import RG, Estate
 from tests.workflows.helpers import labels
 
@@ -90,7 +90,7 @@ def test_remove_refuses_a_nat_pool_shared_with_an_out_of_scope_scale_set(estate:
     assert dry.body["plan"] == []
     with pytest.raises(PreconditionsFailed) as refused:
         wf.submit(wf.parse("remove-natpool", remove_body(estate)))
-    assert refused.value.problems[0].code == "OutOfScope"
+    assert refused.value.problems[0].guardrail == "OutOfScope"
     real = wf_http.submit(wf, "remove-natpool", remove_body(estate), dry_run=False, wait=30)
     assert real.status == 409 and real.body["problems"][0]["code"] == "OutOfScope"
     assert into_other_group(estate) == [], "zero requests may reach the out-of-scope resource group"

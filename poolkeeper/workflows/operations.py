@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from poolkeeper import armjson as aj
 from poolkeeper.gateway import ArmGateway
 from poolkeeper.ids import ResourceId, in_scope
 from poolkeeper.logs import get_logger
-from poolkeeper.workflows import armjson as aj
 from poolkeeper.workflows.intents import INTENT_TAG, BadRequest, Intent, parse_request
 from poolkeeper.workflows.runner import Hooks, Runner
 from poolkeeper.workflows.scope import OutOfScope, ScopeGuard
