@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from poolkeeper.localrun import LocalRun
+from poolkeeper_local.localrun import LocalRun
 
 RG = "myTutorial8"
 

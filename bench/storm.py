@@ -35,8 +35,8 @@ from azure.core.exceptions import HttpResponseError
 
 from armsim.config import DEFAULT_DURATIONS
 from armsim.scenarios import storm as estate
-from poolkeeper.localrun import LocalRun
 from poolkeeper.pacing import AZURE_BUCKETS, retry_after_from_headers
+from poolkeeper_local.localrun import LocalRun
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,7 +240,7 @@ def _inventory(lr: LocalRun, principal: str, n: int) -> dict[str, Any]:
 
 def run_naive(n: int, time_scale: float, concurrency: int, deadline_s: float) -> dict[str, Any]:
     from bench.naive_reactor import NAIVE_CLIENT_ID, NaiveReactor
-    from poolkeeper.eventgrid_setup import subscribe_webhook
+    from poolkeeper_local.eventgrid_setup import subscribe_webhook
 
     names = [f"{PREFIX}{i:04d}" for i in range(n)]
     with LocalRun(scenario="storm", time_scale=time_scale, throttle=True, log_level="WARNING",

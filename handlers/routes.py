@@ -21,7 +21,8 @@ AUTH = {"function": func.AuthLevel.FUNCTION, "anonymous": func.AuthLevel.ANONYMO
 
 
 class ProcessServices:
-    """The process-wide reconciler and workflows service (built on first use from the app settings)."""
+    """The process-wide reconciler and workflows service (``handlers.runtime``: built on first use by the
+    composition root from the app settings)."""
 
     def reconciler(self) -> Reconciler:
         from handlers.runtime import reconciler
@@ -29,7 +30,7 @@ class ProcessServices:
         return reconciler()
 
     def workflows(self) -> Workflows:
-        from handlers.workflows import workflows
+        from handlers.runtime import workflows
 
         return workflows()
 

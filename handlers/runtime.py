@@ -1,4 +1,4 @@
-"""The process-wide reconciler the handlers share, built once from the app settings.
+"""The process-wide parts the handlers share (reconciler, workflows), built once by the composition root.
 
 Invalid configuration fails here, at the first invocation, with a message naming the field (the Functions host
 then shows it in the function's logs); nothing is changed in Azure. Logging: only a level is set (the Functions
@@ -7,32 +7,44 @@ worker's root handler forwards the records); with APPLICATIONINSIGHTS_CONNECTION
 
 from __future__ import annotations
 
-import os
 import threading
 
+from poolkeeper.composition import App, build
 from poolkeeper.logs import configure
 from poolkeeper.reconciler import Reconciler
-from poolkeeper.settings import load_settings
+from poolkeeper.settings import Settings
 from poolkeeper.telemetry import configure_telemetry
+from poolkeeper.workflows.operations import Workflows
 
 _lock = threading.Lock()
-_reconciler: Reconciler | None = None
+_app: App | None = None
+
+
+def app() -> App:
+    """The process's parts, built from the app settings on first use."""
+    global _app
+    with _lock:
+        if _app is None:
+            settings = Settings.from_env()
+            configure(settings.log_level or "INFO")
+            configure_telemetry()
+            _app = build(settings)
+        return _app
 
 
 def reconciler() -> Reconciler:
-    global _reconciler
-    with _lock:
-        if _reconciler is None:
-            configure(os.environ.get("POOLKEEPER_LOG_LEVEL") or "INFO")
-            configure_telemetry()
-            _reconciler = Reconciler(load_settings())
-        return _reconciler
+    return app().require_reconciler()
+
+
+def workflows() -> Workflows:
+    """The workflows service, sharing the reconciler's SDK clients and limited to its scopes."""
+    return app().workflows
 
 
 def reset() -> None:
-    """Forget the reconciler (tests and the local host reload configuration this way)."""
-    global _reconciler
+    """Forget everything built (tests and the local host reload configuration this way)."""
+    global _app
     with _lock:
-        if _reconciler is not None:
-            _reconciler.close()
-        _reconciler = None
+        if _app is not None:
+            _app.close()
+        _app = None

@@ -20,11 +20,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from poolkeeper.findings import Finding
+
 OWNER_TAG = "poolkeeper.binding"
 IGNORE_TAG = "poolkeeper.ignore"
 #: records an unfinished NAT-pool workflow on its load balancer (``poolkeeper.workflows.intents``)
 INTENT_TAG = "poolkeeper.operation"
 RULE_PREFIX = "pk-"
+#: the severity of a planner report (UNCONFIRMED: a poolkeeper choice, no Azure source): a binding is not fully in
+#: force until someone acts, but nothing is broken by poolkeeper
+REPORT_SEVERITY = "medium"
 
 #: every change kind by name, filled by :meth:`Change.__init_subclass__`
 CHANGE_TYPES: dict[str, type[Change]] = {}
@@ -490,19 +495,35 @@ class DeletePublicIp(OperationChange):
 class Report(Change):
     """Something the planner refuses or only flags; the executor logs it and writes nothing.
 
-    ``code`` is a stable machine-readable tag (e.g. ``NatPoolPresent``) for alerting and tests.
+    A report is a :class:`~poolkeeper.findings.Finding` that travels in a plan: :attr:`finding` is that finding
+    (rule = ``code``, resource = ``subject_id``) and :meth:`to_dict` is the finding's JSON plus the plan's keys
+    (``kind``, ``reason``, ``description``) and the report's historical names ``code`` and ``subjectId``, so a plan,
+    an HTTP answer and ``poolkeeper check`` show refusals in one shape. ``code`` is a stable machine-readable tag
+    (e.g. ``NatPoolPresent``) for alerting and tests.
     """
 
     subject_id: str
     message: str
     code: str = ""
+    fix: str = ""
+    severity: str = REPORT_SEVERITY
 
     @property
     def target_id(self) -> str:
         return self.subject_id
 
+    @property
+    def finding(self) -> Finding:
+        """The report as a finding: a planner report changes nothing for its subject, so its mode is ``audit``."""
+        return Finding(guardrail=self.code, severity=self.severity, mode="audit", resource_id=self.subject_id,
+                       message=self.message, fix=self.fix, binding=self.binding)
+
     def describe(self) -> str:
         return f"report [{self.code}] {_short(self.subject_id)}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.finding.to_dict(), "code": self.code, "subjectId": self.subject_id,
+                "reason": self.reason, "description": self.describe()}
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:

@@ -9,7 +9,6 @@ import sys
 from typing import Any
 
 from poolkeeper.checks import check_scopes
-from poolkeeper.reconciler import Reconciler
 
 
 def print_findings(answer: dict[str, Any], out: Any = sys.stdout) -> None:
@@ -26,13 +25,13 @@ def print_findings(answer: dict[str, Any], out: Any = sys.stdout) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from poolkeeper.settings import load_settings
+    from poolkeeper.composition import build
 
-    reconciler = Reconciler(load_settings(args.config))
+    app = build(config_source=args.config)
     try:
-        answer = check_scopes(reconciler, args.guardrail, args.fail_on)
+        answer = check_scopes(app.require_reconciler(), args.guardrail, args.fail_on)
     finally:
-        reconciler.close()
+        app.close()
     if args.json:
         print(json.dumps(answer, indent=2))
     else:

@@ -12,13 +12,9 @@ is waiting (resume it later); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
-import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +22,7 @@ from poolkeeper import __version__
 from poolkeeper.clierrors import CliError, explain, preflight
 from poolkeeper.config import ConfigError
 from poolkeeper.logs import LEVELS, configure
+from poolkeeper.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -49,7 +46,7 @@ def _console(out: Any = None) -> Any:
     from rich.console import Console
 
     stream = out or sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "100"))
+    width = None if stream.isatty() else Settings.from_env().columns
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
@@ -123,16 +120,16 @@ def _run_filtered(reconciler: Any, args: argparse.Namespace, *, dry_run: bool) -
 
 
 def cmd_plan_apply(args: argparse.Namespace, *, dry_run: bool) -> int:
-    from poolkeeper.reconciler import Reconciler
-    from poolkeeper.settings import load_settings
+    from poolkeeper.composition import build, load_configuration
 
-    config = load_settings(args.config)
+    settings = Settings.from_env()
+    config = load_configuration(settings, args.config)
     preflight()
-    reconciler = Reconciler(config)
+    app = build(settings, config=config)
     try:
-        outcomes = _run_filtered(reconciler, args, dry_run=dry_run)
+        outcomes = _run_filtered(app.require_reconciler(), args, dry_run=dry_run)
     finally:
-        reconciler.close()
+        app.close()
     if args.json:
         print(json.dumps([o.to_dict() for o in outcomes], indent=2))
     else:
@@ -141,41 +138,17 @@ def cmd_plan_apply(args: argparse.Namespace, *, dry_run: bool) -> int:
     return _exit_code(outcomes)
 
 
-def wait_for_signal() -> None:
-    """Return after SIGINT or SIGTERM.
-
-    The handler only flips a flag: a handler calling ``threading.Event.set()`` can deadlock when the signal lands
-    while the main thread holds the event's lock inside ``wait()`` (seen: a SIGTERMed server that never exited).
-    """
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
-    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
-    while not received:
-        time.sleep(0.2)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    if args.config:
-        os.environ["POOLKEEPER_CONFIG"] = args.config
-    from poolkeeper.settings import load_settings
-
-    load_settings()  # fail now, naming the bad field, rather than at the first event
-    import function_app
-    from poolkeeper.host import LocalHost
+def dev_command(name: str) -> Any:
+    """``serve`` and ``demo`` live in ``poolkeeper_local`` (not deployed, may need armsim): imported only here, when
+    the operator runs one of them (the deploy boundary: tests/test_deploy_boundary.py)."""
+    import importlib
 
     try:
-        host = LocalHost(function_app.app, host=args.host, port=args.port, function_key=args.function_key,
-                         timers=not args.no_timers).start()
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            raise CliError(f"port {args.port} on {args.host} is already in use: stop what listens there, or pick "
-                           f"another with --port (0 picks a free one)") from err
-        raise
-    print(json.dumps({"url": host.base_url, "eventgrid_webhook": host.eventgrid_url("on_resource_event"),
-                      "functions": host.function_names()}), flush=True)
-    wait_for_signal()
-    host.stop()
-    return EXIT_OK
+        module = importlib.import_module("poolkeeper_local.commands")
+    except ImportError as err:
+        raise CliError(f"`poolkeeper {name}` needs the local tools (poolkeeper_local), which this installation "
+                       f"lacks: {err}") from err
+    return getattr(module, name)
 
 
 def _positive(text: str) -> float:
@@ -204,10 +177,11 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = _formatter()
+    settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="poolkeeper", description=__doc__, epilog=EXAMPLES, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"poolkeeper {__version__}")
     parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
-                        default=(os.environ.get("POOLKEEPER_LOG_LEVEL") or "WARNING").upper(),
+                        default=settings.log_level or "WARNING",
                         help="log lines on stderr from this level (default: $POOLKEEPER_LOG_LEVEL or WARNING), "
                              "e.g. --log-level info")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -243,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
                                                            "address needs --function-key)")
     serve.add_argument("--port", type=int, default=7071, help="port (default 7071, as `func start`; 0: a free one)")
-    serve.add_argument("--function-key", default=os.environ.get("POOLKEEPER_FUNCTION_KEY"), metavar="KEY",
+    serve.add_argument("--function-key", default=settings.function_key, metavar="KEY",
                        help="key every non-anonymous route requires (default: $POOLKEEPER_FUNCTION_KEY)")
     serve.add_argument("--no-timers", action="store_true", help="do not run the timer functions")
     serve.add_argument("--config", metavar="FILE_OR_JSON",
@@ -292,16 +266,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_plan_apply(args, dry_run=True)
     if args.command == "apply":
         return cmd_plan_apply(args, dry_run=False)
-    if args.command == "serve":
-        return cmd_serve(args)
+    if args.command in ("serve", "demo"):
+        return int(dev_command(args.command)(args))
     if args.command == "check":
         from poolkeeper.check_cli import cmd_check
 
         return cmd_check(args)
-    if args.command == "demo":
-        from poolkeeper.demo import run_demo
-
-        return int(run_demo(time_scale=args.time_scale))
     from poolkeeper import sweep_cli, workflow_cli
 
     preflight()

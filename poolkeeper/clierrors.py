@@ -8,13 +8,13 @@ so a stopped armsim is reported in about a second rather than after the SDK's re
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from poolkeeper.clients import DEFAULT_ARM_ENDPOINT
+from poolkeeper.settings import Settings
 
 ARMSIM_HINT = ("against armsim: start `python -m armsim serve --scenario tutorial --env-file armsim.env` and run "
                "`. ./armsim.env` in this shell")
@@ -30,8 +30,7 @@ class CliError(Exception):
 
 
 def arm_endpoint(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    return (env.get("POOLKEEPER_ARM_ENDPOINT") or "").strip() or DEFAULT_ARM_ENDPOINT
+    return Settings.from_env(environ).arm_endpoint or DEFAULT_ARM_ENDPOINT
 
 
 def _reachable(url: str, timeout: float) -> str | None:
@@ -50,10 +49,10 @@ def _reachable(url: str, timeout: float) -> str | None:
 
 def preflight(environ: Mapping[str, str] | None = None, *, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail fast, in one line, when the ARM endpoint (or the managed-identity endpoint it relies on) is down."""
-    env = os.environ if environ is None else environ
-    endpoint = arm_endpoint(env)
+    settings = Settings.from_env(environ)
+    endpoint = settings.arm_endpoint or DEFAULT_ARM_ENDPOINT
     local = endpoint != DEFAULT_ARM_ENDPOINT
-    identity = (env.get("IDENTITY_ENDPOINT") or "").strip()
+    identity = settings.identity_endpoint
     if identity:
         why = _reachable(identity, timeout)
         if why:
@@ -77,17 +76,17 @@ def _chain(err: BaseException) -> list[BaseException]:
 
 def explain(err: BaseException, environ: Mapping[str, str] | None = None) -> str | None:
     """The one-line explanation of a known failure, or None for an unexpected one."""
-    env = os.environ if environ is None else environ
+    settings = Settings.from_env(environ)
     chain = _chain(err)
     names = {type(e).__name__ for e in chain}
     text = " ".join(str(e) for e in chain)
-    endpoint = arm_endpoint(env)
+    endpoint = settings.arm_endpoint or DEFAULT_ARM_ENDPOINT
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
-        bundle = env.get("REQUESTS_CA_BUNDLE") or "(not set)"
+        bundle = settings.ca_bundle or "(not set)"
         return (f"the TLS certificate of {endpoint} is not trusted with REQUESTS_CA_BUNDLE={bundle}: point "
                 f"REQUESTS_CA_BUNDLE at armsim's ca_bundle (its env file sets it), or unset it for Azure")
     if "Could not find a suitable TLS CA certificate bundle" in text:  # requests' message for a missing file
-        return (f"REQUESTS_CA_BUNDLE={env.get('REQUESTS_CA_BUNDLE')} does not exist: re-source armsim's env file "
+        return (f"REQUESTS_CA_BUNDLE={settings.ca_bundle or None} does not exist: re-source armsim's env file "
                 "(armsim writes a new CA when it starts without --state-dir)")
     if "CredentialUnavailableError" in names or "DefaultAzureCredential failed to retrieve a token" in text:
         return ("no Azure credential available: against Azure run `az login`; " + ARMSIM_HINT

@@ -9,7 +9,6 @@ value looks like.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from poolkeeper.ids import ResourceId, in_scope
+from poolkeeper.settings import CONFIG_VAR, Settings
 
-ENV_VAR = "POOLKEEPER_CONFIG"
+ENV_VAR = CONFIG_VAR
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_UPGRADE_BATCH_SIZE = 20
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
@@ -149,9 +149,8 @@ def load_config(source: str) -> Config:
 
 def load_config_from_env(environ: Mapping[str, str] | None = None) -> Config:
     """Load the configuration named by ``POOLKEEPER_CONFIG`` (a path or inline JSON)."""
-    env = os.environ if environ is None else environ
-    source = env.get(ENV_VAR, "")
-    if not source.strip():
+    source = Settings.from_env(environ).config_source
+    if not source:
         raise ConfigError([f"{ENV_VAR} is not set; set it to a JSON file path or to inline JSON starting with '{{'"])
     return load_config(source)
 

@@ -269,7 +269,7 @@ class Maintenance:
         rid = ResourceId.parse(vm_id)
         config = dataclasses.replace(self.config, bindings=tuple(dataclasses.replace(b, repair="always")
                                                                  for b in self.config.bindings))
-        once = Reconciler(config, self.reconciler.credential)
+        once = Reconciler(config, clients=self.reconciler.client_cache)  # the same SDK clients; close() keeps them
         try:
             outcome = once.reconcile(rid.subscription, resource_group=rid.resource_group, only={rid.key},
                                      dry_run=dry_run)

@@ -3,8 +3,9 @@
 A finding says which rule (a guardrail id such as ``PK006``, or a planner code such as ``NatPoolPresent``), how bad
 (``severity``), in which mode it was raised (``audit`` reports, ``enforce`` also refuses), about which resource,
 what was seen (``evidence``) and what to do (``fix``). The guardrail catalog (``poolkeeper.guardrails``), the
-enforcement screen (``poolkeeper.guardrails.screen``) and the workflows' refusals and notes
-(``poolkeeper.workflows.preconditions``) use it; the planner's ``changes.Report`` is meant to fold into it (issue 10).
+enforcement screen (``poolkeeper.guardrails.screen``), the workflows' refusals and notes
+(``poolkeeper.workflows.preconditions``) and the planner use it: a planner ``changes.Report`` is a finding carried in
+a plan (``Report.finding``; its JSON is this type's :meth:`Finding.to_dict` plus the plan's keys).
 """
 
 from __future__ import annotations

@@ -75,15 +75,20 @@ class ReconcileOutcome:
 
 
 class Reconciler:
-    """Holds the configuration and one set of SDK clients per subscription (reused across runs)."""
+    """Holds the configuration and one set of SDK clients per subscription (reused across runs).
+
+    ``clients``: the process's client cache (``poolkeeper.composition`` shares one with the workflows); whoever
+    made it closes it. Without it the reconciler makes, and on :meth:`close` closes, its own.
+    """
 
     def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6,
-                 retry_window_s: float = 120.0) -> None:
+                 clients: ClientCache | None = None, retry_window_s: float = 120.0) -> None:
         self.config = config
-        self.credential = credential or default_credential()
+        self.credential = credential or (clients.credential if clients is not None else default_credential())
         self.max_rounds = max_rounds
         self.retry_window_s = retry_window_s  # how long one ARM call retries throttling before it is deferred
-        self._clients = ClientCache(config.arm_endpoint, self.credential)
+        self._owns_clients = clients is None
+        self._clients = clients if clients is not None else ClientCache(config.arm_endpoint, self.credential)
         self._lock = threading.Lock()
         # event-driven runs in flight, per (subscription, resource group): resources queued for one more round
         # (an empty set: nothing queued; None: the whole group)
@@ -94,6 +99,11 @@ class Reconciler:
 
     def clients(self, subscription_id: str) -> ArmClients:
         return self._clients(subscription_id)
+
+    @property
+    def client_cache(self) -> ClientCache:
+        """The SDK client cache this reconciler uses (a variant reconciler can share it)."""
+        return self._clients
 
     def gateway(self, subscription_id: str, correlation_id: str | None = None) -> ArmGateway:
         return ArmGateway(self.clients(subscription_id), correlation_id=correlation_id,
@@ -251,4 +261,5 @@ class Reconciler:
         return [self.reconcile(sub, dry_run=dry_run) for sub in self.subscriptions()]
 
     def close(self) -> None:
-        self._clients.close()
+        if self._owns_clients:
+            self._clients.close()

@@ -33,15 +33,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def run(args: argparse.Namespace) -> int:
-    from poolkeeper.settings import load_settings
+    from poolkeeper.composition import build
 
-    reconciler = Reconciler(load_settings(args.config))
+    app = build(config_source=args.config)
     try:
         if args.command == "sweep":
-            return _sweep(reconciler, args)
-        return _maintenance(reconciler, args)
+            return _sweep(app.require_reconciler(), args)
+        return _maintenance(app.require_reconciler(), args)
     finally:
-        reconciler.close()
+        app.close()
 
 
 def _sweep(reconciler: Reconciler, args: argparse.Namespace) -> int:

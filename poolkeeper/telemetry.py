@@ -17,15 +17,13 @@ meter), e.g. in the CLI, tests and the demo.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import metrics
 
-CONNECTION_STRING_VAR = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-AUTH_STRING_VAR = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+from poolkeeper.settings import Settings
 
 _lock = threading.Lock()
 _configured = False
@@ -66,10 +64,10 @@ def install_metrics(meter: metrics.Meter | None = None) -> MetricsHandler:
     return handler
 
 
-def _entra_credential(env: Mapping[str, str]) -> dict[str, Any]:
+def _entra_credential(settings: Settings) -> dict[str, Any]:
     """The managed identity that authenticates ingestion when the resource refuses local auth (infra sets
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING to ``ClientId=<id>;Authorization=AAD``)."""
-    parts = dict(p.split("=", 1) for p in env.get(AUTH_STRING_VAR, "").split(";") if "=" in p)
+    parts = dict(p.split("=", 1) for p in settings.appinsights_authentication_string.split(";") if "=" in p)
     if parts.get("Authorization", "").upper() != "AAD":
         return {}
     from azure.identity import ManagedIdentityCredential
@@ -80,16 +78,16 @@ def _entra_credential(env: Mapping[str, str]) -> dict[str, Any]:
 def configure_telemetry(environ: Mapping[str, str] | None = None) -> bool:
     """Configure Azure Monitor if a connection string is set; True when it is (idempotent)."""
     global _configured
-    env = os.environ if environ is None else environ
-    if not env.get(CONNECTION_STRING_VAR):
+    settings = Settings.from_env(environ)
+    if not settings.appinsights_connection_string:
         return False
     with _lock:
         if not _configured:
             from azure.monitor.opentelemetry import configure_azure_monitor
 
             # logger_name: only poolkeeper's records; the Functions host already sends its own and the worker's.
-            configure_azure_monitor(connection_string=env[CONNECTION_STRING_VAR], logger_name="poolkeeper",
-                                    **_entra_credential(env))
+            configure_azure_monitor(connection_string=settings.appinsights_connection_string,
+                                    logger_name="poolkeeper", **_entra_credential(settings))
             install_metrics()
             _configured = True
     return True

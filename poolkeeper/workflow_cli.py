@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from poolkeeper.gateway import ArmRefused
+from poolkeeper.settings import Settings
 from poolkeeper.workflows.intents import BadRequest
 from poolkeeper.workflows.preconditions import PreconditionsFailed
 from poolkeeper.workflows.runner import Hooks
@@ -90,7 +90,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--load-balancer", metavar="ID", help="load balancer resource id (or give -g and --lb-name)")
     p.add_argument("-g", "--resource-group", metavar="NAME", help="the load balancer's resource group (with --lb-name)")
     p.add_argument("--lb-name", metavar="NAME", help="load balancer name (with -g)")
-    p.add_argument("--subscription", metavar="ID", default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
+    p.add_argument("--subscription", metavar="ID", default=Settings.from_env().subscription_id or None,
                    help="subscription of -g/--lb-name (default: $AZURE_SUBSCRIPTION_ID)")
     p.add_argument("--batch-size", type=int, help="instances per manualUpgrade call (default 20)")
     p.add_argument("--allow-rolling", action="store_true", help="accept scale sets with the Rolling upgrade policy")
@@ -141,27 +141,15 @@ class NoConfiguration(Exception):
 
 
 def build_workflows(config_source: str | None = None) -> Any:
-    """Workflows with the operator's own credential on the configured ARM endpoint, held to the config's scopes."""
-    from poolkeeper.clients import DEFAULT_ARM_ENDPOINT, ArmClients, default_credential, make_clients
-    from poolkeeper.gateway import ArmGateway
-    from poolkeeper.settings import load_settings
-    from poolkeeper.workflows import Workflows
-    from poolkeeper.workflows.store import default_store
+    """Workflows with the operator's own credential, held to the configuration's scopes, on its ARM endpoint
+    (``$POOLKEEPER_ARM_ENDPOINT`` overrides it): the composition root's workflows."""
+    from poolkeeper.composition import build
 
-    if not config_source and not os.environ.get("POOLKEEPER_CONFIG", "").strip():
+    settings = Settings.from_env()
+    if not config_source and not settings.config_source:
         raise NoConfiguration("the natpool, rule and operation commands act only inside the configuration's scopes: "
                               "pass --config or set POOLKEEPER_CONFIG (a file or inline JSON with \"scopes\")")
-    config = load_settings(config_source)
-    endpoint = os.environ.get("POOLKEEPER_ARM_ENDPOINT", "").strip() or DEFAULT_ARM_ENDPOINT
-    credential = default_credential()
-    cache: dict[str, ArmClients] = {}
-
-    def gateway(subscription: str, correlation_id: str) -> ArmGateway:
-        if subscription.lower() not in cache:
-            cache[subscription.lower()] = make_clients(subscription, endpoint, credential, retry_total=0)
-        return ArmGateway(cache[subscription.lower()], correlation_id=correlation_id)
-
-    return Workflows(gateway, default_store(), scopes=config.scopes)
+    return build(settings, config_source=config_source).workflows
 
 
 class Progress:

@@ -8,7 +8,7 @@ import inspect
 import azure.functions as func
 
 import function_app
-from poolkeeper.host import indexed_functions
+from poolkeeper_local.host import indexed_functions
 
 
 def test_exactly_one_function_app() -> None:

@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 import requests
 
-from poolkeeper.host import LocalHost
+from poolkeeper_local.host import LocalHost
 
 calls: list[str] = []
 ticked = threading.Event()

@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # what the build needs (pyproject.toml lists the packages explicitly)
-SHIPPED = ("pyproject.toml", "README.md", "requirements.txt", "function_app.py", "poolkeeper", "handlers", "armsim")
+SHIPPED = ("pyproject.toml", "README.md", "requirements.txt", "function_app.py", "poolkeeper", "handlers", "armsim",
+           "poolkeeper_local")
 
 pytestmark = pytest.mark.packaging
 

@@ -13,37 +13,29 @@ recorded on the load balancer. Locally (``python -m poolkeeper serve``) the thre
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 from poolkeeper.edge.answer import HttpAnswer, error
 from poolkeeper.edge.errors import answer_for, status_of
 from poolkeeper.logs import get_logger
+from poolkeeper.settings import Settings
 from poolkeeper.workflows.operations import Workflows
 from poolkeeper.workflows.runner import Hooks
 from poolkeeper.workflows.store import is_operation_id
 
 log = get_logger("workflows.http")
 
-WAIT_VAR = "POOLKEEPER_WORKFLOW_WAIT_SECONDS"
-RUN_VAR = "POOLKEEPER_WORKFLOW_RUN_SECONDS"
-
-
 def in_azure(environ: dict[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    return bool(env.get("WEBSITE_INSTANCE_ID"))
+    return Settings.from_env(environ).in_azure
 
 
 def wait_seconds() -> float:
-    return float(os.environ.get(WAIT_VAR) or (200 if in_azure() else 5))
+    return Settings.from_env().workflow_wait
 
 
 def run_seconds() -> float | None:
-    value = os.environ.get(RUN_VAR)
-    if value:
-        return float(value)
-    return 200.0 if in_azure() else None
+    return Settings.from_env().workflow_run
 
 
 def status_url(operation_id: str) -> str:

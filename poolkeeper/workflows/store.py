@@ -21,9 +21,9 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-DIR_VAR = "POOLKEEPER_OPERATIONS_DIR"
-CONTAINER_VAR = "POOLKEEPER_OPERATIONS_CONTAINER"
-DEFAULT_DIR = ".poolkeeper/operations"
+from poolkeeper.settings import DEFAULT_OPERATIONS_DIR, Settings
+
+DEFAULT_DIR = DEFAULT_OPERATIONS_DIR
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 # the real format of an operation id (intents.new_operation_id: uuid4().hex[:12]); nothing else names a folder or a
 # blob prefix, so ``..`` and friends cannot leave the store (issue 9: GET /api/operations/.. served the parent's file)
@@ -186,8 +186,11 @@ class BlobStore:
 
 def default_store(environ: dict[str, str] | None = None) -> OperationStore:
     """The blob store when ``POOLKEEPER_OPERATIONS_CONTAINER`` is set, else the local folder."""
-    env = os.environ if environ is None else environ
-    container = env.get(CONTAINER_VAR, "").strip()
-    if container:
-        return BlobStore.from_url(container)
-    return FileStore(env.get(DIR_VAR, "").strip() or DEFAULT_DIR)
+    return store_from(Settings.from_env(environ))
+
+
+def store_from(settings: Settings) -> OperationStore:
+    """The blob store when ``settings.operations_container`` is set, else the folder ``settings.operations_dir``."""
+    if settings.operations_container:
+        return BlobStore.from_url(settings.operations_container)
+    return FileStore(settings.operations_dir or DEFAULT_DIR)

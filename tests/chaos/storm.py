@@ -35,8 +35,8 @@ from azure.identity import ManagedIdentityCredential
 from armsim import Simulator
 from armsim.eventgrid.testing import WebhookReceiver
 from poolkeeper.clients import make_clients
-from poolkeeper.eventgrid_setup import subscribe_webhook
-from poolkeeper.localrun import POOLKEEPER_CLIENT_ID, tutorial_config
+from poolkeeper_local.eventgrid_setup import subscribe_webhook
+from poolkeeper_local.localrun import POOLKEEPER_CLIENT_ID, tutorial_config
 from tests.chaos.host import PoolkeeperProcess, serve_env
 from tests.chaos.operator import Operator, retried
 

@@ -10,9 +10,9 @@ import requests
 from azure.identity import ManagedIdentityCredential
 
 from armsim.eventgrid.testing import WebhookReceiver
-from poolkeeper.eventgrid_setup import subscribe_webhook
-from poolkeeper.localrun import LocalRun
-from poolkeeper.localrun import tutorial_config as localrun_tutorial_config
+from poolkeeper_local.eventgrid_setup import subscribe_webhook
+from poolkeeper_local.localrun import LocalRun
+from poolkeeper_local.localrun import tutorial_config as localrun_tutorial_config
 from tests.conftest import FAST, SimHandle
 
 RG = "myTutorial8"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from poolkeeper.localrun import tutorial_config
+from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 
 ROOT = Path(__file__).resolve().parents[2]

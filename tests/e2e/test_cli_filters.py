@@ -7,7 +7,7 @@ import copy
 import json
 from collections.abc import Callable
 
-from poolkeeper.localrun import tutorial_config
+from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 from tests.e2e.test_cli import run_cli
 

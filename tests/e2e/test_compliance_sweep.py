@@ -14,9 +14,9 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from armsim.simulator import DEFAULT_SUBSCRIPTION
-from poolkeeper.host import indexed_functions
-from poolkeeper.localrun import tutorial_config as localrun_tutorial_config
 from poolkeeper.report import schema
+from poolkeeper_local.host import indexed_functions
+from poolkeeper_local.localrun import tutorial_config as localrun_tutorial_config
 from tests.e2e.conftest import RG, Poolkeeper
 from tests.e2e.test_event_driven import nat_rules, nic_wiring
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from poolkeeper.demo import run_demo
+from poolkeeper_local.demo import run_demo
 
 
 def test_demo_runs_both_acts_and_tells_the_story() -> None:

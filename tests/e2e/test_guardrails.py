@@ -15,8 +15,8 @@ from azure.identity import ManagedIdentityCredential
 from armsim.simulator import DEFAULT_SUBSCRIPTION
 from poolkeeper.checks import check_scopes
 from poolkeeper.config import parse_config
-from poolkeeper.localrun import tutorial_config as localrun_tutorial_config
 from poolkeeper.reconciler import Reconciler
+from poolkeeper_local.localrun import tutorial_config as localrun_tutorial_config
 from tests.conftest import SimHandle
 from tests.e2e.conftest import RG, Poolkeeper, nic_body, tutorial_config, vm_body
 from tests.e2e.test_cli import run_cli

@@ -13,10 +13,10 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from poolkeeper.config import load_config
-from poolkeeper.localrun import tutorial_config
 from poolkeeper.logs import configure
 from poolkeeper.reconciler import Reconciler
 from poolkeeper.telemetry import install_metrics
+from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 
 

@@ -13,8 +13,8 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from poolkeeper.config import load_config
-from poolkeeper.localrun import tutorial_config
 from poolkeeper.reconciler import Reconciler
+from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 from tests.e2e.conftest import RG, nic_body, vm_body
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from armsim.simulator import DEFAULT_SUBSCRIPTION
-from poolkeeper.localrun import LocalRun
+from poolkeeper_local.localrun import LocalRun
 from tests.conftest import FAST, SimHandle
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from azure.identity import ManagedIdentityCredential
 
 from poolkeeper.clients import make_clients
 from poolkeeper.correlation import is_own_correlation_id
-from poolkeeper.localrun import POOLKEEPER_CLIENT_ID
+from poolkeeper_local.localrun import POOLKEEPER_CLIENT_ID
 from tests.e2e.conftest import RG, Poolkeeper, nic_body, vm_body
 
 pytestmark = pytest.mark.slow

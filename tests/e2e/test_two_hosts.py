@@ -21,10 +21,10 @@ from azure.identity import ManagedIdentityCredential
 from armsim.eventgrid.testing import Received, WebhookReceiver
 from poolkeeper.config import load_config
 from poolkeeper.correlation import is_own_correlation_id
-from poolkeeper.eventgrid_setup import subscribe_webhook
-from poolkeeper.localrun import tutorial_config
 from poolkeeper.reconciler import Reconciler
 from poolkeeper.service import handle_resource_event
+from poolkeeper_local.eventgrid_setup import subscribe_webhook
+from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 from tests.e2e.conftest import RG, nic_body, vm_body
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from poolkeeper.localrun import LocalRun, tutorial_config
+from poolkeeper_local.localrun import LocalRun, tutorial_config
 
 KEY = "fuzz-key-not-a-secret"
 RG = "myTutorial8"

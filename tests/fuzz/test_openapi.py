@@ -39,7 +39,7 @@ def test_every_route_is_documented_with_its_security_and_schemas() -> None:
 
 def test_the_functions_app_registers_exactly_the_route_table() -> None:
     import function_app
-    from poolkeeper.host import indexed_functions
+    from poolkeeper_local.host import indexed_functions
 
     http = {}
     for fn in indexed_functions(function_app.app):

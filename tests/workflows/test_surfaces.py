@@ -66,7 +66,7 @@ def test_functions_app_routes_and_timer(estate: Estate, monkeypatch: pytest.Monk
     import function_app
     from handlers import runtime
     from handlers import workflows as wf_handlers
-    from poolkeeper.host import LocalHost
+    from poolkeeper_local.host import LocalHost
 
     runtime.reset()
     wf_handlers.reset()
@@ -123,7 +123,7 @@ def test_cli_dry_run_run_show_and_bad_input(estate: Estate, tmp_path: Path) -> N
 
 
 def test_demo_act(estate: Estate) -> None:
-    from poolkeeper.workflows.demo_act import run_natpool_act
+    from poolkeeper_local.demo_act import run_natpool_act
 
     out = io.StringIO()
     summary: dict[str, Any] = run_natpool_act(estate.sim.info, out)

@@ -10,10 +10,10 @@ from azure.identity import ManagedIdentityCredential
 
 from poolkeeper.config import parse_config
 from poolkeeper.reconciler import Reconciler
+from poolkeeper.settings import OPERATIONS_DIR_VAR as DIR_VAR
 from poolkeeper.sweep import run_sweep
 from poolkeeper.workflows import INTENT_TAG
 from poolkeeper.workflows.runner import Hooks, SimulatedCrash
-from poolkeeper.workflows.store import DIR_VAR
 from tests.workflows.conftest import Estate
 
 

@@ -20,7 +20,7 @@ from azure.mgmt.network.models import NetworkInterface
 
 from armsim import Simulator
 from poolkeeper.clients import ArmClients
-from poolkeeper.localrun import LocalRun
+from poolkeeper_local.localrun import LocalRun
 
 RG = "myTutorial8"
 
@@ -140,7 +140,7 @@ def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
 
 def _act_two(n: Narrator, out: TextIO, time_scale: float) -> bool:
     try:
-        from poolkeeper.workflows.demo_act import run_natpool_act
+        from poolkeeper_local.demo_act import run_natpool_act
     except ImportError:
         n.say("(act 2, the NAT pool migration, is not available in this build)")
         return True

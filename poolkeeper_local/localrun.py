@@ -20,7 +20,8 @@ from azure.identity import ManagedIdentityCredential
 
 from armsim import ConnectionInfo, Simulator
 from poolkeeper.clients import ArmClients, make_clients
-from poolkeeper.eventgrid_setup import subscribe_webhook
+from poolkeeper.settings import CLIENT_ID_VAR, CONFIG_VAR, LOG_LEVEL_VAR
+from poolkeeper_local.eventgrid_setup import subscribe_webhook
 
 POOLKEEPER_CLIENT_ID = "poolkeeper-local-identity"  # poolkeeper's simulated user-assigned managed identity
 
@@ -64,15 +65,15 @@ class LocalRun:
         assert self.sim.info is not None
         self.info = self.sim.info
         config = self.config or tutorial_config(self.info, self.resource_group)
-        env = {**self.info.env(), "AZURE_CLIENT_ID": POOLKEEPER_CLIENT_ID, "POOLKEEPER_CONFIG": json.dumps(config)}
+        env = {**self.info.env(), CLIENT_ID_VAR: POOLKEEPER_CLIENT_ID, CONFIG_VAR: json.dumps(config)}
         if self.log_level:
-            env["POOLKEEPER_LOG_LEVEL"] = self.log_level
+            env[LOG_LEVEL_VAR] = self.log_level
         for key, value in env.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
         import function_app
         from handlers import runtime
-        from poolkeeper.host import LocalHost
+        from poolkeeper_local.host import LocalHost
 
         runtime.reset()
         self.host = LocalHost(function_app.app, port=0, timers=False, function_key=self.function_key).start()

@@ -7,15 +7,13 @@ with the ARM calls it made, the old → new port of every instance, and returns 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from typing import Any, TextIO
 
 from azure.identity import ManagedIdentityCredential
 
-from poolkeeper.clients import make_clients
-from poolkeeper.gateway import ArmGateway
-from poolkeeper.workflows.operations import Workflows
+from poolkeeper.composition import build
+from poolkeeper.settings import Settings
 from poolkeeper.workflows.runner import Hooks
 from poolkeeper.workflows.store import FileStore
 
@@ -23,10 +21,11 @@ RG = "MyResourceGroup"
 
 
 def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
-    credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
-    clients = make_clients(info.subscription_id, info.arm_endpoint, credential, retry_total=0)
-    store_dir = os.environ.get("POOLKEEPER_OPERATIONS_DIR") or tempfile.mkdtemp(prefix="poolkeeper-ops-")
-    workflows = Workflows(lambda sub, cid: ArmGateway(clients, correlation_id=cid), FileStore(store_dir))
+    settings = Settings.from_env()
+    credential = ManagedIdentityCredential(client_id=settings.client_id or None)
+    app = build(settings, configured=False, arm_endpoint=info.arm_endpoint, credential=credential,
+                store=FileStore(settings.operations_dir or tempfile.mkdtemp(prefix="poolkeeper-ops-")))
+    workflows = app.workflows
     lb_id = (f"/subscriptions/{info.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/"
              "loadBalancers/MyLoadBalancer")
     request = {"loadBalancer": lb_id, "natPool": "MyNatPool"}
@@ -73,4 +72,4 @@ def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
             "error": record.get("error"),
         }
     finally:
-        clients.close()
+        app.close()
