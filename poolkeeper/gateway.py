@@ -119,7 +119,7 @@ class ArmGateway:
         correlation_id: str | None = None,
         max_attempts: int | None = None,
         max_wait: float = 60.0,
-        retry_window_s: float = 120.0,
+        retry_window_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

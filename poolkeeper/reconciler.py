@@ -82,7 +82,7 @@ class Reconciler:
     """
 
     def __init__(self, config: Config, credential: TokenCredential | None = None, *, max_rounds: int = 6,
-                 clients: ClientCache | None = None, retry_window_s: float = 120.0) -> None:
+                 clients: ClientCache | None = None, retry_window_s: float = 30.0) -> None:
         self.config = config
         self.credential = credential or (clients.credential if clients is not None else default_credential())
         self.max_rounds = max_rounds
@@ -138,9 +138,7 @@ class Reconciler:
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
         breaker = Breaker.of(self.config.limits)
-        throttled_outcome: ReconcileOutcome | None = None
         for round_no in range(1, self.max_rounds + 1):
-            result.throttled.clear()  # what a previous round deferred is planned again from this round's snapshot
             wanted_parts = screen_parts(self.config) | parts
             # a narrow read (a few VMs/NICs) unless a percentage limit needs the resource group's totals
             narrow = (read_narrow(gw, self.config, scopes, only, wanted_parts)
@@ -167,13 +165,16 @@ class Reconciler:
             except Replan:
                 continue
             except Throttled as err:
-                # throttling is pacing, not failure (issue 13): the client-side budget has already slowed us to
-                # ARM's pace; read again and carry on with what is left, in the next round
-                log.info("deferred to the next round", extra={"reason": str(err), "round": round_no,
-                                                              "correlation_id": gw.correlation_id})
-                throttled_outcome = outcome
-                throttled_outcome.result = result
-                continue
+                # throttling is pacing, not failure (issue 13): each call already waited what ARM asked for its
+                # retry window; what is still throttled is left to the next run (the next event, queued round or
+                # sweep reads Azure again), listed under ``throttled``, never under ``failed``. Ending here frees
+                # the events queued behind this run instead of holding them for more windows.
+                log.warning("changes left for the next run: ARM kept throttling", extra={
+                    "reason": str(err), "round": round_no, "throttled": len(result.throttled),
+                    "correlation_id": gw.correlation_id})
+                outcome.result = result
+                outcome.arm_calls = dict(gw.calls)
+                return outcome
             outcome.result = result
             outcome.arm_calls = dict(gw.calls)
             log.info(
@@ -182,11 +183,6 @@ class Reconciler:
                        "arm_calls": dict(gw.calls), "correlation_id": gw.correlation_id},
             )
             return outcome
-        if throttled_outcome is not None and result.throttled:
-            log.warning("changes left for the next event or sweep: ARM kept throttling",
-                        extra={"throttled": len(result.throttled), "correlation_id": gw.correlation_id})
-            throttled_outcome.arm_calls = dict(gw.calls)
-            return throttled_outcome
         raise ReplanLimitReached(
             f"gave up after {self.max_rounds} rounds: the resources kept changing under every plan "
             f"(correlation id {gw.correlation_id}); the next event or sweep will try again"
