@@ -24,13 +24,14 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from poolkeeper.armcalls import needs_actions
 from poolkeeper.clients import ArmClients
 from poolkeeper.correlation import own_correlation_id
 from poolkeeper.ids import ResourceId
 from poolkeeper.logs import get_logger
-from poolkeeper.pacing import RetryBudget, retry_after_from_headers
+from poolkeeper.pacing import RetryBudget, RetryDecision, retry_after_from_headers
 
 T = TypeVar("T")
 log = get_logger("arm")
@@ -146,44 +147,62 @@ class ArmGateway:
     def _call(self, kind: str, what: str, resource_id: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Send one request, retrying transient answers until ``retry_window_s`` has passed (``RetryBudget``).
 
-        Each wait is what the server asked (``retry-after-ms``/``Retry-After``) or an exponential backoff, capped at
-        ``max_wait``. A transient answer that outlives the window raises :class:`ArmBusy` (the caller defers the
+        tenacity runs the attempts; the policy is ``pacing.RetryBudget``: each wait is what the server asked
+        (``retry-after-ms``/``Retry-After``) or an exponential backoff, capped at ``max_wait``. A transient answer that outlives the window raises :class:`ArmBusy` (the caller defers the
         change); any other error is raised as is.
         """
         headers = {"x-ms-correlation-request-id": self.correlation_id, **kwargs.pop("headers", {})}
         started_at = self.clock()
         budget = RetryBudget(deadline=started_at + self.retry_window_s, max_backoff=self.max_wait)
-        attempt = 0
-        while True:
-            attempt += 1
-            self._count(kind)
-            started = time.perf_counter()
-            try:
-                result = fn(*args, headers=headers, **kwargs)
-            except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
-                status = _status(err)
-                code = _code(err) if isinstance(err, HttpResponseError) else ""
-                log.info(
-                    "arm call failed",
-                    extra={"op": what, "resource": resource_id, "status": status, "code": code,
-                           "attempt": attempt, "correlation_id": self.correlation_id},
-                )
-                if not is_transient(err):
-                    raise
-                hint = retry_after_seconds(err)
-                decision = budget.decide(self.clock(), attempt,
-                                         min(hint, self.max_wait) if hint is not None else None)
-                if not decision.retry or (self.max_attempts is not None and attempt >= self.max_attempts):
-                    raise ArmBusy(resource_id, status, code, self.clock() - started_at) from err
-                self.sleep(decision.wait)
-                continue
-            log.info(  # every ARM call, with the run's correlation id (issue 4); filter on "op" to quieten reads
-                "arm call",
-                extra={"op": what, "kind": kind, "resource": resource_id, "attempt": attempt,
-                       "ms": round((time.perf_counter() - started) * 1000, 1),
-                       "correlation_id": self.correlation_id},
-            )
-            return result
+        decisions: list[RetryDecision] = []  # the policy's answer per failure (tenacity asks wait, then stop)
+
+        def wait(state: RetryCallState) -> float:
+            err = state.outcome.exception() if state.outcome is not None else None
+            hint = retry_after_seconds(err) if err is not None else None
+            decision = budget.decide(self.clock(), state.attempt_number,
+                                     min(hint, self.max_wait) if hint is not None else None)
+            decisions.append(decision)
+            return decision.wait
+
+        def stop(state: RetryCallState) -> bool:
+            too_many = self.max_attempts is not None and state.attempt_number >= self.max_attempts
+            return too_many or not decisions or not decisions[-1].retry
+
+        # tenacity drives the loop (wait computed before stop, so the deadline policy sees the server's hint);
+        # RetryBudget is the pure policy: retry while the next attempt can start before the deadline
+        retrying = Retrying(retry=retry_if_exception(is_transient), wait=wait, stop=stop, sleep=self.sleep,
+                            reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    self._count(kind)
+                    started = time.perf_counter()
+                    try:
+                        result = fn(*args, headers=headers, **kwargs)
+                    except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
+                        status = _status(err)
+                        log.info(
+                            "arm call failed",
+                            extra={"op": what, "resource": resource_id, "status": status,
+                                   "code": _code(err) if isinstance(err, HttpResponseError) else "",
+                                   "attempt": number, "correlation_id": self.correlation_id},
+                        )
+                        raise
+                    # every ARM call, with the run's correlation id (issue 4); filter on "op" to quieten reads
+                    log.info(
+                        "arm call",
+                        extra={"op": what, "kind": kind, "resource": resource_id, "attempt": number,
+                               "ms": round((time.perf_counter() - started) * 1000, 1),
+                               "correlation_id": self.correlation_id},
+                    )
+                    return result
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
+            if not is_transient(err):
+                raise
+            code = _code(err) if isinstance(err, HttpResponseError) else ""
+            raise ArmBusy(resource_id, _status(err), code, self.clock() - started_at) from err
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(
         self, what: str, resource_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
