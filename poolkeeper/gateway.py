@@ -148,8 +148,9 @@ class ArmGateway:
         """Send one request, retrying transient answers until ``retry_window_s`` has passed (``RetryBudget``).
 
         tenacity runs the attempts; the policy is ``pacing.RetryBudget``: each wait is what the server asked
-        (``retry-after-ms``/``Retry-After``) or an exponential backoff, capped at ``max_wait``. A transient answer that outlives the window raises :class:`ArmBusy` (the caller defers the
-        change); any other error is raised as is.
+        (``retry-after-ms``/``Retry-After``) or an exponential backoff, capped at ``max_wait``. A transient answer
+        that outlives the window raises :class:`ArmBusy` (the caller defers the change); any other error is raised
+        as is.
         """
         headers = {"x-ms-correlation-request-id": self.correlation_id, **kwargs.pop("headers", {})}
         started_at = self.clock()

@@ -6,7 +6,7 @@ The handlers in ``handlers/`` only translate between Azure Functions types and t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolkeeper.correlation import is_own_correlation_id
 from poolkeeper.edge.answer import HttpAnswer, shorten
@@ -14,6 +14,10 @@ from poolkeeper.edge.errors import Forbidden, InvalidRequest
 from poolkeeper.eventparse import MalformedEvent, ResourceEvent, parse_event, triage
 from poolkeeper.ids import ResourceId, id_key, in_scope
 from poolkeeper.logs import get_logger
+
+if TYPE_CHECKING:
+    from poolkeeper.workflows.operations import Workflows
+
 from poolkeeper.reconciler import ReconcileOutcome, Reconciler
 
 log = get_logger("service")
@@ -102,16 +106,17 @@ def _answer(reconciler: Reconciler, outcomes: list[ReconcileOutcome], started: d
     return HttpAnswer(200, {"outcomes": [o.to_dict() for o in outcomes], "report": report.to_dict()})
 
 
-def compliance_sweep(reconciler: Reconciler) -> dict[str, Any]:
+def compliance_sweep(reconciler: Reconciler, workflows: Workflows | None = None) -> dict[str, Any]:
     """The scheduled sweep (timer ``compliance_sweep``): every guardrail, safe repairs, bindings reconciled, pending
     NAT-pool operations resumed, within the configured limits (``poolkeeper.sweep``). Answers the run's report."""
     from poolkeeper.sweep import run_sweep
 
-    return run_sweep(reconciler, apply=True).to_dict()
+    return run_sweep(reconciler, apply=True, workflows=workflows).to_dict()
 
 
-def sweep_request(reconciler: Reconciler, *, dry_run: bool) -> HttpAnswer:
+def sweep_request(reconciler: Reconciler, *, dry_run: bool, workflows: Workflows | None = None) -> HttpAnswer:
     """``POST /api/sweep``: a dry run unless ``?dryRun=false`` (the configuration's ``dryRun`` wins)."""
     from poolkeeper.sweep import run_sweep
 
-    return HttpAnswer(200, run_sweep(reconciler, apply=not (dry_run or reconciler.config.dry_run)).to_dict())
+    apply = not (dry_run or reconciler.config.dry_run)
+    return HttpAnswer(200, run_sweep(reconciler, apply=apply, workflows=workflows).to_dict())

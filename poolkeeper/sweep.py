@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolkeeper.changes import Change, DeleteNatRule, Plan
 from poolkeeper.config import Config
@@ -26,6 +26,9 @@ from poolkeeper.logs import get_logger
 from poolkeeper.model import Snapshot
 from poolkeeper.reconciler import ReconcileOutcome, Reconciler
 from poolkeeper.report import RunReport, build_report, remember
+
+if TYPE_CHECKING:
+    from poolkeeper.workflows.operations import Workflows
 
 log = get_logger("sweep")
 
@@ -72,7 +75,8 @@ class _Capture:
         return Plan.of([*plan.changes, *fixes]) if fixes else plan
 
 
-def run_sweep(reconciler: Reconciler, *, apply: bool) -> RunReport:
+def run_sweep(reconciler: Reconciler, *, apply: bool, workflows: Workflows | None = None) -> RunReport:
+    """One sweep; ``workflows`` is the composition root's service (built over the reconciler's clients if absent)."""
     config = reconciler.config
     started = datetime.now(UTC)
     settings = selected(effective(config.guardrails))
@@ -87,7 +91,7 @@ def run_sweep(reconciler: Reconciler, *, apply: bool) -> RunReport:
         findings += with_who_and_when(capture.findings, reconciler.nic_writes)
         if capture.snapshot is not None:
             snapshots.append(capture.snapshot)
-    operations = resume_operations(reconciler, snapshots, apply=apply)
+    operations = resume_operations(reconciler, snapshots, apply=apply, workflows=workflows)
     report = build_report("sweep", outcomes, findings, snapshots, config=config, started=started,
                           operations=operations)
     log.info("compliance sweep", extra={"summary": report.summary, "dry_run": not apply})
@@ -95,7 +99,8 @@ def run_sweep(reconciler: Reconciler, *, apply: bool) -> RunReport:
     return report
 
 
-def resume_operations(reconciler: Reconciler, snapshots: Sequence[Snapshot], *, apply: bool) -> list[dict[str, Any]]:
+def resume_operations(reconciler: Reconciler, snapshots: Sequence[Snapshot], *, apply: bool,
+                      workflows: Workflows | None = None) -> list[dict[str, Any]]:
     """NAT-pool operations whose intent is recorded on a load balancer of the snapshots: resumed when applying,
     listed in a dry run. Costs nothing when none is pending (the intent tag is in the LIST answers already read)."""
     from poolkeeper.workflows.intents import INTENT_TAG
@@ -106,8 +111,9 @@ def resume_operations(reconciler: Reconciler, snapshots: Sequence[Snapshot], *, 
         return []
     if not apply:
         return [{"loadBalancer": lb, "status": "pending (dry run: not resumed)"} for lb in pending]
-    from poolkeeper.workflows.operations import Workflows
-    from poolkeeper.workflows.store import default_store
+    if workflows is None:  # a caller without the composition root: the same service over the reconciler's clients
+        from poolkeeper.workflows.operations import Workflows as Service
+        from poolkeeper.workflows.store import default_store
 
-    wf = Workflows(reconciler.gateway, default_store(), scopes=reconciler.config.scopes)
-    return wf.resume_pending(reconciler.config.scopes)
+        workflows = Service(reconciler.gateway, default_store(), scopes=reconciler.config.scopes)
+    return workflows.resume_pending(reconciler.config.scopes)

@@ -11,6 +11,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from poolkeeper.workflows.operations import Workflows
 
 from poolkeeper.reconciler import Reconciler
 
@@ -38,17 +42,17 @@ def run(args: argparse.Namespace) -> int:
     app = build(config_source=args.config)
     try:
         if args.command == "sweep":
-            return _sweep(app.require_reconciler(), args)
+            return _sweep(app.require_reconciler(), args, app.workflows)
         return _maintenance(app.require_reconciler(), args)
     finally:
         app.close()
 
 
-def _sweep(reconciler: Reconciler, args: argparse.Namespace) -> int:
+def _sweep(reconciler: Reconciler, args: argparse.Namespace, workflows: Workflows) -> int:
     from poolkeeper.report_render import print_report, render_html
     from poolkeeper.sweep import run_sweep
 
-    report = run_sweep(reconciler, apply=args.apply)
+    report = run_sweep(reconciler, apply=args.apply, workflows=workflows)
     if args.html:
         Path(args.html).write_text(render_html(report), encoding="utf-8")
     if args.json:

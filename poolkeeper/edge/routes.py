@@ -165,7 +165,7 @@ def _openapi(services: Services, call: Call) -> HttpAnswer:
 def _sweep(services: Services, call: Call) -> HttpAnswer:
     from poolkeeper.service import sweep_request
 
-    return sweep_request(services.reconciler(), dry_run=call.flags["dryRun"])
+    return sweep_request(services.reconciler(), dry_run=call.flags["dryRun"], workflows=services.workflows())
 
 
 def _maintenance(action: str) -> Handler:
