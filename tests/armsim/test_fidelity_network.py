@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.armsim.test_network_support import API, Estate, error_code, get, instant, put, seed
+from tests.armsim.test_network_support import API, Estate, error_code, get, put, seed
 from tests.conftest import SimHandle
 
 RG = "myTutorial8"
 SAME_PORT = "RulesOfSameLoadBalancerTypeUseSameBackendPortProtocolAndIPConfig"
-
-
-@pytest.fixture
-def estate(armsim: SimHandle) -> Estate:
-    instant(armsim)
-    e = Estate(armsim)
-    e.vnet()
-    return e
 
 
 def test_standard_lb_cannot_reference_a_basic_public_ip(estate: Estate) -> None:

@@ -9,16 +9,7 @@ from azure.core.exceptions import HttpResponseError
 
 from armsim.errors import ArmError
 from armsim.store import Record
-from tests.armsim.test_network_support import Estate, error_code, get, instant, put
-from tests.conftest import SimHandle
-
-
-@pytest.fixture
-def estate(armsim: SimHandle) -> Estate:
-    instant(armsim)
-    e = Estate(armsim)
-    e.vnet()
-    return e
+from tests.armsim.test_network_support import Estate, error_code, get, put
 
 
 def test_reference_to_missing_child_is_invalid_resource_reference(estate: Estate) -> None:

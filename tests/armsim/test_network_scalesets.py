@@ -13,16 +13,7 @@ import pytest
 from armsim.errors import ArmError
 from armsim.network.loadbalancer import set_natpool_rules
 from armsim.store import Record
-from tests.armsim.test_network_support import Estate, error_code, get, instant, put
-from tests.conftest import SimHandle
-
-
-@pytest.fixture
-def estate(armsim: SimHandle) -> Estate:
-    instant(armsim)
-    e = Estate(armsim)
-    e.vnet()
-    return e
+from tests.armsim.test_network_support import Estate, error_code, get, put
 
 
 def _comp(e: Estate) -> str:
