@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from armsim.engine import Engine
+from armsim.scenarios.common import put_public_ip, put_vnet
 
 RG = "pkFleet"
 LOCATION = "westus"
@@ -34,15 +35,11 @@ def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = Fa
     vnet = f"{net}/virtualNetworks/fleetVnet"
     put = engine.internal_put
     # one /24 subnet per load balancer: small subnets keep armsim's address allocation cheap at 2,000 NICs
-    put(vnet, {"location": LOCATION, "properties": {
-        "addressSpace": {"addressPrefixes": ["10.0.0.0/8"]},
-        "subnets": [{"name": f"s{i}", "properties": {"addressPrefix": f"10.{i // 256}.{i % 256}.0/24"}}
-                    for i in range(lbs)]}})
+    put_vnet(engine, vnet, LOCATION, "10.0.0.0/8", {f"s{i}": f"10.{i // 256}.{i % 256}.0/24" for i in range(lbs)})
     for i in range(lbs):
         lb = lb_id(engine.subscription_id, i, rg)
         pip = f"{net}/publicIPAddresses/pip{i}"
-        put(pip, {"location": LOCATION, "sku": {"name": "Standard"},
-                  "properties": {"publicIPAllocationMethod": "Static"}})
+        put_public_ip(engine, pip, LOCATION)
         put(lb, {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {
             "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip}}}],
             "backendAddressPools": [{"name": "pool"}],

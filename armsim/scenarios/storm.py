@@ -10,6 +10,7 @@ the benchmark creates them.
 from __future__ import annotations
 
 from armsim.engine import Engine
+from armsim.scenarios.common import put_public_ip, put_vnet
 
 RG = "stormRG"
 LOCATION = "westus"
@@ -24,15 +25,8 @@ def build(engine: Engine) -> None:
     engine.ensure_resource_group(RG, LOCATION)
     net = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network"
     pip = f"{net}/publicIPAddresses/stormPublicIP"
-    engine.internal_put(f"{net}/virtualNetworks/{VNET}", {
-        "location": LOCATION,
-        "properties": {
-            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-            "subnets": [{"name": SUBNET, "properties": {"addressPrefix": "10.0.0.0/20"}}],
-        },
-    })
-    engine.internal_put(pip, {"location": LOCATION, "sku": {"name": "Standard"},
-                              "properties": {"publicIPAllocationMethod": "Static"}})
+    put_vnet(engine, f"{net}/virtualNetworks/{VNET}", LOCATION, "10.0.0.0/16", {SUBNET: "10.0.0.0/20"})
+    put_public_ip(engine, pip, LOCATION)
     engine.internal_put(f"{net}/loadBalancers/{LB_NAME}", {
         "location": LOCATION,
         "sku": {"name": "Standard"},

@@ -26,6 +26,7 @@ import copy
 from typing import Any
 
 from armsim.engine import Engine
+from armsim.scenarios.common import put_public_ip, put_vnet
 
 RG = "pkViolations"
 LOCATION = "westus"
@@ -39,15 +40,10 @@ def build(engine: Engine) -> None:
     vnet = f"{net}/virtualNetworks/vnet1"
     put = engine.internal_put
 
-    put(vnet, {"location": LOCATION, "properties": {
-        "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]},
-        "subnets": [{"name": "a", "properties": {"addressPrefix": "10.1.0.0/24"}},
-                    {"name": "b", "properties": {"addressPrefix": "10.1.1.0/24"}}]}})
+    put_vnet(engine, vnet, LOCATION, "10.1.0.0/16", {"a": "10.1.0.0/24", "b": "10.1.1.0/24"})
     for name in ("pipWeb", "pipOut", "pipVm", "pipSets", "pipNat"):
-        put(f"{net}/publicIPAddresses/{name}", {"location": LOCATION, "sku": {"name": "Standard"},
-                                                "properties": {"publicIPAllocationMethod": "Static"}})
-    put(f"{net}/publicIPAddresses/pipBasic", {"location": LOCATION, "sku": {"name": "Basic"},
-                                              "properties": {"publicIPAllocationMethod": "Dynamic"}})
+        put_public_ip(engine, f"{net}/publicIPAddresses/{name}", LOCATION)
+    put_public_ip(engine, f"{net}/publicIPAddresses/pipBasic", LOCATION, sku="Basic")
 
     def rule(name: str, prio: int, port: str, source: str, access: str = "Allow") -> dict[str, Any]:
         return {"name": name, "properties": {"priority": prio, "protocol": "Tcp", "access": access,

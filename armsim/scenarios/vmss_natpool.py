@@ -12,6 +12,7 @@ frontend delete) then succeed in that order and only in that order.
 from __future__ import annotations
 
 from armsim.engine import Engine
+from armsim.scenarios.common import put_public_ip, put_vnet
 
 RG = "MyResourceGroup"
 LOCATION = "westus"
@@ -25,16 +26,9 @@ def build(engine: Engine) -> None:
     lb = f"{net}/loadBalancers/MyLoadBalancer"
     pip_rule = f"{net}/publicIPAddresses/MyPublicIP"
     pip_nat = f"{net}/publicIPAddresses/MyFrontendPublicIP"
-    engine.internal_put(vnet, {
-        "location": LOCATION,
-        "properties": {
-            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-            "subnets": [{"name": "MySubnet", "properties": {"addressPrefix": "10.0.0.0/24"}}],
-        },
-    })
+    put_vnet(engine, vnet, LOCATION, "10.0.0.0/16", {"MySubnet": "10.0.0.0/24"})
     for pip in (pip_rule, pip_nat):
-        engine.internal_put(pip, {"location": LOCATION, "sku": {"name": "Standard"},
-                                  "properties": {"publicIPAllocationMethod": "Static"}})
+        put_public_ip(engine, pip, LOCATION)
     engine.internal_put(lb, {
         "location": LOCATION,
         "sku": {"name": "Standard"},
