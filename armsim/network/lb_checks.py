@@ -285,27 +285,19 @@ def check_removals(
         new = {c["name"].lower() for c in props[coll]}
         return [c for c in old.get(coll) or [] if c["name"].lower() not in new]
 
-    for pool in removed("inboundNatPools"):
-        vmss = scale_sets_referencing(store, pool["id"])
-        if vmss:
-            raise ArmError(
-                400,
-                "LoadBalancerInboundNatPoolInUseByVirtualMachineScaleSet",
-                f"Cannot remove inbound nat pool {pool['name']} from load balancer since it is in use by virtual "
-                f"machine scale set {scale_set_id(vmss[0])}.",
-            )
-    for pool in removed("backendAddressPools"):
-        vmss = scale_sets_referencing(store, pool["id"])
-        if vmss:
-            raise ArmError(
-                400,
-                "LoadBalancerBackendAddressPoolInUseByVirtualMachineScaleSet",
-                f"Cannot remove backend address pool {pool['name']} from load balancer since it is in use by "
-                f"virtual machine scale set {scale_set_id(vmss[0])}.",
-            )
-        users = ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools")
-        if users:
-            raise invalid_reference(pool["id"], users[0][0])
+    for coll, code, noun in (
+        ("inboundNatPools", "LoadBalancerInboundNatPoolInUseByVirtualMachineScaleSet", "inbound nat pool"),
+        ("backendAddressPools", "LoadBalancerBackendAddressPoolInUseByVirtualMachineScaleSet", "backend address pool"),
+    ):
+        for pool in removed(coll):
+            vmss = scale_sets_referencing(store, pool["id"])
+            if vmss:
+                raise ArmError(400, code, f"Cannot remove {noun} {pool['name']} from load balancer since it is in use "
+                                          f"by virtual machine scale set {scale_set_id(vmss[0])}.")
+            if coll == "backendAddressPools":  # a NIC's reference to a removed backend pool is invalid
+                users = ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools")
+                if users:
+                    raise invalid_reference(pool["id"], users[0][0])
     probes_of_vmss = {ids.key(p["id"]): scale_sets_referencing(store, p["id"]) for p in old.get("probes") or []}
     for probe in removed("probes"):
         vmss = probes_of_vmss.get(ids.key(probe["id"]))

@@ -47,6 +47,13 @@ def _nat_finding(lb: LoadBalancer, rule_id: str, rule_name: str, port: int, nic:
                  fix=FIX_NAT, evidence={**evidence, "nic": nic.id}, binding=binding)
 
 
+def _planned_backend(snap: Snapshot, nic_id: str, ip_configuration: str) -> list[tuple[Nic, IpConfiguration]]:
+    """The NIC and ip configuration a planned assignment or join names, if both exist (else nothing)."""
+    nic = snap.nic(nic_id)
+    ic = nic.ip_configuration(ip_configuration) if nic else None
+    return [(nic, ic)] if nic is not None and ic is not None else []
+
+
 def screen(changes: Sequence[Change], view: View, params: Mapping[str, Any]) -> Iterable[Refusal]:
     """A new NAT rule to a management port on a backend open to the Internet creates the violation."""
     snap, ports = view.snapshot, set(params["ports"])
@@ -56,20 +63,14 @@ def screen(changes: Sequence[Change], view: View, params: Mapping[str, Any]) -> 
         lb = snap.load_balancer(create.lb_id)
         backends: list[tuple[Nic, IpConfiguration, Change | None]] = []
         if isinstance(create, CreateNatRule):
-            for a in changes:
-                if isinstance(a, AssignNatRule) and same_id(a.rule_id, create.rule_id):
-                    nic = snap.nic(a.nic_id)
-                    ic = nic.ip_configuration(a.ip_configuration) if nic else None
-                    if nic is not None and ic is not None:
-                        backends.append((nic, ic, a))
+            assigns = [a for a in changes if isinstance(a, AssignNatRule) and same_id(a.rule_id, create.rule_id)]
+            backends += [(nic, ic, a) for a in assigns for nic, ic in _planned_backend(snap, a.nic_id,
+                                                                                       a.ip_configuration)]
         else:
             backends += [(n, i, None) for n, i in snap.pool_members(create.pool_id)]
-            for j in changes:
-                if isinstance(j, JoinPool) and same_id(j.pool_id, create.pool_id):
-                    nic = snap.nic(j.nic_id)
-                    ic = nic.ip_configuration(j.ip_configuration) if nic else None
-                    if nic is not None and ic is not None:
-                        backends.append((nic, ic, None))
+            joins = [j for j in changes if isinstance(j, JoinPool) and same_id(j.pool_id, create.pool_id)]
+            backends += [(nic, ic, None) for j in joins for nic, ic in _planned_backend(snap, j.nic_id,
+                                                                                        j.ip_configuration)]
         for nic, ic, assign in backends:
             reachable, evidence = internet_reachable(snap, lb, nic, ic, create.backend_port, create.protocol)
             if reachable and lb is not None:
