@@ -13,7 +13,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from poolkeeper.config import load_config
-from poolkeeper.reconciler import Reconciler
+from poolkeeper.reconciler import ReconcileOutcome, Reconciler
 from poolkeeper_local.localrun import tutorial_config
 from tests.conftest import SimHandle
 from tests.e2e.conftest import RG, nic_body, vm_body
@@ -29,14 +29,19 @@ def own(sim: SimHandle, correlation_id: str) -> list[dict[str, Any]]:
     return [e for e in sim.requests_log() if e["correlation_id"] == correlation_id]
 
 
-def test_writes_start_from_the_snapshot_no_get_before_a_put(armsim_factory: Callable[..., SimHandle]) -> None:
-    sim = armsim_factory(scenario="tutorial")
+def reconcile_once(sim: SimHandle) -> tuple[ReconcileOutcome, list[dict[str, Any]]]:
+    """One applied reconcile of the estate, and the requests armsim logged under its correlation id."""
     rec = reconciler(sim)
     try:
         (outcome,) = rec.reconcile_all(dry_run=False)
     finally:
         rec.close()
-    log = own(sim, outcome.correlation_id)
+    return outcome, own(sim, outcome.correlation_id)
+
+
+def test_writes_start_from_the_snapshot_no_get_before_a_put(armsim_factory: Callable[..., SimHandle]) -> None:
+    sim = armsim_factory(scenario="tutorial")
+    outcome, log = reconcile_once(sim)
     puts = [e for e in log if e["method"] == "PUT" and RESOURCE.search(e["path"])]
     gets = [e for e in log if e["method"] == "GET" and RESOURCE.search(e["path"])]
     assert outcome.result is not None and outcome.result.writes == 4 == len(puts)  # 1 LB + 3 NICs
@@ -46,12 +51,7 @@ def test_writes_start_from_the_snapshot_no_get_before_a_put(armsim_factory: Call
 
 def test_nic_writes_of_one_stage_run_in_parallel(armsim_factory: Callable[..., SimHandle]) -> None:
     sim = armsim_factory(scenario="tutorial", time_scale=0.5)  # a NIC PUT runs ~1 s: its poll waits for it
-    rec = reconciler(sim)
-    try:
-        (outcome,) = rec.reconcile_all(dry_run=False)
-    finally:
-        rec.close()
-    log = own(sim, outcome.correlation_id)
+    outcome, log = reconcile_once(sim)
     sequence = ["nic-put" if e["method"] == "PUT" and "/networkInterfaces/" in e["path"] else e["method"]
                 for e in log]
     first = sequence.index("nic-put")
