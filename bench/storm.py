@@ -311,24 +311,26 @@ def run_azcli(n: int, time_scale: float, sample: int = 3) -> dict[str, Any]:
 
 
 def cold_imports(repeats: int = 5) -> dict[str, Any]:
-    """Cold-start cost: ``import function_app`` vs importing only the SDKs it needs, each in a fresh interpreter."""
-    def timed(stmt: str) -> list[float]:
-        out = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT, capture_output=True,
-                           env={**os.environ, "POOLKEEPER_CONFIG": "{}"})
-            out.append(time.perf_counter() - started)
-        return out
+    """Cold-start cost: ``import function_app`` vs importing only the SDKs it needs, each in a fresh interpreter.
 
-    sdks = ("import azure.functions, azure.identity, azure.mgmt.network, azure.mgmt.compute, tenacity")
-    # indexing: what the host imports before any invocation; first use: what the first event loads on top of it
-    # (the handlers import the composition root and the service lazily), so the two together are the full cost
-    first_use = "import function_app, poolkeeper.composition, poolkeeper.service"
-    app, base, sdk = timed("import function_app"), timed("pass"), timed(sdks)
-    full = timed(first_use)
-    app_m, base_m, sdk_m = statistics.median(app), statistics.median(base), statistics.median(sdk)
-    full_m = statistics.median(full)
+    Indexing is what the host imports before any invocation; first use adds what the first event loads (the handlers
+    import the composition root and the service lazily), so it is the full cost. The statements run round-robin, so
+    a change in the machine's load during the measurement weighs on all of them alike.
+    """
+    def once(stmt: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT, capture_output=True,
+                       env={**os.environ, "POOLKEEPER_CONFIG": "{}"})
+        return time.perf_counter() - started
+
+    stmts = {"app": "import function_app", "base": "pass",
+             "sdk": "import azure.functions, azure.identity, azure.mgmt.network, azure.mgmt.compute, tenacity",
+             "full": "import function_app, poolkeeper.composition, poolkeeper.service"}
+    times: dict[str, list[float]] = {k: [] for k in stmts}
+    for _ in range(repeats):
+        for k, stmt in stmts.items():
+            times[k].append(once(stmt))
+    app_m, base_m, sdk_m, full_m = (statistics.median(times[k]) for k in ("app", "base", "sdk", "full"))
     return {"repeats": repeats, "interpreter_s": round(base_m, 3), "function_app_s": round(app_m, 3),
             "sdks_only_s": round(sdk_m, 3), "ratio": round((app_m - base_m) / max(1e-9, sdk_m - base_m), 2),
             "first_use_s": round(full_m, 3),
