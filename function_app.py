@@ -5,19 +5,17 @@ names a queue (events delivered through Service Bus sessions, docs/scaling.md); 
 app setting that does not exist and the host would refuse to start the function.
 """
 
-import os
-
 import azure.functions as func
 
 from handlers import events, http, timers, workflows
-from poolkeeper.settings import EVENTS_QUEUE_VAR
+from poolkeeper.settings import events_queue
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(events.bp)
 app.register_functions(http.bp)
 app.register_functions(timers.bp)
 app.register_functions(workflows.bp)
-if os.environ.get(EVENTS_QUEUE_VAR, "").strip():
+if events_queue():
     from handlers import queue
 
     app.register_functions(queue.bp)

@@ -139,6 +139,12 @@ class Settings:
         return 200.0 if self.in_azure else None
 
 
+def events_queue(environ: Mapping[str, str] | None = None) -> str:
+    """The Service Bus queue events are delivered to (empty: none). Read alone, not through :meth:`Settings.from_env`,
+    because ``function_app`` needs it to index the functions and a bad unrelated setting must fail at first use."""
+    return _text(os.environ if environ is None else environ, EVENTS_QUEUE_VAR)
+
+
 def resolve_schedule(schedule: str, environ: Mapping[str, str] | None = None) -> str:
     """A timer binding's schedule with ``%NAME%`` replaced by that app setting (or its documented default)."""
     text = schedule.strip()
