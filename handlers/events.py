@@ -5,7 +5,6 @@ from __future__ import annotations
 import azure.functions as func
 
 from handlers.runtime import reconciler
-from poolkeeper.service import handle_resource_event
 
 bp = func.Blueprint()
 
@@ -25,4 +24,6 @@ def event_as_dict(event: func.EventGridEvent) -> dict:
 
 @bp.event_grid_trigger(arg_name="event")
 def on_resource_event(event: func.EventGridEvent) -> None:
+    from poolkeeper.service import handle_resource_event  # at first use: indexing does not load the reconciler
+
     handle_resource_event(reconciler(), event_as_dict(event))

@@ -8,13 +8,12 @@ worker's root handler forwards the records); with APPLICATIONINSIGHTS_CONNECTION
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from poolkeeper.composition import App, build
-from poolkeeper.logs import configure
-from poolkeeper.reconciler import Reconciler
-from poolkeeper.settings import Settings
-from poolkeeper.telemetry import configure_telemetry
-from poolkeeper.workflows.operations import Workflows
+if TYPE_CHECKING:  # imported at first use (below): indexing the app needs none of them (cold start, bench/storm.py)
+    from poolkeeper.composition import App
+    from poolkeeper.reconciler import Reconciler
+    from poolkeeper.workflows.operations import Workflows
 
 _lock = threading.Lock()
 _app: App | None = None
@@ -25,6 +24,11 @@ def app() -> App:
     global _app
     with _lock:
         if _app is None:
+            from poolkeeper.composition import build
+            from poolkeeper.logs import configure
+            from poolkeeper.settings import Settings
+            from poolkeeper.telemetry import configure_telemetry
+
             settings = Settings.from_env()
             configure(settings.log_level or "INFO")
             configure_telemetry()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import azure.functions as func
 
 from handlers.runtime import reconciler, workflows
-from poolkeeper.service import compliance_sweep as run_sweep
 
 bp = func.Blueprint()
 
 
 @bp.timer_trigger(schedule="%POOLKEEPER_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def compliance_sweep(timer: func.TimerRequest) -> None:
+    from poolkeeper.service import compliance_sweep as run_sweep  # at first use: indexing does not load the reconciler
+
     run_sweep(reconciler(), workflows())

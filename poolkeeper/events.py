@@ -6,13 +6,13 @@ Bicep event-subscription filter delivers exactly these (and nothing poolkeeper w
 
 from __future__ import annotations
 
-from azure.eventgrid import SystemEventNames
-
-# The event type strings come from Microsoft's own catalogue of system events (azure-eventgrid's SystemEventNames,
-# generated from the Event Grid data-plane spec), so a typo cannot silently filter every event out.
+# The event type strings of Microsoft's own catalogue of system events (azure-eventgrid's
+# SystemEventNames.ResourceWriteSuccessEventName / ResourceDeleteSuccessEventName, generated from the Event Grid
+# data-plane spec). Literals here keep azure-eventgrid off the app's cold import path; a unit test checks them against
+# SystemEventNames, so a typo cannot silently filter every event out.
 HANDLED_EVENT_TYPES: tuple[str, ...] = (
-    SystemEventNames.ResourceWriteSuccessEventName.value,
-    SystemEventNames.ResourceDeleteSuccessEventName.value,
+    "Microsoft.Resources.ResourceWriteSuccess",
+    "Microsoft.Resources.ResourceDeleteSuccess",
 )
 
 HANDLED_OPERATION_NAMES: tuple[str, ...] = (

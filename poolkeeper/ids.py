@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# The format of a workflow operation id (workflows.intents.new_operation_id: uuid4().hex[:12]). Here, not in the
+# workflows package, so the HTTP edge's schemas can name it without loading the workflows (and the SDKs) at indexing.
+OPERATION_ID_PATTERN = r"^[0-9a-f]{12}$"
+
 _EXAMPLE = (
     "/subscriptions/<subscription-id>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<name>"
 )

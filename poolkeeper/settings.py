@@ -24,6 +24,11 @@ WORKFLOW_WAIT_VAR = "POOLKEEPER_WORKFLOW_WAIT_SECONDS"  # how long an HTTP reque
 WORKFLOW_RUN_VAR = "POOLKEEPER_WORKFLOW_RUN_SECONDS"  # how long one run of an operation may take (Azure: 200 s)
 SWEEP_SCHEDULE_VAR = "POOLKEEPER_SWEEP_SCHEDULE"
 RESUME_SCHEDULE_VAR = "POOLKEEPER_RESUME_SCHEDULE"
+# Service Bus delivery (docs/scaling.md): the session-enabled queue Event Grid writes events to (the trigger reads it
+# as %POOLKEEPER_EVENTS_QUEUE%; handlers/queue.py is registered only when it is set) and the trigger's connection
+# prefix (identity-based: POOLKEEPER_SERVICEBUS__fullyQualifiedNamespace)
+EVENTS_QUEUE_VAR = "POOLKEEPER_EVENTS_QUEUE"
+SERVICEBUS_CONNECTION = "POOLKEEPER_SERVICEBUS"
 # Set by the platform or by Azure tooling, read (never written) by poolkeeper:
 WEBSITE_INSTANCE_VAR = "WEBSITE_INSTANCE_ID"  # set by App Service / Functions on every instance: "we run in Azure"
 SUBSCRIPTION_VAR = "AZURE_SUBSCRIPTION_ID"  # the workflow CLI's default subscription for -g/--lb-name
@@ -132,6 +137,12 @@ class Settings:
         if self.workflow_run_seconds is not None:
             return self.workflow_run_seconds
         return 200.0 if self.in_azure else None
+
+
+def events_queue(environ: Mapping[str, str] | None = None) -> str:
+    """The Service Bus queue events are delivered to (empty: none). Read alone, not through :meth:`Settings.from_env`,
+    because ``function_app`` needs it to index the functions and a bad unrelated setting must fail at first use."""
+    return _text(os.environ if environ is None else environ, EVENTS_QUEUE_VAR)
 
 
 def resolve_schedule(schedule: str, environ: Mapping[str, str] | None = None) -> str:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
-
-from opentelemetry import metrics
+from typing import TYPE_CHECKING, Any
 
 from poolkeeper.settings import Settings
+
+if TYPE_CHECKING:  # opentelemetry is imported where metrics are installed, not at the app's cold start
+    from opentelemetry import metrics
 
 _lock = threading.Lock()
 _configured = False
@@ -34,7 +35,10 @@ class MetricsHandler(logging.Handler):
 
     def __init__(self, meter: metrics.Meter | None = None) -> None:
         super().__init__(level=logging.DEBUG)
-        meter = meter or metrics.get_meter("poolkeeper")
+        if meter is None:
+            from opentelemetry import metrics
+
+            meter = metrics.get_meter("poolkeeper")
         self.arm_calls = meter.create_counter("poolkeeper.arm.calls", unit="{call}",
                                               description="ARM requests by operation and outcome")
         self.writes = meter.create_counter("poolkeeper.writes", unit="{resource}",

@@ -48,6 +48,12 @@ param armEndpoint string = 'https://management.azure.com'
 @description('Name of the Event Grid system topic for the subscription. Only one such topic may exist per subscription.')
 param systemTopicName string
 
+@description('Service Bus delivery (docs/scaling.md): the session-enabled queue Event Grid delivers events to (eventgrid.bicep serviceBusQueueId). Empty (default): the queue trigger is not registered.')
+param eventsQueueName string = ''
+
+@description('Fully qualified namespace of that queue (<name>.servicebus.windows.net); the app identity needs Azure Service Bus Data Receiver on the queue.')
+param serviceBusNamespace string = ''
+
 @description('Optional object id of the deploying user, granted blob access to the operations container so `python -m poolkeeper` can run locally against the same state. Empty: nothing granted.')
 param principalId string = ''
 
@@ -321,6 +327,26 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'POOLKEEPER_RESUME_SCHEDULE'
           value: '0 */5 * * * *'
+        }
+        // Service Bus delivery (handlers/queue.py, registered only when POOLKEEPER_EVENTS_QUEUE is not empty); the
+        // trigger connects with the app identity (identity-based connection: <prefix>__fullyQualifiedNamespace, and for
+        // a user-assigned identity __credential = managedidentity and __clientId; Microsoft Learn, Azure Functions
+        // "Configure an identity-based connection" / Service Bus trigger connections).
+        {
+          name: 'POOLKEEPER_EVENTS_QUEUE'
+          value: eventsQueueName
+        }
+        {
+          name: 'POOLKEEPER_SERVICEBUS__fullyQualifiedNamespace'
+          value: serviceBusNamespace
+        }
+        {
+          name: 'POOLKEEPER_SERVICEBUS__clientId'
+          value: appIdentity.properties.clientId
+        }
+        {
+          name: 'POOLKEEPER_SERVICEBUS__credential'
+          value: 'managedidentity'
         }
         // Workflow backups and progress (used by resume_operations and /api/operations/{id}).
         {

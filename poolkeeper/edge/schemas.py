@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from poolkeeper.workflows.store import OPERATION_ID_PATTERN
+from poolkeeper.ids import OPERATION_ID_PATTERN
 
 Schema = dict[str, Any]
 

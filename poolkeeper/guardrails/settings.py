@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from poolkeeper.guardrails import catalog
 from poolkeeper.guardrails.registry import REGISTRY, Guardrail
 
@@ -61,6 +59,10 @@ def validate(raw: object) -> list[str]:
             errors.append(f"{path}.{key}: unknown parameter of {gid}; "
                           f"{'its parameters are ' + ', '.join(allowed) if allowed else 'it takes none'}")
         params = {k: v for k, v in params.items() if k in allowed}
+        # Imported here: jsonschema (and referencing, rpds, attrs) costs ~30 ms of cold start, needed only once a
+        # configuration names guardrail parameters.
+        from jsonschema import Draft202012Validator
+
         validator = Draft202012Validator(dict(g.params_schema))
         for err in sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path)):
             errors.append(f"{_path(path, err.absolute_path)}: {err.message}")

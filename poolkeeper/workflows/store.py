@@ -21,13 +21,13 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from poolkeeper.ids import OPERATION_ID_PATTERN
 from poolkeeper.settings import DEFAULT_OPERATIONS_DIR, Settings
 
 DEFAULT_DIR = DEFAULT_OPERATIONS_DIR
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 # the real format of an operation id (intents.new_operation_id: uuid4().hex[:12]); nothing else names a folder or a
 # blob prefix, so ``..`` and friends cannot leave the store (issue 9: GET /api/operations/.. served the parent's file)
-OPERATION_ID_PATTERN = r"^[0-9a-f]{12}$"
 _OPERATION_ID = re.compile(OPERATION_ID_PATTERN)
 
 

@@ -131,3 +131,12 @@ def test_eventgrid_bicep_targets_on_resource_event_with_retries_and_dead_letter(
     dead_letter = props["deadLetterWithResourceIdentity"]
     assert dead_letter["identity"]["type"] == "UserAssigned"
     assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
+
+
+def test_handled_event_types_are_microsofts_system_event_names() -> None:
+    """The literals in poolkeeper.events (kept off the cold import path) are azure-eventgrid's own names."""
+    from azure.eventgrid import SystemEventNames
+
+    expected = (SystemEventNames.ResourceWriteSuccessEventName.value,
+                SystemEventNames.ResourceDeleteSuccessEventName.value)
+    assert expected == HANDLED_EVENT_TYPES
