@@ -3,7 +3,7 @@
 Every ARM request poolkeeper sends carries ``x-ms-correlation-request-id``. ARM's RPC contract makes it a
 caller-specified id that ARM keeps for the whole operation (Azure/azure-resource-manager-rpc,
 v1.0/common-api-details.md#client-request-headers), and the Event Grid event of the write carries the operation's
-correlation id in ``data.correlationId`` (the published examples in ../shared/reference, spec
+correlation id in ``data.correlationId`` (the published examples in tests/data/reference, spec
 eventgrid/data-plane/Microsoft.Resources 2018-01-01, show the field with a placeholder value; that it is exactly the
 client's header value is UNCONFIRMED by a public example — armsim behaves so). So poolkeeper recognises its own
 writes by that id, not by the caller's object id: an operator running poolkeeper with the identity they also create

@@ -5,7 +5,7 @@ Sources: azure-rest-api-specs, specification/resources/resource-manager/Microsof
 resources.json (``Deployments_CreateOrUpdate`` answers 200/201 with the deployment, ``provisioningState``
 ``Accepted``, and an ``Azure-AsyncOperation`` header; ``Deployments_Get``; ``Deployments_Validate``;
 ``Deployments_Cancel`` 204; ``DeploymentOperations_List``). The operation status body is ``{"status": "Running"}`` /
-``{"status": "Succeeded"}`` (shared/reference/lro_deployment_asyncoperation_status_*.json), the status URL is
+``{"status": "Succeeded"}`` (tests/data/reference/lro_deployment_asyncoperation_status_*.json), the status URL is
 ``.../deployments/{name}/operationStatuses/{id}`` (UNCONFIRMED beyond public az --debug logs). A failed deployment's
 error is ``DeploymentFailed`` with the failing resources' errors as details (Microsoft Learn, azure-resource-manager/
 troubleshooting/common-deployment-errors; ``DeploymentActive`` for a PUT while the same deployment runs; template
