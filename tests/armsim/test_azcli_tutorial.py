@@ -26,8 +26,9 @@ from tests.conftest import SimHandle
 
 pytestmark = pytest.mark.azcli
 
-SEED003 = Path("/work/shared/seeds/003_221c2aa7bfce5792.txt")
-SEED002 = Path("/work/shared/seeds/002_3cbaf58cac282b5e.txt")
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"  # copies of the source documents (SOURCES.md)
+SEED003 = SEEDS / "003_221c2aa7bfce5792.txt"
+SEED002 = SEEDS / "002_3cbaf58cac282b5e.txt"
 RG = "myTutorial8"
 
 
