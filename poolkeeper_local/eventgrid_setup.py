@@ -16,6 +16,7 @@ from azure.core.credentials import TokenCredential
 
 from poolkeeper.clients import arm_scope
 from poolkeeper.events import HANDLED_EVENT_TYPES, HANDLED_OPERATION_NAMES
+from poolkeeper.pacing import retry_after_from_headers
 
 EVENTGRID_API = "2025-02-15"
 
@@ -85,17 +86,8 @@ def _put(session: requests.Session, url: str, body: dict[str, Any], deadline: fl
         resp = session.put(url, params={"api-version": EVENTGRID_API}, json=body)
         if resp.status_code not in (409, 429) or time.monotonic() >= deadline:
             return resp
-        time.sleep(min(_retry_after(resp), max(0.0, deadline - time.monotonic())))
-
-
-def _retry_after(resp: requests.Response) -> float:
-    """Seconds the server asked to wait (``retry-after-ms`` first, then ``Retry-After``), 0.5 s if it did not say."""
-    for header, scale in (("retry-after-ms", 0.001), ("Retry-After", 1.0)):
-        try:
-            return max(0.0, float(resp.headers[header]) * scale)
-        except (KeyError, ValueError):
-            continue
-    return 0.5
+        hint = retry_after_from_headers(resp.headers)
+        time.sleep(min(0.5 if hint is None else hint, max(0.0, deadline - time.monotonic())))
 
 
 def _check(resp: requests.Response, what: str) -> None:
