@@ -266,10 +266,13 @@ class Storm:
         name = "chaos-kill"
         op.create_nic(RG, f"{name}-nic")
         self._flush(control)  # let the storm's deliveries settle: the next LB+NIC pair of writes is this VM's
-        marker = len(control("GET", "requests"))
         # only the scripted NIC failures while the kill is aimed: a random drop of the LB write would move the aim
         control("POST", "faults", {"seed": self.plan.seed + 1, "rules": [
             {"kind": "write", "path_contains": "/networkInterfaces/", "sequence": [503] * 200, "retry_after": 0.5}]})
+        # the marker after the faults: a NIC write of an earlier run still in flight when the faults went in (a busy
+        # machine) is not this VM's; and only this VM's NIC counts, whatever else is still being wired
+        marker = len(control("GET", "requests"))
+        own_nic = f"/networkinterfaces/{name}-nic".lower()
         creator = threading.Thread(target=op.create_vm, args=(RG, name, f"{name}-nic"), daemon=True)
         creator.start()
         deadline = time.monotonic() + 120
@@ -278,11 +281,10 @@ class Storm:
             mine = [e for e in control("GET", f"requests?since={marker}")
                     if e.get("principal") == pk_oid and e["kind"] != "read"]
             lb_written = [i for i, e in enumerate(mine) if "/loadbalancers/" in e["path"].lower() and e["status"] < 300]
-            nic_refused = [i for i, e in enumerate(mine)
-                           if "/networkinterfaces/" in e["path"].lower() and e["status"] == 503]
+            nic_refused = [i for i, e in enumerate(mine) if own_nic in e["path"].lower() and e["status"] == 503]
             if lb_written and nic_refused and nic_refused[-1] > lb_written[0]:
                 pk.kill()
-                nic_written = [e for e in mine if "/networkinterfaces/" in e["path"].lower() and e["status"] < 300]
+                nic_written = [e for e in mine if own_nic in e["path"].lower() and e["status"] < 300]
                 between = not nic_written
                 break
             time.sleep(0.02)
