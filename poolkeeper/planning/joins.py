@@ -156,7 +156,9 @@ def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Bindi
     - a model change does not touch existing members: "New instances added to the scale set use the most
       update-to-date model available" (Learn, *Upgrade policy modes for Virtual Machine Scale Sets*, Manual).
       Whether an upgrade of a Flexible member would re-create or re-wire its existing NIC from the model is
-      UNCONFIRMED, so existing members are joined per NIC (one NIC write each, once), never upgraded;
+      UNCONFIRMED, so existing members are joined per NIC (one NIC write each, once), never upgraded. Flexible
+      scale sets accept Automatic and Rolling policies too (same page); whether Azure then applies a network-profile
+      change to existing members itself is UNCONFIRMED — the per-NIC joins are idempotent either way;
     - Flexible orchestration supports neither a Basic load balancer nor port forwarding through a NAT pool ("Basic
       LB: No", "Network Port Forwarding: Yes (NAT Rules for individual instances)"; unsupported parameters "Basic
       Load Balancer" and "Port Forwarding via Standard Load Balancer NAT Pool - you can configure NAT rules": Learn,
