@@ -84,6 +84,7 @@ class Draft:
     changes: tuple[Change, ...] = ()  # every phase
     vm_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: vm key → selection
     ss_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: scale-set key → selection
+    flex_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: Flexible scale sets, likewise
     targets: Mapping[str, Target | None] = field(default_factory=dict)  # resolve_targets: binding name → target
     unassigned: frozenset[tuple[str, str]] = frozenset()  # (ip configuration key, rule key) released by the plan
     leaving: frozenset[tuple[str, str]] = frozenset()  # release: (ip configuration key, pool key)

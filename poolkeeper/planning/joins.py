@@ -1,8 +1,10 @@
 """Phase ``join``: VMs and scale sets into their binding's pool, with the NAT access their strategy gives.
 
 VMs join through their primary NIC (and get their per-VM rule when the strategy has one); Uniform scale sets through
-their model, followed by upgrading only the instances poolkeeper's own model change made out of date. A join Azure
-would refuse (another virtual network; a Basic load balancer mixing availability sets) is reported instead.
+their model, followed by upgrading only the instances poolkeeper's own model change made out of date; Flexible scale
+sets through their model too, so that new members are created wired, while their existing members (VMs) join per
+NIC like any VM. A join Azure would refuse (another virtual network; a Basic load balancer mixing availability sets
+or serving a Flexible scale set) is reported instead.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def join(ctx: Context, draft: Draft) -> Draft:
         sel = draft.ss_selection.get(ss.key)
         if sel is not None and sel.binding is not None:
             _join_scale_set(joins, draft.target(sel.binding), ss, sel.binding)
+        flex = draft.flex_selection.get(ss.key)
+        if flex is not None and flex.binding is not None:
+            _join_flexible_model(joins, draft.target(flex.binding), ss, flex.binding)
     return work.done(port_requests=(*draft.port_requests, *rules.requests))
 
 
@@ -133,6 +138,60 @@ def _join_scale_set(joins: _Joins, t: Target | None, ss: ScaleSet, b: Binding) -
     if note is not None:
         work.report(ss.id, b.name, *note)
     _upgrades(work, ss, b, live, made_stale)
+
+
+def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Binding) -> None:
+    """Put the pool into a Flexible scale set's model: members created from then on are wired at creation, with no
+    write of poolkeeper's per member. Nothing else: no upgrade record, no ``manualUpgrade``.
+
+    Azure (sources as cited; UNCONFIRMED where said):
+
+    - the NICs of a Flexible scale set's members are created by the network provider from the model's
+      ``networkInterfaceConfigurations``, at ``networkProfile.networkApiVersion`` ("specifies the Microsoft.Network
+      API version used when creating networking resources in the Network Interface Configurations for Virtual
+      Machine Scale Set with orchestration mode 'Flexible'", known value ``2020-11-01``: compute REST API,
+      VirtualMachineScaleSetNetworkProfile). Each ip configuration's ``loadBalancerBackendAddressPools`` is what
+      the member's NIC is created in. The write is a read-modify-write of the body as read, so ``networkApiVersion``
+      (which Azure's GET returns for such a model) goes back unchanged;
+    - a model change does not touch existing members: "New instances added to the scale set use the most
+      update-to-date model available" (Learn, *Upgrade policy modes for Virtual Machine Scale Sets*, Manual).
+      Whether an upgrade of a Flexible member would re-create or re-wire its existing NIC from the model is
+      UNCONFIRMED, so existing members are joined per NIC (one NIC write each, once), never upgraded. Flexible
+      scale sets accept Automatic and Rolling policies too (same page); whether Azure then applies a network-profile
+      change to existing members itself is UNCONFIRMED — the per-NIC joins are idempotent either way;
+    - Flexible orchestration supports neither a Basic load balancer nor port forwarding through a NAT pool ("Basic
+      LB: No", "Network Port Forwarding: Yes (NAT Rules for individual instances)"; unsupported parameters "Basic
+      Load Balancer" and "Port Forwarding via Standard Load Balancer NAT Pool - you can configure NAT rules": Learn,
+      *Orchestration modes for Virtual Machine Scale Sets*). So the model only ever gets the backend pool; NAT
+      access is the binding's strategy on the members: a NAT rule V2 over the pool (``v2``) reaches new members
+      with no further write, a per-VM V1 rule (``v1``) still costs one NIC write per member for its assignment.
+
+    Like a Uniform model, a model whose pool is missing gets it (again): model drift is repaired, and reported by
+    the sweep as PK013; the ETag the plan saw guards the write.
+    """
+    work = joins.work
+    if t is None or not ss.nic_configurations:
+        return  # no network profile: members are attached VMs, wired per NIC only
+    nc = ss.primary_nic_configuration
+    ipc = nc.primary_ip_configuration if nc is not None else None
+    if nc is None or ipc is None:
+        work.report(ss.id, b.name, "NoPrimaryIpConfiguration",
+                    f"Flexible scale set {ss.name}'s model has no primary NIC/ip configuration to put into pool "
+                    f"{t.pool.name}; its members are wired per NIC")
+        return
+    if any(same_id(p, t.pool.id) for p in ipc.backend_pool_ids):
+        return
+    if t.lb.is_basic:
+        work.report(ss.id, b.name, "FlexibleScaleSetOnBasicLoadBalancer",
+                    f"Flexible scale set {ss.name} cannot use Basic load balancer {t.lb.name} (Flexible "
+                    "orchestration supports Standard load balancers only); its model is left as it is")
+        return
+    if _check_join(joins, t, ss.id, ipc.subnet_id, ss.key, f"Flexible scale set {ss.name}") is not None:
+        return
+    work.add(SetScaleSetModelPool(scale_set_id=ss.id, nic_config=nc.name, ip_config=ipc.name, pool_id=t.pool.id,
+                                  binding=b.name, model_etag=ss.etag,
+                                  reason=f"Flexible scale set {ss.name} matches binding {b.name}: new members are "
+                                         "created in the pool"))
 
 
 def _upgrades(work: Work, ss: ScaleSet, b: Binding, live: list[ScaleSetInstance], made_stale: list[str]) -> None:

@@ -8,14 +8,14 @@ from poolkeeper.ids import id_key, same_id
 from poolkeeper.natrules import nat_rule_v2_refusal
 from poolkeeper.planning.context import Context, Draft, Target, Work
 from poolkeeper.planning.natstrategy import nat_rule_name_v2
-from poolkeeper.planning.targets import wants_pool_rule
+from poolkeeper.planning.targets import vm_binding_names, wants_pool_rule
 from poolkeeper.ports import PortAllocator, protocols_overlap
 
 
 def want_pool_rules(ctx: Context, draft: Draft) -> Draft:
     """One NAT rule V2 per binding whose strategy wants one for the subjects it has in this run."""
     work = Work(ctx, draft)
-    vm_bindings = {s.binding.name for s in draft.vm_selection.values() if s.binding is not None}
+    vm_bindings = vm_binding_names(draft)
     ss_bindings = {s.binding.name for s in draft.ss_selection.values() if s.binding is not None}
     requests: list[Target] = list(draft.pool_rule_requests)
     for b in ctx.config.bindings:

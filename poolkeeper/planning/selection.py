@@ -1,7 +1,12 @@
-"""Phase ``select``: which binding each VM and Uniform scale set in the run belongs to.
+"""Phase ``select``: which binding each VM and scale set in the run belongs to.
 
 The ignore tag opts out; an explicit ``poolkeeper.binding`` tag wins (an unknown name is reported and the subject
 left alone); otherwise the first binding in configuration order whose ``match`` holds, with the others reported.
+
+Uniform scale sets go to ``ss_selection`` (wired through their model, then upgrades). Flexible scale sets go to
+``flex_selection``: their members are ordinary VMs, selected (and wired per NIC) like any VM, and the scale set's own
+selection only decides whether the pool goes into its model so that new members are created wired. An event-driven
+run considers a Flexible scale set when it considers the scale set or one of its members.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Mapping
 
 from poolkeeper.changes import IGNORE_TAG, OWNER_TAG
 from poolkeeper.config import Match
-from poolkeeper.ids import same_id, scale_set_of
+from poolkeeper.ids import id_key, same_id, scale_set_of
 from poolkeeper.planning.context import Context, Draft, Selection, Work, deleting, sorted_values, tag_value
 
 
@@ -23,12 +28,23 @@ def select(ctx: Context, draft: Draft) -> Draft:
                 and not deleting(vm.provisioning_state):
             vms[vm.key] = _select(work, vm.id, vm.name, vm.resource_group, vm.tags, vm.availability_set_id,
                                   vm.scale_set_id)
+    members = _considered_members(ctx)
     sets: dict[str, Selection] = {}
+    flex: dict[str, Selection] = {}
     for ss in sorted_values(ctx.snapshot.scale_sets):
-        if ss.is_uniform and ctx.in_scope(ss.id) and ctx.considers_scale_set(ss) \
-                and not deleting(ss.provisioning_state):
+        if not ctx.in_scope(ss.id) or deleting(ss.provisioning_state):
+            continue
+        if ss.is_uniform and ctx.considers_scale_set(ss):
             sets[ss.key] = _select(work, ss.id, ss.name, ss.resource_group, ss.tags, None, ss.id)
-    return work.done(vm_selection=vms, ss_selection=sets)
+        elif not ss.is_uniform and (ctx.considers_scale_set(ss) or ss.key in members):
+            flex[ss.key] = _select(work, ss.id, ss.name, ss.resource_group, ss.tags, None, ss.id)
+    return work.done(vm_selection=vms, ss_selection=sets, flex_selection=flex)
+
+
+def _considered_members(ctx: Context) -> frozenset[str]:
+    """Keys of the Flexible scale sets one of whose member VMs the run considers (all of them in a full run)."""
+    return frozenset(id_key(vm.scale_set_id) for vm in ctx.snapshot.vms.values()
+                     if vm.scale_set_id and scale_set_of(vm.id) is None and ctx.considers_vm(vm))
 
 
 def _select(work: Work, subject_id: str, name: str, resource_group: str, tags: Mapping[str, str],

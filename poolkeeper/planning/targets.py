@@ -11,17 +11,27 @@ from poolkeeper.planning.natstrategy import strategy_of
 
 def resolve_targets(ctx: Context, draft: Draft) -> Draft:
     """Bindings in the order the joins first need them: those wanting a NAT rule V2 (configuration order), then
-    those of VMs, then those of scale sets (each in id order)."""
+    those of VMs, then those of scale sets (each in id order; Uniform, then Flexible)."""
     work = Work(ctx, draft)
     vm_bindings = [s.binding for _, s in sorted(draft.vm_selection.items()) if s.binding is not None]
     ss_bindings = [s.binding for _, s in sorted(draft.ss_selection.items()) if s.binding is not None]
-    pool_rules = [b for b in ctx.config.bindings if wants_pool_rule(b, {x.name for x in vm_bindings},
+    flex_bindings = [s.binding for _, s in sorted(draft.flex_selection.items()) if s.binding is not None]
+    pool_rules = [b for b in ctx.config.bindings if wants_pool_rule(b, vm_binding_names(draft),
                                                                      {x.name for x in ss_bindings})]
     targets: dict[str, Target | None] = dict(draft.targets)
-    for b in [*pool_rules, *vm_bindings, *ss_bindings]:
+    for b in [*pool_rules, *vm_bindings, *ss_bindings, *flex_bindings]:
         if b.name not in targets:
             targets[b.name] = _resolve(work, b)
     return work.done(targets=targets)
+
+
+def vm_binding_names(draft: Draft) -> set[str]:
+    """Bindings with VMs in the run. A Flexible scale set counts as VMs (its members are VMs, with per-VM NAT rules
+    under ``v1``), never as a Uniform scale set, whose ``v1`` binding falls back to a NAT rule V2: so a ``v2``
+    binding of a Flexible scale set gets its rule over the pool even before the set has members (they then arrive
+    with NAT access too), and a ``v1`` one gets per-VM rules only."""
+    return {s.binding.name for sel in (draft.vm_selection, draft.flex_selection) for s in sel.values()
+            if s.binding is not None}
 
 
 def wants_pool_rule(b: Binding, vm_bindings: set[str], ss_bindings: set[str]) -> bool:

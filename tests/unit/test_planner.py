@@ -216,7 +216,8 @@ def test_flexible_scale_set_vms_are_wired_like_vms() -> None:
     estate["nics"] = [B.nic("flexNic1", vm=B.compute_id("virtualMachines", "flex_1"))]
     estate["scale_sets"] = [B.scale_set("flex", mode="Flexible")]
     p, _ = converge(B.config(B.binding(match={"scaleSet": "flex"}, nat=B.ssh())), B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["CreateNatRule", "JoinPool", "AssignNatRule"]
+    # v1: the member keeps its per-VM rule (one NIC write for it); the pool also goes into the model (issue 13)
+    assert [c.kind for c in p.actions] == ["CreateNatRule", "JoinPool", "AssignNatRule", "SetScaleSetModelPool"]
     assert kinds(p, CreateNatRule)[0].rule_name == "pk-flex_1-22"
 
 
