@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from poolkeeper.changes import AssignNatRule, CreateNatRule, JoinPool
+from poolkeeper.changes import AssignNatRule, CreateNatRule, JoinPool, Plan
+from poolkeeper.findings import planner_finding
 from poolkeeper.guardrails.screen import screen, screen_findings, screen_parts
 from poolkeeper.planner import plan
 from tests.unit.builders import compute_id, nic, vm
@@ -27,8 +28,9 @@ def test_pk001_enforce_refuses_the_join_and_the_nat_wiring_of_that_nic() -> None
     s = snap(e)
     p = plan(cfg, s)
     assert {c.kind for c in p.changes} == {"JoinPool", "CreateNatRule", "AssignNatRule"}
+    p = Plan.of(p.changes, [planner_finding("SomeRule", PIP_ID, "flagged", binding="web")])
     allowed, refusals = screen(p, s, cfg)
-    assert allowed.changes == ()
+    assert allowed.changes == () and allowed.findings == p.findings  # the planner's findings are not screened away
     [r] = refusals
     assert r.guardrail == "PK001" and r.mode == "enforce" and r.resource_id.endswith("myNic4")
 
