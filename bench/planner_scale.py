@@ -67,7 +67,7 @@ def measure(n: int) -> dict[str, Any]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"vms": n, "snapshot_ms": round((t1 - t0) * 1000, 1), "plan_ms": round((t2 - t1) * 1000, 1),
-            "changes": len(result.actions), "peak_mib": round(peak / 2**20, 1)}
+            "changes": len(result.changes), "peak_mib": round(peak / 2**20, 1)}
 
 
 def main() -> None:

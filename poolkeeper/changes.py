@@ -2,7 +2,12 @@
 
 Changes are data, not actions: the planner produces them, the executor turns them into ARM writes, a dry run prints
 them. Every change carries the binding it serves and a human reason, so a log line or a dry-run report explains
-itself. ``Report`` is the planner's way of refusing or flagging something without changing Azure.
+itself. What the planner refuses or only flags changes nothing: it travels in the plan as a
+:class:`~poolkeeper.findings.Finding` (:attr:`Plan.findings`), the one type of every refusal, note and report.
+
+A change kind declares the resource it writes through its base: :class:`NicChange` (one NIC's ip configuration),
+:class:`LoadBalancerChange` / :class:`NatRuleChange` (a load balancer, one of its NAT rules), :class:`ScaleSetChange`
+(a scale set's model, record or instances); the NAT-pool workflows' kinds derive from :class:`OperationChange`.
 
 Ownership conventions (shared with the executor):
 
@@ -16,9 +21,9 @@ Ownership conventions (shared with the executor):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from poolkeeper.findings import Finding
 
@@ -27,9 +32,8 @@ IGNORE_TAG = "poolkeeper.ignore"
 #: records an unfinished NAT-pool workflow on its load balancer (``poolkeeper.workflows.intents``)
 INTENT_TAG = "poolkeeper.operation"
 RULE_PREFIX = "pk-"
-#: the severity of a planner report (UNCONFIRMED: a poolkeeper choice, no Azure source): a binding is not fully in
-#: force until someone acts, but nothing is broken by poolkeeper
-REPORT_SEVERITY = "medium"
+
+_T = TypeVar("_T")
 
 #: every change kind by name, filled by :meth:`Change.__init_subclass__`
 CHANGE_TYPES: dict[str, type[Change]] = {}
@@ -42,22 +46,26 @@ def _short(resource_id: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
-    """Base of every change. ``target`` says which resource the executor writes: a load balancer, a NIC, a scale
-    set, or nothing (reports)."""
+    """Base of every change. ``target_kind`` says which kind of resource the executor writes (a load balancer, a
+    NIC, a scale set …) and :attr:`target_id` which one."""
 
     binding: str
     reason: str
 
-    target_kind: ClassVar[str] = "none"
+    target_kind: ClassVar[str]
+    #: the field that holds the id of the resource this change writes (``nic_id``, ``lb_id`` …)
+    target_field: ClassVar[str]
     #: execution stage (one of :data:`STAGES`): when, relative to other writes, this change runs
-    stage: ClassVar[str] = "report"
+    stage: ClassVar[str]
     #: order inside the stage (lower first); deletions of NAT rules go first so a freed port can be reused
     order_in_stage: ClassVar[int] = 1
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every change kind registers itself by name (``Plan.from_json``, dry-run JSON): one class, one entry."""
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        """Every change kind registers itself by name (``Plan.from_json``, dry-run JSON): one class, one entry.
+        Bases that only share fields (``register=False``) are not kinds of change."""
         super().__init_subclass__(**kwargs)
-        CHANGE_TYPES[cls.__name__] = cls
+        if register:
+            CHANGE_TYPES[cls.__name__] = cls
 
     @property
     def kind(self) -> str:
@@ -66,7 +74,7 @@ class Change:
     @property
     def target_id(self) -> str:
         """The id of the resource this change writes (what the executor PUTs)."""
-        raise NotImplementedError
+        return str(getattr(self, self.target_field))
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -94,26 +102,62 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+# -- what a change writes: the bases of the kinds ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NicChange(Change, register=False):
+    """Base of the writes to one ip configuration of a NIC (one read-modify-write of the NIC per stage)."""
+
+    nic_id: str
+    ip_configuration: str
+    target_kind: ClassVar[str] = "networkInterface"
+    target_field: ClassVar[str] = "nic_id"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerChange(Change, register=False):
+    """Base of the writes to a load balancer (one read-modify-write of its body per stage)."""
+
+    lb_id: str
+    target_kind: ClassVar[str] = "loadBalancer"
+    target_field: ClassVar[str] = "lb_id"
+    stage: ClassVar[str] = "load-balancer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NatRuleChange(LoadBalancerChange, register=False):
+    """Base of the writes to one inbound NAT rule of a load balancer, named ``rule_name``."""
+
+    rule_name: str
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleSetChange(Change, register=False):
+    """Base of the writes to a scale set: its model or upgrade record (read-modify-write), or its instances."""
+
+    scale_set_id: str
+    target_kind: ClassVar[str] = "scaleSet"
+    target_field: ClassVar[str] = "scale_set_id"
+
+
 # -- NIC writes ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
-class JoinPool(Change):
+class JoinPool(NicChange):
     """Ensure the ip configuration references the pool, and tag the NIC ``poolkeeper.binding=owner_tag``.
 
     Idempotent: also emitted to re-tag a NIC already in the pool that moved to another binding.
     """
 
-    nic_id: str
-    ip_configuration: str
     pool_id: str
     owner_tag: str
-    target_kind: ClassVar[str] = "networkInterface"
     stage: ClassVar[str] = "nic-join"
-
-    @property
-    def target_id(self) -> str:
-        return self.nic_id
 
     def describe(self) -> str:
         return (f"join {_short(self.nic_id)}/{self.ip_configuration} to pool {_short(self.pool_id)} "
@@ -121,55 +165,34 @@ class JoinPool(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LeavePool(Change):
+class LeavePool(NicChange):
     """Remove the pool from the ip configuration; with ``remove_owner_tag`` also drop the ownership tag."""
 
-    nic_id: str
-    ip_configuration: str
     pool_id: str
     remove_owner_tag: bool = True
-    target_kind: ClassVar[str] = "networkInterface"
     stage: ClassVar[str] = "nic-release"
-
-    @property
-    def target_id(self) -> str:
-        return self.nic_id
 
     def describe(self) -> str:
         return f"remove {_short(self.nic_id)}/{self.ip_configuration} from pool {_short(self.pool_id)}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AssignNatRule(Change):
+class AssignNatRule(NicChange):
     """Add the NAT rule to the ip configuration's ``loadBalancerInboundNatRules``."""
 
-    nic_id: str
-    ip_configuration: str
     rule_id: str
-    target_kind: ClassVar[str] = "networkInterface"
     stage: ClassVar[str] = "nic-join"
-
-    @property
-    def target_id(self) -> str:
-        return self.nic_id
 
     def describe(self) -> str:
         return f"assign NAT rule {_short(self.rule_id)} to {_short(self.nic_id)}/{self.ip_configuration}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnassignNatRule(Change):
+class UnassignNatRule(NicChange):
     """Remove the NAT rule from the ip configuration's ``loadBalancerInboundNatRules``."""
 
-    nic_id: str
-    ip_configuration: str
     rule_id: str
-    target_kind: ClassVar[str] = "networkInterface"
     stage: ClassVar[str] = "nic-release"
-
-    @property
-    def target_id(self) -> str:
-        return self.nic_id
 
     def describe(self) -> str:
         return (f"unassign NAT rule {_short(self.rule_id)} from {_short(self.nic_id)}/{self.ip_configuration}: "
@@ -180,7 +203,7 @@ class UnassignNatRule(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CreateNatRule(Change):
+class CreateNatRule(NatRuleChange):
     """Create a V1 inbound NAT rule on the load balancer.
 
     ``replace`` is True when a rule of this name exists with other settings (the binding's frontend or protocol
@@ -188,23 +211,11 @@ class CreateNatRule(Change):
     so a differing rule found at apply time is a stale plan, not something to overwrite.
     """
 
-    lb_id: str
-    rule_name: str
     frontend_ip_configuration_id: str
     protocol: str
     frontend_port: int
     backend_port: int
     replace: bool = False
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
-
-    @property
-    def target_id(self) -> str:
-        return self.lb_id
-
-    @property
-    def rule_id(self) -> str:
-        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
 
     def describe(self) -> str:
         return (f"{'replace' if self.replace else 'create'} NAT rule {self.rule_name} on {_short(self.lb_id)}: "
@@ -214,49 +225,25 @@ class CreateNatRule(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteNatRule(Change):
+class DeleteNatRule(NatRuleChange):
     """Delete a ``pk-`` NAT rule from the load balancer."""
 
-    lb_id: str
-    rule_name: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
     order_in_stage: ClassVar[int] = 0
-
-    @property
-    def target_id(self) -> str:
-        return self.lb_id
-
-    @property
-    def rule_id(self) -> str:
-        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
 
     def describe(self) -> str:
         return f"delete NAT rule {self.rule_name} from {_short(self.lb_id)}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class EnsureNatRuleV2(Change):
+class EnsureNatRuleV2(NatRuleChange):
     """Create or update a NAT rule V2 (``backendAddressPool`` + frontend port range); Azure maps ports to members."""
 
-    lb_id: str
-    rule_name: str
     frontend_ip_configuration_id: str
     protocol: str
     frontend_port_range_start: int
     frontend_port_range_end: int
     backend_port: int
     pool_id: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
-
-    @property
-    def target_id(self) -> str:
-        return self.lb_id
-
-    @property
-    def rule_id(self) -> str:
-        return f"{self.lb_id}/inboundNatRules/{self.rule_name}"
 
     def describe(self) -> str:
         return (f"ensure NAT rule V2 {self.rule_name} on {_short(self.lb_id)}: {self.protocol} "
@@ -268,7 +255,7 @@ class EnsureNatRuleV2(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetScaleSetModelPool(Change):
+class SetScaleSetModelPool(ScaleSetChange):
     """Add the pool to the scale-set model's ip configuration (``virtualMachineProfile.networkProfile``).
 
     ``record_instance_ids``: the instances this write makes out of date (they ran the latest model until now); the
@@ -278,18 +265,12 @@ class SetScaleSetModelPool(Change):
     recording instances that someone else's change made stale.
     """
 
-    scale_set_id: str
     nic_config: str
     ip_config: str
     pool_id: str
     record_instance_ids: tuple[str, ...] = ()
     model_etag: str | None = None
-    target_kind: ClassVar[str] = "scaleSet"
     stage: ClassVar[str] = "scale-set-model"
-
-    @property
-    def target_id(self) -> str:
-        return self.scale_set_id
 
     def describe(self) -> str:
         return (f"add pool {_short(self.pool_id)} to scale set {_short(self.scale_set_id)} model "
@@ -297,18 +278,13 @@ class SetScaleSetModelPool(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeInstances(Change):
+class UpgradeInstances(ScaleSetChange):
     """``manualUpgrade`` these instances so they pick up the model (one call per change, at most ``batch_size``)."""
 
-    scale_set_id: str
     instance_ids: tuple[str, ...]
     batch_size: int
     target_kind: ClassVar[str] = "scaleSetInstances"
     stage: ClassVar[str] = "scale-set-upgrade"
-
-    @property
-    def target_id(self) -> str:
-        return self.scale_set_id
 
     def describe(self) -> str:
         return (f"upgrade instances {', '.join(self.instance_ids)} of scale set {_short(self.scale_set_id)} "
@@ -316,17 +292,11 @@ class UpgradeInstances(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClearUpgradeRecord(Change):
+class ClearUpgradeRecord(ScaleSetChange):
     """Remove these instances from the scale set's upgrade record: upgraded (earlier in the plan) or gone."""
 
-    scale_set_id: str
     instance_ids: tuple[str, ...]
-    target_kind: ClassVar[str] = "scaleSet"
     stage: ClassVar[str] = "scale-set-record"
-
-    @property
-    def target_id(self) -> str:
-        return self.scale_set_id
 
     def describe(self) -> str:
         return (f"clear instances {', '.join(self.instance_ids)} from the upgrade record of scale set "
@@ -337,17 +307,12 @@ class ClearUpgradeRecord(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OperationChange(Change):
+class OperationChange(Change, register=False):
     """Base of the changes a NAT-pool workflow step makes (``poolkeeper.workflows``): ``binding`` holds the
     operation id, ``reason`` the step's title. They run one step at a time, not through :meth:`Plan.of`."""
 
     binding: str = ""
     reason: str = ""
-
-    @property
-    def target_id(self) -> str:
-        return str(getattr(self, "lb_id", None) or getattr(self, "scale_set_id", None)
-                   or getattr(self, "public_ip_id", ""))
 
     def describe(self) -> str:
         what = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
@@ -356,27 +321,17 @@ class OperationChange(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoadBalancerOperationChange(OperationChange):
+class LoadBalancerOperationChange(OperationChange, LoadBalancerChange, register=False):
     """A workflow's change to its load balancer: the changes of one step are one read-modify-write under If-Match
     (``mutations.edit_resource``, then the load balancer's whole-body check)."""
 
-    lb_id: str
-    target_kind: ClassVar[str] = "loadBalancer"
-    stage: ClassVar[str] = "load-balancer"
-
 
 @dataclass(frozen=True, kw_only=True)
-class ScaleSetOperationChange(OperationChange):
+class ScaleSetOperationChange(OperationChange, ScaleSetChange, register=False):
     """A workflow's change to a scale set: its model (read-modify-write), or an action on its instances (the kind
     then names another target kind)."""
 
-    scale_set_id: str
-    target_kind: ClassVar[str] = "scaleSet"
     stage: ClassVar[str] = "scale-set-model"
-
-
-for _base in ("OperationChange", "LoadBalancerOperationChange", "ScaleSetOperationChange"):
-    del CHANGE_TYPES[_base]  # bases, not kinds of change
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -485,45 +440,8 @@ class DeletePublicIp(OperationChange):
 
     public_ip_id: str
     target_kind: ClassVar[str] = "publicIpDelete"
+    target_field: ClassVar[str] = "public_ip_id"
     stage: ClassVar[str] = "load-balancer"
-
-
-# -- reports ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Report(Change):
-    """Something the planner refuses or only flags; the executor logs it and writes nothing.
-
-    A report is a :class:`~poolkeeper.findings.Finding` that travels in a plan: :attr:`finding` is that finding
-    (rule = ``code``, resource = ``subject_id``) and :meth:`to_dict` is the finding's JSON plus the plan's keys
-    (``kind``, ``reason``, ``description``) and the report's historical names ``code`` and ``subjectId``, so a plan,
-    an HTTP answer and ``poolkeeper check`` show refusals in one shape. ``code`` is a stable machine-readable tag
-    (e.g. ``NatPoolPresent``) for alerting and tests.
-    """
-
-    subject_id: str
-    message: str
-    code: str = ""
-    fix: str = ""
-    severity: str = REPORT_SEVERITY
-
-    @property
-    def target_id(self) -> str:
-        return self.subject_id
-
-    @property
-    def finding(self) -> Finding:
-        """The report as a finding: a planner report changes nothing for its subject, so its mode is ``audit``."""
-        return Finding(guardrail=self.code, severity=self.severity, mode="audit", resource_id=self.subject_id,
-                       message=self.message, fix=self.fix, binding=self.binding)
-
-    def describe(self) -> str:
-        return f"report [{self.code}] {_short(self.subject_id)}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.finding.to_dict(), "code": self.code, "subjectId": self.subject_id,
-                "reason": self.reason, "description": self.describe()}
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:
@@ -546,7 +464,19 @@ def change_from_dict(data: dict[str, Any]) -> Change:
 # deleted), load-balancer writes run before NIC joins (so a NAT rule exists before a NIC references it), the
 # scale-set model before the instance upgrades that apply it, and those before the upgrade record is cleared.
 STAGES: tuple[str, ...] = ("nic-release", "load-balancer", "nic-join", "scale-set-model", "scale-set-upgrade",
-                           "scale-set-record", "report")
+                           "scale-set-record")
+
+
+def _first_of_each(items: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T]:
+    """The items in order, without those whose key an earlier one had."""
+    seen: set[Hashable] = set()
+    out: list[_T] = []
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            out.append(item)
+    return out
 
 
 def stage_of(change: Change) -> str:
@@ -566,46 +496,41 @@ class WriteBatch:
 
 @dataclass(frozen=True)
 class Plan:
-    """An ordered, de-duplicated tuple of changes. Reports are part of the plan but do not make it non-empty."""
+    """What one planning run decided: the writes (:attr:`changes`, ordered and de-duplicated) and what it refuses or
+    only flags (:attr:`findings`, in the order found). Findings write nothing: a plan of findings alone is empty."""
 
     changes: tuple[Change, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @classmethod
-    def of(cls, changes: Iterable[Change]) -> Plan:
-        """Order by stage (stable within a stage) and drop duplicates (same write, first reason kept)."""
-        seen: set[tuple[Any, ...]] = set()
-        unique: list[Change] = []
-        for c in changes:
-            if c.identity not in seen:
-                seen.add(c.identity)
-                unique.append(c)
+    def of(cls, changes: Iterable[Change], findings: Iterable[Finding] = ()) -> Plan:
+        """Order the changes by stage (stable within a stage) and drop duplicates: the same write (first reason
+        kept), the same finding (for several bindings: the first binding kept)."""
         order = {s: i for i, s in enumerate(STAGES)}
         # Within a stage, ``order_in_stage`` (deletions of NAT rules first: a port freed by a deleted rule may be
         # reused by a rule created in the same plan).
-        return cls(tuple(sorted(unique, key=lambda c: (order[c.stage], c.order_in_stage))))
+        ordered = sorted(_first_of_each(changes, lambda c: c.identity),
+                         key=lambda c: (order[c.stage], c.order_in_stage))
+        return cls(tuple(ordered), tuple(_first_of_each(findings, lambda f: f.identity)))
 
-    @property
-    def actions(self) -> tuple[Change, ...]:
-        """Changes that write to Azure."""
-        return tuple(c for c in self.changes if not isinstance(c, Report))
-
-    @property
-    def reports(self) -> tuple[Report, ...]:
-        return tuple(c for c in self.changes if isinstance(c, Report))
+    def with_changes(self, changes: Iterable[Change]) -> Plan:
+        """Other changes, this plan's findings: how a guardrail screen, a limit or a sweep's fixes rewrite a plan
+        without losing what it reports."""
+        return Plan.of(changes, self.findings)
 
     @property
     def is_empty(self) -> bool:
-        """True when nothing would be written (reports alone do not count)."""
-        return not self.actions
+        """True when nothing would be written (findings alone do not count)."""
+        return not self.changes
 
     def group_by_resource(self) -> tuple[WriteBatch, ...]:
-        """Actions grouped into one batch per (stage, resource), in execution order.
+        """Changes grouped into one batch per (stage, resource), in execution order.
 
         A NIC that both leaves and joins appears in two batches (release stage, join stage) because the load
         balancer write in between must see the release and precede the join.
         """
         batches: dict[tuple[str, str], list[Change]] = {}
-        for c in self.actions:
+        for c in self.changes:
             batches.setdefault((c.stage, c.target_id.lower()), []).append(c)
         order = {s: i for i, s in enumerate(STAGES)}
         out = [WriteBatch(stage=stage, target_kind=cs[0].target_kind, resource_id=cs[0].target_id, changes=tuple(cs))
@@ -614,20 +539,23 @@ class Plan:
         return tuple(out)
 
     def describe(self) -> str:
-        return "\n".join(c.describe() for c in self.changes) if self.changes else "nothing to do"
+        lines = [c.describe() for c in self.changes] + [f.describe() for f in self.findings]
+        return "\n".join(lines) if lines else "nothing to do"
 
     def to_dict(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for c in self.changes:
             counts[c.kind] = counts.get(c.kind, 0) + 1
-        return {"changes": [c.to_dict() for c in self.changes], "summary": counts, "empty": self.is_empty}
+        return {"changes": [c.to_dict() for c in self.changes], "findings": [f.to_dict() for f in self.findings],
+                "summary": counts, "empty": self.is_empty}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        return cls(tuple(change_from_dict(c) for c in data.get("changes", [])))
+        return cls(tuple(change_from_dict(c) for c in data.get("changes", [])),
+                   tuple(Finding.from_dict(f) for f in data.get("findings", [])))
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

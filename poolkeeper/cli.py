@@ -58,30 +58,30 @@ def print_outcome(outcome: Any, out: Any = None) -> None:
     plan = outcome.plan
     mode = "plan (dry run)" if outcome.dry_run else "apply"
     console.print(f"{mode} — subscription {outcome.subscription_id}")
-    if plan.changes:
+    if plan.changes or plan.findings:
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
         table.add_column("binding", no_wrap=True)
         table.add_column("change", no_wrap=True)
         table.add_column("target", no_wrap=True)
         table.add_column("what and why", overflow="fold")
-        for change in plan.actions:
+        for change in plan.changes:
             table.add_row(change.binding, change.kind, _short(change.target_id), change.describe())
-        for report in plan.reports:
-            table.add_row(report.binding, f"[yellow]REPORT {report.code}[/]", _short(report.subject_id),
-                          report.message)
+        for f in plan.findings:  # what the planner refused or only flagged instead of writing
+            table.add_row(f.binding or "", f"[yellow]REPORT {f.guardrail}[/]", _short(f.resource_id),
+                          f.message + (f"; fix: {f.fix}" if f.fix else ""))
         console.print(table)
     for f in getattr(outcome, "findings", ()):  # guardrails: enforce-mode refusals and audit-mode notes
         verb = "REFUSED" if f.mode == "enforce" else "FINDING"
         console.print(f"{verb} {f.guardrail} {_short(f.resource_id)}: {f.message}; fix: {f.fix}")
-    actions, reports = len(plan.actions), len(plan.reports)
+    actions, reports = len(plan.changes), len(plan.findings)
     if outcome.result is None:
-        summary = ("nothing to do: Azure matches every binding" if not plan.changes else
+        summary = ("nothing to do: Azure matches every binding" if not actions and not reports else
                    f"{actions} change(s) to make, {reports} report(s)"
                    + (" — run `poolkeeper apply` to make them" if actions else ""))
     else:
         r = outcome.result
         summary = (f"{r.writes} write(s), {r.skipped} already in place, {len(r.failed)} refused, "
-                   f"{reports} report(s)" if plan.changes else "nothing to do: Azure matches every binding")
+                   f"{reports} report(s)" if actions or reports else "nothing to do: Azure matches every binding")
         for failure in r.failed:
             console.print(f"REFUSED {_short(failure['resource'])}: {failure['code']}: {failure['message']}")
     console.print(summary)
@@ -90,7 +90,7 @@ def print_outcome(outcome: Any, out: Any = None) -> None:
 
 def _exit_code(outcomes: list[Any]) -> int:
     refused = any(not o.ok for o in outcomes)
-    reported = any(o.plan.reports for o in outcomes)
+    reported = any(o.plan.findings for o in outcomes)
     return EXIT_FINDINGS if refused or reported else EXIT_OK
 
 

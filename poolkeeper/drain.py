@@ -275,7 +275,7 @@ class Maintenance:
                                      dry_run=dry_run)
         finally:
             once.close()
-        changes = [c.describe() for c in outcome.plan.actions]
+        changes = [c.describe() for c in outcome.plan.changes]
         status = ("planned" if dry_run else "restored") if changes else "nothing to restore"
         return {"vmId": vm_id, "status": status, "dryRun": dry_run, "entries": [], "changes": changes}
 

@@ -4,18 +4,22 @@ A finding says which rule (a guardrail id such as ``PK006``, or a planner code s
 (``severity``), in which mode it was raised (``audit`` reports, ``enforce`` also refuses), about which resource,
 what was seen (``evidence``) and what to do (``fix``). The guardrail catalog (``poolkeeper.guardrails``), the
 enforcement screen (``poolkeeper.guardrails.screen``), the workflows' refusals and notes
-(``poolkeeper.workflows.preconditions``) and the planner use it: a planner ``changes.Report`` is a finding carried in
-a plan (``Report.finding``; its JSON is this type's :meth:`Finding.to_dict` plus the plan's keys).
+(``poolkeeper.workflows.preconditions``) and the planner use it: what the planner refuses or only flags travels in
+its plan as findings (``changes.Plan.findings``, made by :func:`planner_finding`), next to the changes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 MODES: tuple[str, ...] = ("audit", "enforce", "off")
+#: the severity of a planner finding (UNCONFIRMED: a poolkeeper choice, no Azure source): a binding is not fully in
+#: force until someone acts, but nothing is broken by poolkeeper
+PLANNER_SEVERITY = "medium"
 
 
 def severity_rank(severity: str) -> int:
@@ -46,6 +50,12 @@ class Finding:
     def sort_key(self) -> tuple[str, str, str]:
         return (self.guardrail, self.resource_id.lower(), self.message)
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What was found, without for which binding: two findings with the same identity say the same thing."""
+        return (self.guardrail, self.severity, self.mode, self.resource_id, self.message, self.fix,
+                json.dumps(self.evidence, sort_keys=True, default=str))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"guardrail": self.guardrail, "severity": self.severity, "mode": self.mode,
                                "resourceId": self.resource_id, "message": self.message,
@@ -64,3 +74,10 @@ class Finding:
     def describe(self) -> str:
         short = self.resource_id.rstrip("/").rsplit("/", 1)[-1]
         return f"{self.guardrail} [{self.severity}/{self.mode}] {short}: {self.message}"
+
+
+def planner_finding(code: str, resource_id: str, message: str, *, binding: str) -> Finding:
+    """What the planner refuses or only flags (``code``: ``NatPoolPresent``, ``PortRangeExhausted`` …). It changes
+    nothing for its resource, so its mode is ``audit``; the message says what to do."""
+    return Finding(guardrail=code, severity=PLANNER_SEVERITY, mode="audit", resource_id=resource_id, message=message,
+                   binding=binding)

@@ -9,7 +9,7 @@ run does the next ones ("50 drifted VMs, ``maxChangesPerRun: 10`` → 10 now, 40
 
 Limits (configuration ``limits``): ``maxChangesPerRun`` units per run, and ``maxChangesPercent`` of the resources of
 a kind (NICs, scale sets, NAT rules — the kind a unit writes; at least one unit of a kind when there is any).
-``Report`` entries are never cut.
+A plan's findings are never cut.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolkeeper.changes import AssignNatRule, Change, Plan, Report, UnassignNatRule
+from poolkeeper.changes import AssignNatRule, Change, Plan, UnassignNatRule
 from poolkeeper.config import Limits
 from poolkeeper.ids import id_key
 
@@ -54,7 +54,7 @@ def _keys(change: Change) -> set[str]:
 
 
 def units(changes: Sequence[Change]) -> list[tuple[Change, ...]]:
-    """Group actions (Reports excluded) into units of dependent changes, in order of first appearance."""
+    """Group changes into units of dependent changes, in order of first appearance."""
     parent: dict[str, str] = {}
 
     def find(k: str) -> str:
@@ -63,13 +63,12 @@ def units(changes: Sequence[Change]) -> list[tuple[Change, ...]]:
             k = parent[k]
         return k
 
-    actions = [c for c in changes if not isinstance(c, Report)]
-    for c in actions:
+    for c in changes:
         ks = sorted(_keys(c))
         for k in ks[1:]:
             parent[find(k)] = find(ks[0])
     grouped: dict[str, list[Change]] = {}
-    for c in actions:
+    for c in changes:
         grouped.setdefault(find(sorted(_keys(c))[0]), []).append(c)
     return [tuple(cs) for cs in grouped.values()]
 
@@ -112,7 +111,7 @@ def cut(plan: Plan, limits: Limits, totals: Mapping[str, int]) -> tuple[Plan, li
             kept += unit
     if not deferred:
         return plan, []
-    return Plan.of([*kept, *plan.reports]), deferred
+    return plan.with_changes(kept), deferred
 
 
 @dataclass

@@ -28,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from poolkeeper.changes import OWNER_TAG, RULE_PREFIX, Report
+from poolkeeper.changes import OWNER_TAG, RULE_PREFIX
 from poolkeeper.config import Binding
+from poolkeeper.findings import Finding, planner_finding
 from poolkeeper.ids import id_key, parent_key
 from poolkeeper.model import IpConfiguration, Nic
 
@@ -88,13 +89,13 @@ def hold_join(nic_name: str, tags: Mapping[str, str], binding: str, repair: str,
     return None
 
 
-def held_report(nic: Nic, ip_configuration: IpConfiguration, binding: Binding, lb_id: str) -> Report | None:
-    """The planner's hook (one call where a join is planned): a ``Report`` instead of the join, or None."""
+def held_report(nic: Nic, ip_configuration: IpConfiguration, binding: Binding, lb_id: str) -> Finding | None:
+    """The planner's hook (one call where a join is planned): a finding instead of the join, or None."""
     port = binding.nat_rule.backend_port if binding.nat_rule is not None else None
     hold = hold_join(nic.name, nic.tags, binding.name, binding.repair, ip_configuration.nat_rule_ids, lb_id, port)
     if hold is None:
         return None
-    return Report(subject_id=nic.id, message=hold.message, code=hold.code, binding=binding.name, reason=hold.message)
+    return planner_finding(hold.code, nic.id, hold.message, binding=binding.name)
 
 
 class MaintenanceRefused(Exception):

@@ -156,7 +156,7 @@ class Reconciler:
                 outcome.result = None if dry else result
                 log.info(
                     "planned" if dry else "nothing to do",
-                    extra={"changes": len(plan.actions), "reports": len(plan.reports), "dry_run": dry,
+                    extra={"changes": len(plan.changes), "reports": len(plan.findings), "dry_run": dry,
                            "correlation_id": gw.correlation_id},
                 )
                 return outcome
@@ -197,7 +197,7 @@ class Reconciler:
             done = len(units(result.applied))
             limits = dataclasses.replace(limits, max_changes_per_run=max(limits.max_changes_per_run - done, 0) or None)
             if limits.max_changes_per_run is None:  # the budget is spent: defer everything
-                return Plan.of(plan.reports), [Deferred(u, "maxChangesPerRun reached in an earlier round",
+                return plan.with_changes(()), [Deferred(u, "maxChangesPerRun reached in an earlier round",
                                                         "maxChangesPerRun") for u in units(plan.changes)]
         kept, deferred = cut(plan, limits, resource_totals(snapshot))
         if deferred:
@@ -208,7 +208,11 @@ class Reconciler:
 
     # -- guardrails (issue 11) -------------------------------------------------------------------------------------
     def _screen(self, plan: Plan, snapshot: Snapshot, correlation_id: str) -> tuple[Plan, list[Finding]]:
-        """Drop the changes enforce-mode guardrails refuse (each refusal logged at WARNING); keep audit notes."""
+        """Drop the changes enforce-mode guardrails refuse (each refusal logged at WARNING); keep audit notes. The
+        planner's own findings (what it refused or only flagged instead of writing) are logged at INFO."""
+        for f in plan.findings:
+            log.info("planner finding", extra={"guardrail": f.guardrail, "resource": f.resource_id, "reason": f.message,
+                                               "binding": f.binding, "correlation_id": correlation_id})
         allowed, refusals, notes = screen_findings(plan, snapshot, self.config)
         for f in refusals:
             log.warning("guardrail refused a change", extra={"guardrail": f.guardrail, "resource": f.resource_id,

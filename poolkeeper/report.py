@@ -21,8 +21,10 @@ from poolkeeper.model import Snapshot
 from poolkeeper.reconciler import ReconcileOutcome
 from poolkeeper.report_topology import topology
 
-SCHEMA_VERSION = "1.0"
-SCHEMA_ID = "https://poolkeeper.example/schemas/run-report/1.0"
+#: 2.0: ``changes.reports`` holds the planner's findings in the one finding shape (``guardrail``, ``resourceId``,
+#: ``message``, ``fix`` …); 1.x had them as changes of kind ``Report`` (``code``, ``subjectId``, ``description``)
+SCHEMA_VERSION = "2.0"
+SCHEMA_ID = "https://poolkeeper.example/schemas/run-report/2.0"
 
 
 def schema() -> dict[str, Any]:
@@ -78,8 +80,8 @@ def build_report(kind: str, outcomes: Sequence[ReconcileOutcome], findings: Sequ
     tripped: list[dict[str, Any]] = []
     calls: dict[str, int] = {}
     for o in outcomes:
-        planned += [c.to_dict() for c in o.plan.actions]
-        reports += [c.to_dict() for c in o.plan.reports]
+        planned += [c.to_dict() for c in o.plan.changes]
+        reports += [f.to_dict() for f in o.plan.findings]
         deferred += [d.to_dict() for d in o.deferred]
         refused += [{"guardrail": f.guardrail, "resourceId": f.resource_id, "reason": f.message, "fix": f.fix}
                     for f in o.findings if f.mode == "enforce"]

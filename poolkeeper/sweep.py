@@ -72,7 +72,7 @@ class _Capture:
         # NAT rule looks orphaned to PK012 but is still the VM's)
         planned = {c.identity for c in plan.changes}
         fixes = [c for c in enforce_fixes(findings) if not isinstance(c, DeleteNatRule) or c.identity in planned]
-        return Plan.of([*plan.changes, *fixes]) if fixes else plan
+        return plan.with_changes([*plan.changes, *fixes]) if fixes else plan
 
 
 def run_sweep(reconciler: Reconciler, *, apply: bool, workflows: Workflows | None = None) -> RunReport:

@@ -80,7 +80,7 @@ def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
         ops = run.operator
         http = run.http
         resp = run.reconcile().json()
-        changes = [c for o in resp["outcomes"] for c in o["plan"]["changes"] if c["kind"] != "Report"]
+        changes = [c for o in resp["outcomes"] for c in o["plan"]["changes"]]
         n.say(f"POST /api/reconcile: {len(changes)} changes applied to wire the existing VMs:")
         for c in changes:
             print(f"          {c['description']}", file=out)

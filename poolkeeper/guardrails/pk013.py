@@ -17,7 +17,6 @@ from poolkeeper.changes import (
     CreateNatRule,
     EnsureNatRuleV2,
     JoinPool,
-    Report,
     SetScaleSetModelPool,
     change_from_dict,
 )
@@ -40,13 +39,15 @@ def fix(finding: Finding) -> Sequence[Change]:
 @guardrail(id=ID, title="Subject matched by a binding is not wired (drift)", severity="medium", fix=fix,
            fix_hint=FIX, source="000: \"Add all VMs in the availability set to the back-end address pool\"; 003")
 def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
-    for change in plan(view.config, view.snapshot).changes:
+    planned = plan(view.config, view.snapshot)
+    for change in planned.changes:
         if isinstance(change, _DRIFT) and not (isinstance(change, JoinPool) and "moved from" in change.reason):
             yield found(ID, change.target_id, f"drift: {change.describe()}", fix=FIX, binding=change.binding,
                         evidence={"change": change.to_dict()})
-        elif isinstance(change, Report) and change.code == REMOVED_CODE:
+    for held in planned.findings:
+        if held.guardrail == REMOVED_CODE:
             # issue 12: taken out of its pool by someone else; reported, not repaired (unless repair: always). Who and
             # when are filled in by the sweep from the events it saw ("unknown" otherwise)
-            yield found(ID, change.target_id, f"removed from its pool by someone else: {change.message}",
-                        fix=FIX_REMOVED, binding=change.binding,
+            yield found(ID, held.resource_id, f"removed from its pool by someone else: {held.message}",
+                        fix=FIX_REMOVED, binding=held.binding,
                         evidence={"kind": "removedByPerson", "removedBy": "unknown", "removedAt": "unknown"})

@@ -36,7 +36,6 @@ def screen_parts(config: Config) -> frozenset[str]:
 def screen_findings(plan: Plan, snapshot: Snapshot, config: Config) -> tuple[Plan, list[Finding], list[Finding]]:
     """(allowed plan, refusals of enforce-mode guardrails, notes of audit-mode ones)."""
     view = View(snapshot, config)
-    actions = plan.actions
     dropped: set[int] = set()
     refusals: list[Finding] = []
     notes: list[Finding] = []
@@ -44,14 +43,14 @@ def screen_findings(plan: Plan, snapshot: Snapshot, config: Config) -> tuple[Pla
         assert s.guardrail.screen is not None
         if not s.guardrail.needs <= snapshot.parts:
             continue  # not read for this run: judging without it would be guessing
-        for r in s.guardrail.screen(actions, view, s.params):
+        for r in s.guardrail.screen(plan.changes, view, s.params):
             finding = dataclasses.replace(r.finding, mode=s.mode)
             if s.mode == "enforce":
                 refusals.append(finding)
                 dropped |= {id(c) for c in r.changes}
             else:
                 notes.append(finding)
-    allowed = Plan(tuple(c for c in plan.changes if id(c) not in dropped)) if dropped else plan
+    allowed = plan.with_changes(c for c in plan.changes if id(c) not in dropped) if dropped else plan
     return allowed, refusals, notes
 
 

@@ -11,7 +11,8 @@ phase adds its decisions to a new frozen draft that the later phases read. The o
 Ownership is what keeps poolkeeper from fighting humans: it only ever removes what it can prove it added, i.e.
 pool memberships of NICs tagged ``poolkeeper.binding=<binding>`` and NAT rules named ``pk-...``. Pool members
 without the tag are left alone (never adopted, never removed). Anything Azure would refuse, or that poolkeeper
-will not decide for a human, becomes a ``Report`` rather than a change that is bound to fail half-way.
+will not decide for a human, becomes a :class:`~poolkeeper.findings.Finding` in the plan (``Plan.findings``)
+rather than a change that is bound to fail half-way.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def plan(config: Config, snapshot: Snapshot, *, only: Iterable[str] | None = Non
     draft = Draft()
     for phase in PHASES:
         draft = phase(ctx, draft)
-    full = Plan.of(draft.changes)
+    full = Plan.of(draft.changes, draft.findings)
     return full if binding is None else scope_to_binding(full, binding, snapshot)
 
 

@@ -2,7 +2,9 @@
 
 A phase is a function ``(Context, Draft) -> Draft``: it reads the configuration and the snapshot from the context,
 reads what earlier phases decided from the draft, and returns a new draft with its own decisions added. Drafts are
-frozen; a phase gathers its additions in a :class:`Work` (local to that call) and returns ``work.done()``.
+frozen; a phase gathers its additions in a :class:`Work` (local to that call) and returns ``work.done()``. What a
+phase refuses or only flags is a :class:`~poolkeeper.findings.Finding` (``work.report``), gathered apart from the
+changes.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from poolkeeper.changes import RULE_PREFIX, Change, DeleteNatRule, Report, UnassignNatRule
+from poolkeeper.changes import RULE_PREFIX, Change, DeleteNatRule, UnassignNatRule
 from poolkeeper.config import Binding, Config
+from poolkeeper.findings import Finding, planner_finding
 from poolkeeper.ids import id_key, in_scope, parent_key, same_id
 from poolkeeper.model import BackendPool, Frontend, IpConfiguration, LoadBalancer, Nic, ScaleSet, Snapshot, Vm
 
@@ -62,7 +65,7 @@ class Target:
     lb: LoadBalancer
     pool: BackendPool
     frontend: Frontend | None
-    nat_refusal: Report | None = None  # why NAT rules are not managed for this binding (reported once)
+    nat_refusal: Finding | None = None  # why NAT rules are not managed for this binding (reported once)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Draft:
     """What the phases so far decided. Each field is written by the phase named in its comment."""
 
     changes: tuple[Change, ...] = ()  # every phase
+    findings: tuple[Finding, ...] = ()  # every phase: what it refuses or only flags
     vm_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: vm key → selection
     ss_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: scale-set key → selection
     flex_selection: Mapping[str, Selection] = field(default_factory=dict)  # select: Flexible scale sets, likewise
@@ -106,6 +110,7 @@ class Work:
         self.ctx = ctx
         self.draft = draft
         self.changes: list[Change] = list(draft.changes)
+        self.findings: list[Finding] = list(draft.findings)
         self.unassigned: set[tuple[str, str]] = set(draft.unassigned)
         self.wanted_rules: set[str] = set(draft.wanted_rules)
 
@@ -113,10 +118,13 @@ class Work:
         self.changes.append(change)
         return change
 
-    def report(self, subject_id: str, binding: str, code: str, message: str) -> Report:
-        r = Report(subject_id=subject_id, message=message, code=code, binding=binding, reason=message)
-        self.changes.append(r)
-        return r
+    def report(self, subject_id: str, binding: str, code: str, message: str) -> Finding:
+        """Refuse or flag something about ``subject_id`` instead of changing it (``code``: the rule)."""
+        return self.found(planner_finding(code, subject_id, message, binding=binding))
+
+    def found(self, finding: Finding) -> Finding:
+        self.findings.append(finding)
+        return finding
 
     def unassign(self, nic: Nic, ic: IpConfiguration, rule_id: str, binding: str, reason: str) -> None:
         self.unassigned.add((id_key(ic.id), id_key(rule_id)))
@@ -139,7 +147,8 @@ class Work:
             self.add(DeleteNatRule(lb_id=lb.id, rule_name=rule.name, binding=binding, reason=reason))
 
     def done(self, **fields: Any) -> Draft:
-        return self.draft.with_(changes=tuple(self.changes), unassigned=frozenset(self.unassigned),
+        return self.draft.with_(changes=tuple(self.changes), findings=tuple(self.findings),
+                                unassigned=frozenset(self.unassigned),
                                 wanted_rules=frozenset(self.wanted_rules), **fields)
 
 

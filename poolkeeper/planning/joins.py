@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 
 from poolkeeper import upgraderecord
-from poolkeeper.changes import OWNER_TAG, ClearUpgradeRecord, JoinPool, Report, SetScaleSetModelPool, UpgradeInstances
+from poolkeeper.changes import OWNER_TAG, ClearUpgradeRecord, JoinPool, SetScaleSetModelPool, UpgradeInstances
 from poolkeeper.config import Binding
+from poolkeeper.findings import Finding
 from poolkeeper.ids import id_key, same_id, scale_set_of, vnet_of_subnet
 from poolkeeper.maintenance import held_report
 from poolkeeper.model import LoadBalancer, Nic, ScaleSet, ScaleSetInstance, Vm
@@ -82,7 +83,7 @@ def _join_vm(joins: _Joins, rules: VmRules, t: Target | None, vm: Vm, b: Binding
     owner = tag_value(nic.tags, OWNER_TAG)
     if not ic.in_pool(t.pool.id):
         if (held := held_report(nic, ic, b, t.lb.id)) is not None:
-            work.add(held)  # issue 12: drained, or taken out by a person: never fight it; it keeps its NAT rule
+            work.found(held)  # issue 12: drained, or taken out by a person: never fight it; it keeps its NAT rule
             keep = strategy_of(b)
             kept = keep.vm_rule_name(vm.name, b.nat_rule) if keep is not None and b.nat_rule is not None else None
             if kept is not None:
@@ -268,7 +269,7 @@ def _group_of_nic(joins: _Joins, nic: Nic) -> str | None:
 
 
 def _check_join(joins: _Joins, t: Target, subject_id: str, subnet_id: str | None, group: str, what: str
-                ) -> Report | None:
+                ) -> Finding | None:
     """Refuse a join Azure would reject: another virtual network, or (Basic SKU) another availability set."""
     snapshot = joins.work.ctx.snapshot
     vnet = vnet_of_subnet(subnet_id)

@@ -9,7 +9,7 @@ from poolkeeper.ports import protocols_overlap
 
 
 def scope_to_binding(full: Plan, binding: str, snapshot: Snapshot) -> Plan:
-    """The binding's changes and the rule deletions (with their unassignments) whose ports they reuse.
+    """The binding's changes and findings, and the rule deletions (with their unassignments) whose ports they reuse.
 
     A rule this binding creates may reuse the frontend port of an orphaned rule whose deletion serves no binding;
     dropping that deletion (as filtering a finished plan did) makes the creation collide at apply time on every
@@ -40,4 +40,4 @@ def scope_to_binding(full: Plan, binding: str, snapshot: Snapshot) -> Plan:
     if freed:
         kept += [c for c in full.changes if c.binding != binding and isinstance(c, DeleteNatRule | UnassignNatRule)
                  and id_key(c.rule_id) in freed]
-    return Plan.of(kept)
+    return Plan.of(kept, (f for f in full.findings if f.binding == binding))

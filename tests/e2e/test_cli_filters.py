@@ -17,8 +17,9 @@ def test_resource_id_limits_the_plan_to_one_vm(armsim_factory: Callable[..., Sim
     vm2 = sim.rid("myTutorial8", "Microsoft.Compute/virtualMachines/myVM2")
     result = run_cli(sim, "plan", "--json", "--resource-id", vm2, config=tutorial_config(sim.info))
     assert result.returncode == 0, result.stderr
-    changes = json.loads(result.stdout)[0]["plan"]["changes"]
-    assert changes and all("myVM2" in json.dumps(c) for c in changes)
+    answer = json.loads(result.stdout)[0]["plan"]
+    changes = answer["changes"]
+    assert changes and all("myVM2" in json.dumps(c) for c in [*changes, *answer["findings"]])
     outside = run_cli(sim, "plan", "--resource-id", "/subscriptions/00000000-0000-0000-0000-000000000000/"
                       "resourceGroups/elsewhere", config=tutorial_config(sim.info))
     assert outside.returncode == 2 and "outside the configured scopes" in outside.stderr
@@ -35,9 +36,9 @@ def test_binding_filter_and_findings_exit_2(armsim_factory: Callable[..., SimHan
     assert whole.returncode == 2, whole.stdout + whole.stderr
     assert "REPORT" in whole.stdout
     only = run_cli(sim, "plan", "--json", "--binding", "web", config=config)
-    plan = json.loads(only.stdout)[0]["plan"]["changes"]
-    assert plan and {c["binding"] for c in plan} == {"web"}
-    reported = [c for c in plan if c["kind"] == "Report"]
+    plan = json.loads(only.stdout)[0]["plan"]
+    reported = plan["findings"]
+    assert plan["changes"] and {c["binding"] for c in [*plan["changes"], *reported]} == {"web"}
     assert only.returncode == (2 if reported else 0), only.stderr
     unknown = run_cli(sim, "plan", "--binding", "nope", config=config)
     assert unknown.returncode == 2 and "unknown binding 'nope'" in unknown.stderr

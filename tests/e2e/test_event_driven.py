@@ -191,7 +191,7 @@ def test_unknown_binding_tag_is_reported_not_acted_on(poolkeeper_factory: Callab
     pk.flush_events()
     plan = pk.post("reconcile", {"resourceId": f"/subscriptions/{pk.sim.subscription_id}/resourceGroups/{RG}/providers/"
                                               "Microsoft.Compute/virtualMachines/oddVM"}, dryRun="true").json()
-    reports = [c for o in plan["outcomes"] for c in o["plan"]["changes"] if c["kind"] == "Report"]
+    reports = [f for o in plan["outcomes"] for f in o["plan"]["findings"]]
     assert any("no-such-binding" in r["message"] for r in reports)
     assert nic_wiring(pk, "oddNic") == ([], [])
     mine = pk.writes_by(pk.poolkeeper_oid())

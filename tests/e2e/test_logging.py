@@ -75,3 +75,24 @@ def test_metrics_count_arm_calls_and_writes(armsim_factory: Callable[..., SimHan
     assert sum(p.value for p in points["poolkeeper.writes"]) == outcome.result.writes == 4
     ok_calls = sum(p.value for p in points["poolkeeper.arm.calls"] if p.attributes["status"] == "ok")
     assert ok_calls == sum(outcome.arm_calls.values())
+
+
+def test_planner_findings_are_logged_with_the_correlation_id(
+        armsim_factory: Callable[..., SimHandle], caplog: pytest.LogCaptureFixture) -> None:
+    """What the planner refuses or only flags is in the answer (``plan.findings``) and in the log, one record each."""
+    sim = armsim_factory(scenario="tutorial")
+    config = tutorial_config(sim.info)
+    config["bindings"].append({**config["bindings"][0], "name": "also-web"})  # matches the same VMs: reported
+    configure("INFO")
+    caplog.set_level(logging.INFO)
+    reconciler = Reconciler(load_config(json.dumps(config)))
+    try:
+        (outcome,) = reconciler.reconcile_all(dry_run=True)
+    finally:
+        reconciler.close()
+    found = {(f.guardrail, f.resource_id) for f in outcome.plan.findings}
+    assert found and {rule for rule, _ in found} == {"SeveralBindingsMatch"}
+    logged = [r for r in caplog.records if r.getMessage() == "planner finding"]
+    assert {(r.guardrail, r.resource) for r in logged} == found
+    assert {r.correlation_id for r in logged} == {outcome.correlation_id}
+    assert all(r.levelno == logging.INFO and r.binding == "web" for r in logged)

@@ -66,5 +66,5 @@ def test_own_model_change_upgraded_in_batches_and_someone_elses_only_reported() 
         assert resp.status_code == 200, resp.text
         assert _upgrades(sim) == []
         assert _stale(run) == ["0", "1", "2"]
-        reports = [c for o in resp.json()["outcomes"] for c in o["plan"]["changes"] if c["kind"] == "Report"]
-        assert [r["code"] for r in reports] == ["ModelChangedBySomeoneElse"]
+        reports = [f for o in resp.json()["outcomes"] for f in o["plan"]["findings"]]
+        assert [r["guardrail"] for r in reports] == ["ModelChangedBySomeoneElse"]

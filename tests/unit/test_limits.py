@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from poolkeeper.changes import AssignNatRule, CreateNatRule, DeleteNatRule, JoinPool, Plan, Report, UnassignNatRule
+from poolkeeper.changes import AssignNatRule, CreateNatRule, DeleteNatRule, JoinPool, Plan, UnassignNatRule
 from poolkeeper.config import ConfigError, Limits, parse_config
+from poolkeeper.findings import planner_finding
 from poolkeeper.limits import Breaker, cut, units
 
 LB = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/lb"
@@ -48,22 +49,22 @@ def test_an_unassignment_and_the_rule_deletion_stay_together() -> None:
 def test_fifty_drifted_vms_with_ten_per_run_defer_forty_units_in_plan_order() -> None:
     plan = Plan.of([c for i in range(50) for c in vm_changes(i)])
     kept, deferred = cut(plan, Limits(max_changes_per_run=10), {"networkInterface": 50})
-    assert len(units(kept.changes)) == 10 and len(kept.actions) == 30
+    assert len(units(kept.changes)) == 10 and len(kept.changes) == 30
     assert len(deferred) == 40 and {d.limit for d in deferred} == {"maxChangesPerRun"}
-    kept_nics = {c.target_id for c in kept.actions if c.target_kind == "networkInterface"}
+    kept_nics = {c.target_id for c in kept.changes if c.target_kind == "networkInterface"}
     assert kept_nics == {nic(i) for i in range(10)}
     # every kept rule creation has its assignment (nothing half-done)
-    created = {c.rule_id for c in kept.actions if isinstance(c, CreateNatRule)}
-    assigned = {c.rule_id for c in kept.actions if isinstance(c, AssignNatRule)}
+    created = {c.rule_id for c in kept.changes if isinstance(c, CreateNatRule)}
+    assigned = {c.rule_id for c in kept.changes if isinstance(c, AssignNatRule)}
     assert created == assigned
 
 
 def test_percent_of_a_kind_and_reports_are_never_cut() -> None:
-    report = Report(subject_id=nic(99), message="x", code="Something", binding="web", reason="x")
-    plan = Plan.of([*[c for i in range(8) for c in vm_changes(i)], report])
+    report = planner_finding("Something", nic(99), "x", binding="web")
+    plan = Plan.of([c for i in range(8) for c in vm_changes(i)], [report])
     kept, deferred = cut(plan, Limits(max_changes_percent=25), {"networkInterface": 8})
     assert len(units(kept.changes)) == 2 and len(deferred) == 6
-    assert report in kept.changes
+    assert kept.findings == (report,)
     assert deferred[0].limit == "maxChangesPercent" and "25% of 8" in deferred[0].reason
 
 

@@ -3,7 +3,7 @@ the planner holds the join; the drain record round-trips."""
 
 from __future__ import annotations
 
-from poolkeeper.changes import DeleteNatRule, JoinPool, Report
+from poolkeeper.changes import DeleteNatRule, JoinPool
 from poolkeeper.drain import Entry, decode_record, encode_record
 from poolkeeper.maintenance import DRAIN_TAG, DRAINED_CODE, REMOVED_CODE, WIRED_TAG, hold_join
 from poolkeeper.mutations import edit_nic
@@ -45,9 +45,10 @@ def test_the_planner_holds_the_join_of_a_removed_nic_and_keeps_its_nat_rule() ->
     # taken out of the pool and off its NAT rule by hand
     estate["nics"][1] = b.nic("myNic2", vm=b.compute_id("virtualMachines", "myVM2"), tags={WIRED_TAG: "web"})
     cfg = b.config(b.binding(nat=b.ssh()))
-    changes = plan(cfg, b.snapshot(**estate)).changes
+    p = plan(cfg, b.snapshot(**estate))
+    changes = p.changes
     assert not [c for c in changes if isinstance(c, JoinPool)]
-    assert [c.code for c in changes if isinstance(c, Report)] == [REMOVED_CODE]
+    assert [f.guardrail for f in p.findings] == [REMOVED_CODE]
     assert not [c for c in changes if isinstance(c, DeleteNatRule)], "the VM keeps its NAT rule and port"
     repaired = plan(b.config(b.binding(nat=b.ssh(), repair="always")), b.snapshot(**estate)).changes
     assert [c.nic_id.rsplit("/", 1)[-1] for c in repaired if isinstance(c, JoinPool)] == ["myNic2"]
@@ -77,6 +78,6 @@ def test_the_tutorials_step_5_on_a_nic_wired_before_the_tag_existed_is_held() ->
     estate["load_balancers"][0]["properties"]["inboundNatRules"] = [
         b.nat_rule("pk-myVM2-22", 50002, backend_ip_configuration=b.ipconfig_id("myNic2"))]
     estate["nics"][1] = b.nic("myNic2", vm=b.compute_id("virtualMachines", "myVM2"), nat_rules=(rule,))  # no tags
-    changes = plan(b.config(b.binding(nat=b.ssh())), b.snapshot(**estate)).changes
-    assert not [c for c in changes if isinstance(c, JoinPool) and c.nic_id.endswith("myNic2")]
-    assert [c.subject_id.rsplit("/", 1)[-1] for c in changes if isinstance(c, Report)] == ["myNic2"]
+    p = plan(b.config(b.binding(nat=b.ssh())), b.snapshot(**estate))
+    assert not [c for c in p.changes if isinstance(c, JoinPool) and c.nic_id.endswith("myNic2")]
+    assert [f.resource_id.rsplit("/", 1)[-1] for f in p.findings] == ["myNic2"]

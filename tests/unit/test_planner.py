@@ -15,13 +15,13 @@ from poolkeeper.changes import (
     JoinPool,
     LeavePool,
     Plan,
-    Report,
     SetScaleSetModelPool,
     UnassignNatRule,
     UpgradeInstances,
     stage_of,
 )
 from poolkeeper.config import Config
+from poolkeeper.findings import planner_finding
 from poolkeeper.model import Snapshot
 from poolkeeper.planner import plan
 
@@ -37,7 +37,7 @@ def kinds(p: Plan, kind: type[Change]) -> list[Any]:
 
 
 def codes(p: Plan) -> list[str]:
-    return [r.code for r in p.reports]
+    return [f.guardrail for f in p.findings]
 
 
 def converge(cfg: Config, snap: Snapshot, **kw: Any) -> tuple[Plan, Snapshot]:
@@ -68,7 +68,7 @@ def test_tutorial_joins_all_three_with_nat_rules() -> None:
     creates = kinds(p, CreateNatRule)
     assert [(c.rule_name, c.frontend_port, c.backend_port, c.protocol) for c in creates] == [
         ("pk-myVM1-22", 50001, 22, "Tcp"), ("pk-myVM2-22", 50002, 22, "Tcp"), ("pk-myVM3-22", 50003, 22, "Tcp")]
-    assert len(kinds(p, AssignNatRule)) == 3 and not p.reports and not any(c.replace for c in creates)
+    assert len(kinds(p, AssignNatRule)) == 3 and not p.findings and not any(c.replace for c in creates)
     # LB writes before the NIC writes that reference them
     stages = [stage_of(c) for c in p.changes]
     assert stages == sorted(stages, key=["nic-release", "load-balancer", "nic-join"].index)
@@ -86,12 +86,12 @@ def test_rdp_ports_like_the_reference_architecture() -> None:
 
 def test_without_nat_rule_only_pool_membership() -> None:
     p, _ = converge(B.config(B.binding()), B.snapshot(**B.tutorial()))
-    assert [c.kind for c in p.changes] == ["JoinPool"] * 3
+    assert [c.kind for c in p.changes] == ["JoinPool"] * 3 and p.findings == ()
 
 
 def test_untagged_existing_members_are_not_adopted() -> None:
     p = plan(B.config(B.binding()), B.snapshot(**B.tutorial(joined=True)))
-    assert p.changes == ()
+    assert p == Plan()
 
 
 def test_existing_rule_keeps_its_port_and_new_ones_fill_gaps() -> None:
@@ -113,8 +113,8 @@ def test_port_range_exhausted_is_reported_not_planned() -> None:
     cfg = B.config(B.binding(nat=B.ssh(start=50001, end=50002)))
     p = plan(cfg, B.snapshot(**B.tutorial()))
     assert len(kinds(p, CreateNatRule)) == 2
-    (r,) = p.reports
-    assert r.code == "PortRangeExhausted" and r.subject_id == B.compute_id("virtualMachines", "myVM3")
+    (r,) = p.findings
+    assert r.guardrail == "PortRangeExhausted" and r.resource_id == B.compute_id("virtualMachines", "myVM3")
     assert "widen natRule.frontendPortRange" in r.message
     assert len(kinds(p, JoinPool)) == 3  # membership does not depend on a NAT port
 
@@ -157,7 +157,7 @@ def test_ignore_tag_skips_the_vm() -> None:
 def test_ignore_tag_also_prevents_release() -> None:
     estate = B.tutorial(1, joined=True, tagged=True)
     estate["vms"][0] = B.vm("myVM1", avset=None, tags={"poolkeeper.ignore": "true"})
-    assert plan(B.config(B.binding()), B.snapshot(**estate)).changes == ()
+    assert plan(B.config(B.binding()), B.snapshot(**estate)) == Plan()
 
 
 def test_explicit_binding_tag_wins_and_unknown_is_reported() -> None:
@@ -169,8 +169,8 @@ def test_explicit_binding_tag_wins_and_unknown_is_reported() -> None:
     p = plan(cfg, B.snapshot(**estate))
     (j,) = kinds(p, JoinPool)
     assert j.pool_id.endswith("/p2") and j.owner_tag == "other"
-    (r,) = p.reports
-    assert r.code == "UnknownBinding" and "'nope'" in r.message and r.subject_id.endswith("myVM2")
+    (r,) = p.findings
+    assert r.guardrail == "UnknownBinding" and "'nope'" in r.message and r.resource_id.endswith("myVM2")
 
 
 def test_several_matches_use_first_and_report() -> None:
@@ -178,8 +178,8 @@ def test_several_matches_use_first_and_report() -> None:
     p = plan(cfg, B.snapshot(**B.tutorial(1)))
     (j,) = kinds(p, JoinPool)
     assert j.owner_tag == "first"
-    (r,) = p.reports
-    assert r.code == "SeveralBindingsMatch" and "ignoring second" in r.message
+    (r,) = p.findings
+    assert r.guardrail == "SeveralBindingsMatch" and "ignoring second" in r.message
 
 
 def test_match_criteria() -> None:
@@ -217,7 +217,7 @@ def test_flexible_scale_set_vms_are_wired_like_vms() -> None:
     estate["scale_sets"] = [B.scale_set("flex", mode="Flexible")]
     p, _ = converge(B.config(B.binding(match={"scaleSet": "flex"}, nat=B.ssh())), B.snapshot(**estate))
     # v1: the member keeps its per-VM rule (one NIC write for it); the pool also goes into the model (issue 13)
-    assert [c.kind for c in p.actions] == ["CreateNatRule", "JoinPool", "AssignNatRule", "SetScaleSetModelPool"]
+    assert [c.kind for c in p.changes] == ["CreateNatRule", "JoinPool", "AssignNatRule", "SetScaleSetModelPool"]
     assert kinds(p, CreateNatRule)[0].rule_name == "pk-flex_1-22"
 
 
@@ -235,7 +235,7 @@ def test_deleted_vm_is_released_and_its_rule_deleted() -> None:
     estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
     cfg = B.config(B.binding(nat=B.ssh()))
     p, after = converge(cfg, B.snapshot(**estate))
-    assert [c.kind for c in p.changes] == ["UnassignNatRule", "LeavePool", "DeleteNatRule"]
+    assert [c.kind for c in p.changes] == ["UnassignNatRule", "LeavePool", "DeleteNatRule"] and p.findings == ()
     assert all(c.nic_id.endswith("myNic2") for c in p.changes if not isinstance(c, DeleteNatRule))
     assert kinds(p, LeavePool)[0].remove_owner_tag
     assert kinds(p, DeleteNatRule)[0].rule_name == "pk-myVM2-22"
@@ -252,7 +252,7 @@ def test_vm_that_stops_matching_is_released() -> None:
         {"name": "dbPool", "id": f"{B.LB_ID}/backendAddressPools/dbPool"})
     cfg = B.config(B.binding(nat=B.ssh()), B.binding("db", match={"namePattern": "none"}, pool="dbPool"))
     p, after = converge(cfg, B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["UnassignNatRule", "LeavePool", "DeleteNatRule", "JoinPool"]
+    assert [c.kind for c in p.changes] == ["UnassignNatRule", "LeavePool", "DeleteNatRule", "JoinPool"]
     assert kinds(p, JoinPool)[0].owner_tag == "db"
     nic1 = after.nic(NIC1)
     assert nic1 is not None and nic1.tags["poolkeeper.binding"] == "db"
@@ -265,7 +265,7 @@ def test_move_between_bindings_sharing_a_pool_only_retags() -> None:
     estate["vms"][0]["tags"] = {"poolkeeper.binding": "web2"}
     cfg = B.config(B.binding(nat=B.ssh()), B.binding("web2", match={"namePattern": "none"}, nat=B.ssh()))
     p, _ = converge(cfg, B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["JoinPool"]  # same pool, same rule name: keep both, retag
+    assert [c.kind for c in p.changes] == ["JoinPool"]  # same pool, same rule name: keep both, retag
     assert kinds(p, JoinPool)[0].owner_tag == "web2"
 
 
@@ -280,7 +280,7 @@ def test_detached_nic_is_released() -> None:
 def test_untagged_pool_members_are_never_released() -> None:
     estate = B.tutorial(joined=True)
     estate["vms"] = []
-    assert plan(B.config(B.binding()), B.snapshot(**estate)).changes == ()
+    assert plan(B.config(B.binding()), B.snapshot(**estate)) == Plan()
 
 
 def test_unknown_owner_binding_is_reported() -> None:
@@ -298,7 +298,7 @@ def test_recreated_vm_takes_over_its_rule_and_port() -> None:
     estate["nics"].append(B.nic("myNic1b", vm=VM1))
     p, after = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
     assert not kinds(p, DeleteNatRule) and not kinds(p, CreateNatRule)
-    assert [c.kind for c in p.actions] == ["UnassignNatRule", "LeavePool", "JoinPool", "AssignNatRule"]
+    assert [c.kind for c in p.changes] == ["UnassignNatRule", "LeavePool", "JoinPool", "AssignNatRule"]
     assert rule_ports(after)["pk-myVM1-22"] == 50001
 
 
@@ -308,9 +308,9 @@ def test_only_limits_releases_to_the_event() -> None:
     cfg = B.config(B.binding(nat=B.ssh()))
     snap = B.snapshot(**estate)
     p = plan(cfg, snap, only={B.compute_id("virtualMachines", "myVM2").upper()})
-    assert {c.nic_id.rsplit("/", 1)[-1] for c in p.actions if hasattr(c, "nic_id")} == {"myNic2"}
-    assert plan(cfg, snap, only={VM1}).changes == ()
-    assert plan(cfg, snap, only=set()).changes == ()
+    assert {c.nic_id.rsplit("/", 1)[-1] for c in p.changes if hasattr(c, "nic_id")} == {"myNic2"}
+    assert plan(cfg, snap, only={VM1}) == Plan()
+    assert plan(cfg, snap, only=set()) == Plan()
 
 
 def test_only_limits_joins() -> None:
@@ -343,7 +343,7 @@ def test_nic_in_another_vnet_is_refused() -> None:
                                 subnet=B.subnet_id("otherVnet")))
     p = plan(B.config(B.binding()), B.snapshot(**estate))
     assert p.is_empty and codes(p) == ["VirtualNetworkMismatch"]
-    assert "otherVnet".lower() in p.reports[0].message.lower()
+    assert "otherVnet".lower() in p.findings[0].message.lower()
 
 
 def test_internal_lb_frontend_subnet_decides_the_vnet() -> None:
@@ -361,7 +361,7 @@ def test_basic_lb_refuses_mixing_availability_sets() -> None:
     assert p.is_empty and codes(p) == ["BasicSkuAvailabilitySetMix"]
     # the same on a Standard LB is fine
     estate["load_balancers"] = [B.load_balancer(sku="Standard")]
-    assert len(plan(B.config(B.binding(match={"namePattern": "myvm*"})), B.snapshot(**estate)).actions) == 1
+    assert len(plan(B.config(B.binding(match={"namePattern": "myvm*"})), B.snapshot(**estate)).changes) == 1
 
 
 def test_basic_lb_mixing_within_one_plan_is_refused() -> None:
@@ -375,9 +375,9 @@ def test_nat_pool_present_is_reported_and_membership_still_managed() -> None:
     estate = B.tutorial(1)
     estate["load_balancers"] = [B.load_balancer(nat_pools=[B.nat_pool("natpool", 50000, 50099)])]
     p, _ = converge(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["JoinPool"]
-    (r,) = p.reports
-    assert r.code == "NatPoolPresent" and "poolkeeper natpool migrate" in r.message
+    assert [c.kind for c in p.changes] == ["JoinPool"]
+    (r,) = p.findings
+    assert r.guardrail == "NatPoolPresent" and "poolkeeper natpool migrate" in r.message
     assert "AddingOrUpdatingNatRulesWhenNatPoolIsPresentOnLoadbalancerIsNotSupported" in r.message
 
 
@@ -389,7 +389,7 @@ def test_missing_lb_pool_frontend_and_out_of_scope_lb() -> None:
     p = plan(B.config(B.binding(pool="nope")), B.snapshot(**B.tutorial(1)))
     assert p.is_empty and codes(p) == ["BackendPoolNotFound"]
     p = plan(B.config(B.binding(nat={**B.ssh(), "frontendIpConfiguration": "nope"})), B.snapshot(**B.tutorial(1)))
-    assert [c.kind for c in p.actions] == ["JoinPool"] and codes(p) == ["FrontendNotFound"]
+    assert [c.kind for c in p.changes] == ["JoinPool"] and codes(p) == ["FrontendNotFound"]
     cfg = B.config(B.binding())
     far = B.net_id("loadBalancers", "far", "otherRG")
     cfg = dataclasses.replace(cfg, bindings=(dataclasses.replace(cfg.bindings[0], load_balancer=far),))
@@ -431,7 +431,7 @@ def test_switch_v1_to_v2_removes_per_vm_rules() -> None:
 def test_v2_rule_removed_when_no_longer_configured() -> None:
     _, after = converge(B.config(B.binding(nat=B.ssh(mode="v2"))), B.snapshot(**B.tutorial()))
     p, after2 = converge(B.config(B.binding()), after)
-    assert [(c.kind, c.rule_name) for c in p.actions] == [("DeleteNatRule", "pk-web-22")]
+    assert [(c.kind, c.rule_name) for c in p.changes] == [("DeleteNatRule", "pk-web-22")]
     assert rule_ports(after2) == {}
     # an event-driven run does not decide that
     assert plan(B.config(B.binding()), after, only={VM1}).is_empty
@@ -442,7 +442,7 @@ def test_v2_range_conflict_is_reported() -> None:
     estate["load_balancers"] = [B.load_balancer(nat_rules=[B.nat_rule("manual", 50050)])]
     p = plan(B.config(B.binding(nat=B.ssh(mode="v2"))), B.snapshot(**estate))
     assert not kinds(p, EnsureNatRuleV2) and codes(p) == ["NatRuleV2RangeConflict"]
-    assert "50050" in p.reports[0].message
+    assert "50050" in p.findings[0].message
 
 
 def test_v2_backend_port_shared_with_lb_rule_is_reported() -> None:
@@ -466,7 +466,7 @@ def _vmss_estate(n: int = 5, *, pools: tuple[str, ...] = (), upgrade: str = "Man
 def test_uniform_scale_set_model_then_upgrades_in_batches() -> None:
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}), upgradeBatchSize=2)
     p, after = converge(cfg, B.snapshot(**_vmss_estate(5)))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3 + ["ClearUpgradeRecord"]
+    assert [c.kind for c in p.changes] == ["SetScaleSetModelPool"] + ["UpgradeInstances"] * 3 + ["ClearUpgradeRecord"]
     (m,) = kinds(p, SetScaleSetModelPool)
     assert (m.nic_config, m.ip_config, m.pool_id) == ("myScaleSet-nic", "myScaleSet-ip", B.POOL_ID)
     assert m.record_instance_ids == ("0", "1", "2", "3", "4")  # recorded in the same PUT
@@ -484,7 +484,7 @@ def test_uniform_scale_set_matched_by_tags_and_v1_becomes_v2() -> None:
     p, _ = converge(cfg, B.snapshot(**estate))
     assert len(kinds(p, EnsureNatRuleV2)) == 1 and not kinds(p, CreateNatRule)
     assert "NatRuleV1OnScaleSet" in codes(p)
-    assert "never creates NAT pools" in next(r.message for r in p.reports if r.code == "NatRuleV1OnScaleSet")
+    assert "never creates NAT pools" in next(r.message for r in p.findings if r.guardrail == "NatRuleV1OnScaleSet")
 
 
 def test_out_of_date_instances_upgraded_only_when_poolkeeper_recorded_them() -> None:
@@ -498,7 +498,7 @@ def test_out_of_date_instances_upgraded_only_when_poolkeeper_recorded_them() -> 
     p = plan(cfg, B.snapshot(**estate))
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("1",)]
     assert [c.instance_ids for c in kinds(p, ClearUpgradeRecord)] == [("1", "3")]
-    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 2 of myScaleSet" in p.reports[0].message
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 2 of myScaleSet" in p.findings[0].message
     after = apply_plan_to_snapshot(B.snapshot(**estate), p)
     ss = after.scale_set(B.compute_id("virtualMachineScaleSets", "myScaleSet"))
     assert ss is not None and dict(ss.tags) == {"env": "prod"}
@@ -512,7 +512,7 @@ def test_someone_elses_model_change_is_reported_never_rolled_out() -> None:
     p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**estate))
     assert p.is_empty
     assert codes(p) == ["ModelChangedBySomeoneElse"]
-    assert "does not roll out other people's model changes" in p.reports[0].message
+    assert "does not roll out other people's model changes" in p.findings[0].message
 
 
 def test_own_model_change_upgrades_only_what_it_made_stale() -> None:
@@ -526,14 +526,14 @@ def test_own_model_change_upgrades_only_what_it_made_stale() -> None:
     assert kinds(p, SetScaleSetModelPool)[0].record_instance_ids == ("0", "1", "2", "3")
     assert kinds(p, SetScaleSetModelPool)[0].model_etag == '"3"'
     assert [u.instance_ids for u in kinds(p, UpgradeInstances)] == [("0", "1", "2"), ("3",)]
-    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 4 " in p.reports[0].message
+    assert codes(p) == ["ModelChangedBySomeoneElse"] and "instances 4 " in p.findings[0].message
 
 
 def test_apply_model_false_reports_instead_of_upgrading() -> None:
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}, applyModelToInstances=False))
     p = plan(cfg, B.snapshot(**_vmss_estate(2)))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
-    assert codes(p) == ["InstancesOutOfDate"] and "0, 1" in p.reports[0].message
+    assert [c.kind for c in p.changes] == ["SetScaleSetModelPool"]
+    assert codes(p) == ["InstancesOutOfDate"] and "0, 1" in p.findings[0].message
     # recorded, so later runs keep saying it is poolkeeper's change (not someone else's), until upgraded
     after = apply_plan_to_snapshot(B.snapshot(**_vmss_estate(2)), p)
     assert codes(plan(cfg, after)) == ["InstancesOutOfDate"]
@@ -541,7 +541,7 @@ def test_apply_model_false_reports_instead_of_upgrading() -> None:
 
 def test_automatic_upgrade_policy_needs_no_manual_upgrade() -> None:
     p = plan(B.config(B.binding(match={"scaleSet": "myScaleSet"})), B.snapshot(**_vmss_estate(2, upgrade="Rolling")))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
+    assert [c.kind for c in p.changes] == ["SetScaleSetModelPool"]
 
 
 def test_uniform_instance_nics_are_never_written() -> None:
@@ -551,7 +551,7 @@ def test_uniform_instance_nics_are_never_written() -> None:
     inst_nic["id"] = f"{ss_id}/virtualMachines/0/networkInterfaces/nic"
     estate["nics"] = [inst_nic]
     p = plan(B.config(B.binding(match={"namePattern": "nothing"})), B.snapshot(**estate))
-    assert p.changes == ()
+    assert p == Plan()
 
 
 def test_scale_set_in_other_vnet_is_refused() -> None:
@@ -592,9 +592,9 @@ def test_plan_json_round_trip_and_grouping() -> None:
 def test_plan_dedupes_same_write() -> None:
     a = LeavePool(nic_id=NIC1, ip_configuration="ipConfig1", pool_id=B.POOL_ID, binding="x", reason="one")
     b = LeavePool(nic_id=NIC1, ip_configuration="ipConfig1", pool_id=B.POOL_ID, binding="x", reason="two")
-    r = Report(subject_id=VM1, message="m", code="C", binding="", reason="m")
-    p = Plan.of([r, a, b])
-    assert p.changes == (a, r) and not p.is_empty and Plan.of([r]).is_empty
+    r = planner_finding("C", VM1, "m", binding="")
+    p = Plan.of([a, b], [r, dataclasses.replace(r, binding="other")])  # the same finding for another binding
+    assert p.changes == (a,) and p.findings == (r,) and not p.is_empty and Plan.of([], [r]).is_empty
 
 
 def test_only_with_a_scale_set_instance_id_plans_its_scale_set() -> None:
@@ -602,8 +602,8 @@ def test_only_with_a_scale_set_instance_id_plans_its_scale_set() -> None:
     ss_id = estate["scale_sets"][0]["id"]
     cfg = B.config(B.binding(match={"scaleSet": "myScaleSet"}))
     p = plan(cfg, B.snapshot(**estate), only={f"{ss_id}/virtualMachines/1".lower()})
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool", "UpgradeInstances", "ClearUpgradeRecord"]
-    assert plan(cfg, B.snapshot(**estate), only={VM1}).changes == ()
+    assert [c.kind for c in p.changes] == ["SetScaleSetModelPool", "UpgradeInstances", "ClearUpgradeRecord"]
+    assert plan(cfg, B.snapshot(**estate), only={VM1}) == Plan()
 
 
 def test_basic_lb_refuses_scale_set_next_to_availability_set() -> None:
@@ -626,7 +626,7 @@ def test_deleted_vm_rule_released_when_the_operator_pooled_the_nic() -> None:
     estate["vms"] = [v for v in estate["vms"] if v["name"] != "myVM2"]
     del next(n for n in estate["nics"] if n["name"] == "myNic2")["properties"]["virtualMachine"]
     p, released = converge(cfg, B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["UnassignNatRule", "DeleteNatRule"]
+    assert [c.kind for c in p.changes] == ["UnassignNatRule", "DeleteNatRule"]
     assert kinds(p, DeleteNatRule)[0].rule_name == "pk-myVM2-22"
     assert rule_ports(released) == {"pk-myVM1-22": 50001, "pk-myVM3-22": 50003}
     nic2 = released.nic(B.net_id("networkInterfaces", "myNic2"))
@@ -651,7 +651,7 @@ def test_foreign_rule_on_an_operator_nic_is_never_released() -> None:
         {"id": manual}]
     estate["vms"] = []
     del estate["nics"][0]["properties"]["virtualMachine"]
-    assert plan(cfg, B.snapshot(**estate)).changes == ()
+    assert plan(cfg, B.snapshot(**estate)) == Plan()
 
 
 def test_plan_scoped_to_a_binding_keeps_the_deletion_whose_port_it_reuses() -> None:
@@ -692,6 +692,6 @@ def test_v2_on_a_basic_load_balancer_is_reported_not_planned() -> None:
 def test_nat_pool_messages_state_the_retirement_correctly() -> None:
     estate = B.tutorial(1)
     estate["load_balancers"] = [B.load_balancer(nat_pools=[B.nat_pool("p", 50000, 50099)])]
-    (r,) = plan(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate)).reports
+    (r,) = plan(B.config(B.binding(nat=B.ssh())), B.snapshot(**estate)).findings
     assert "retires inbound NAT pools on 2027-09-30" in r.message
     assert "single-VM inbound NAT rules V1 are not affected" in r.message

@@ -66,13 +66,13 @@ def test_model_without_the_pool_is_rewired_like_a_uniform_one() -> None:
     """Someone removed the pool from the model (members still in it): the model gets it back, as a Uniform model
     does (model drift, PK013 on sweeps), and no member is written."""
     p = plan(_bound(), B.snapshot(**_estate(3, member_pools=(B.POOL_ID,))))
-    assert [c.kind for c in p.actions] == ["SetScaleSetModelPool"]
+    assert [c.kind for c in p.changes] == ["SetScaleSetModelPool"]
 
 
 def test_v2_rule_over_the_pool_even_before_members_exist() -> None:
     """NAT rule V2 over the pool: members created in the pool get their port from Azure, no write per member."""
     p, _ = converge(_bound(nat=B.ssh("v2")), B.snapshot(**_estate(0)))
-    assert [c.kind for c in p.actions] == ["EnsureNatRuleV2", "SetScaleSetModelPool"]
+    assert [c.kind for c in p.changes] == ["EnsureNatRuleV2", "SetScaleSetModelPool"]
     assert kinds(p, EnsureNatRuleV2)[0].rule_name == "pk-web-22"
 
 
@@ -82,20 +82,20 @@ def test_v1_keeps_per_vm_rules_and_no_v2_rule() -> None:
     p, _ = converge(_bound(nat=B.ssh()), B.snapshot(**_estate(2, pools=(B.POOL_ID,), member_pools=(B.POOL_ID,))))
     assert not kinds(p, EnsureNatRuleV2) and not kinds(p, SetScaleSetModelPool) and not kinds(p, JoinPool)
     assert sorted(c.rule_name for c in kinds(p, CreateNatRule)) == ["pk-flex_0-22", "pk-flex_1-22"]
-    assert len(kinds(p, AssignNatRule)) == 2 and not p.reports
+    assert len(kinds(p, AssignNatRule)) == 2 and not p.findings
 
 
 def test_basic_load_balancer_is_reported_not_written() -> None:
     p = plan(_bound(), B.snapshot(**_estate(0, sku="Basic")))
     assert not kinds(p, SetScaleSetModelPool)
-    assert [r.code for r in p.reports] == ["FlexibleScaleSetOnBasicLoadBalancer"]
+    assert [f.guardrail for f in p.findings] == ["FlexibleScaleSetOnBasicLoadBalancer"]
 
 
 def test_scale_set_without_network_profile_only_wires_members() -> None:
     estate = _estate(1)
     estate["scale_sets"][0]["properties"].pop("virtualMachineProfile")
     p = plan(_bound(), B.snapshot(**estate))
-    assert [c.kind for c in p.actions] == ["JoinPool"] and not p.reports
+    assert [c.kind for c in p.changes] == ["JoinPool"] and not p.findings
 
 
 def test_ignored_or_out_of_scope_scale_set_model_is_left_alone() -> None:
@@ -111,7 +111,7 @@ def test_event_run_for_a_member_considers_its_scale_set() -> None:
     snap = B.snapshot(**_estate(2))
     member = B.compute_id("virtualMachines", "flex_1")
     p = plan(_bound(), snap, only=[member.upper()])
-    assert [c.kind for c in p.actions] == ["JoinPool", "SetScaleSetModelPool"]
+    assert [c.kind for c in p.changes] == ["JoinPool", "SetScaleSetModelPool"]
     other = B.compute_id("virtualMachines", "someoneElse")
     assert plan(_bound(), snap, only=[other]).is_empty
 

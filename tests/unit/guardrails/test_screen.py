@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from poolkeeper.changes import AssignNatRule, CreateNatRule, JoinPool
+from poolkeeper.changes import AssignNatRule, CreateNatRule, JoinPool, Plan
+from poolkeeper.findings import planner_finding
 from poolkeeper.guardrails.screen import screen, screen_findings, screen_parts
 from poolkeeper.planner import plan
 from tests.unit.builders import compute_id, nic, vm
@@ -26,9 +27,10 @@ def test_pk001_enforce_refuses_the_join_and_the_nat_wiring_of_that_nic() -> None
     cfg = clean_config(PK001={"mode": "enforce"})
     s = snap(e)
     p = plan(cfg, s)
-    assert {c.kind for c in p.actions} == {"JoinPool", "CreateNatRule", "AssignNatRule"}
+    assert {c.kind for c in p.changes} == {"JoinPool", "CreateNatRule", "AssignNatRule"}
+    p = Plan.of(p.changes, [planner_finding("SomeRule", PIP_ID, "flagged", binding="web")])
     allowed, refusals = screen(p, s, cfg)
-    assert allowed.actions == ()
+    assert allowed.changes == () and allowed.findings == p.findings  # the planner's findings are not screened away
     [r] = refusals
     assert r.guardrail == "PK001" and r.mode == "enforce" and r.resource_id.endswith("myNic4")
 
@@ -49,7 +51,7 @@ def test_a_clean_join_passes() -> None:
     s = snap(e)
     p = plan(cfg, s)
     allowed, refusals = screen(p, s, cfg)
-    assert refusals == [] and allowed == p and len(p.actions) == 3
+    assert refusals == [] and allowed == p and len(p.changes) == 3
 
 
 def test_pk006_enforce_refuses_a_management_nat_rule_to_an_open_backend() -> None:
@@ -60,8 +62,8 @@ def test_pk006_enforce_refuses_a_management_nat_rule_to_an_open_backend() -> Non
     p = plan(cfg, s)
     allowed, refusals = screen(p, s, cfg)
     assert [r.guardrail for r in refusals] == ["PK006"]
-    assert [type(c) for c in allowed.actions] == [JoinPool]
-    assert not any(isinstance(c, CreateNatRule | AssignNatRule) for c in allowed.actions)
+    assert [type(c) for c in allowed.changes] == [JoinPool]
+    assert not any(isinstance(c, CreateNatRule | AssignNatRule) for c in allowed.changes)
 
 
 def test_screen_skips_a_guardrail_whose_parts_were_not_read() -> None:
