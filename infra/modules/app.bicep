@@ -108,8 +108,9 @@ resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-3
   tags: tags
 }
 
-// Event Grid's own identity, used only to write dead-lettered events. Kept separate from the app identity so the
-// system topic never holds the load-balancer permissions.
+// Event Grid's own identity: writes dead-lettered events and, with Service Bus delivery, sends events to the queue
+// (Azure Service Bus Data Sender on that queue, modules/servicebus-roles.bicep). Kept separate from the app identity so
+// the system topic never holds the load-balancer permissions.
 resource eventGridIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-poolkeeper-eventgrid-${resourceToken}'
   location: location
