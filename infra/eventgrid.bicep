@@ -36,7 +36,7 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
-@description('Empty (default): events go straight to the function. A resource id of a session-enabled Service Bus queue (requiresSession: true): events go to that queue instead, each with SessionId = its Azure subscription id, so one worker at a time owns a subscription\'s ARM write budget (docs/scaling.md). The Event Grid identity (eventGridIdentityId) needs Azure Service Bus Data Sender on the queue.')
+@description('Empty (default): events go straight to the function. A resource id of a session-enabled Service Bus queue (requiresSession: true): events go to that queue instead, each with SessionId = its Azure subscription id, so one worker at a time owns a subscription\'s ARM write budget (docs/scaling.md). main.bicep creates that queue, grants the Event Grid identity (eventGridIdentityId) Azure Service Bus Data Sender on it and outputs its id as EVENTGRID_SERVICEBUS_QUEUE_ID when eventsDelivery = \'serviceBus\'; the postdeploy hook passes it here.')
 param serviceBusQueueId string = ''
 
 // Event types and operation names poolkeeper handles. The same lists as poolkeeper/events.py (HANDLED_EVENT_TYPES,

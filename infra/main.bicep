@@ -8,7 +8,9 @@
 //   * a custom role (infra/role-actions.json) assigned per managed resource group, never at subscription scope by
 //     default, instead of a broad built-in role like Network Contributor;
 //   * an Event Grid system topic for the subscription; its event subscription to `on_resource_event` is created by
-//     the azd postdeploy hook (infra/hooks/postdeploy.sh -> infra/eventgrid.bicep) once the function exists.
+//     the azd postdeploy hook (infra/hooks/postdeploy.sh -> infra/eventgrid.bicep) once the function exists;
+//   * optionally (eventsDelivery = 'serviceBus') a session-enabled Service Bus queue between Event Grid and the app,
+//     one session per Azure subscription (docs/scaling.md).
 targetScope = 'subscription'
 
 @minLength(1)
@@ -49,6 +51,13 @@ param principalId string = ''
 @maxValue(1000)
 param maximumInstanceCount int = 10
 
+@description('How Event Grid delivers resource events. \'direct\' (default): to the on_resource_event function. \'serviceBus\': to a session-enabled Service Bus queue with SessionId = the event\'s Azure subscription, read by on_queued_resource_event, so one instance at a time owns a subscription\'s ARM write budget (docs/scaling.md). Set with `azd env set POOLKEEPER_EVENTS_DELIVERY serviceBus`.')
+@allowed([
+  'direct'
+  'serviceBus'
+])
+param eventsDelivery string = 'direct'
+
 // The exact RBAC actions poolkeeper's executor calls need. One file shared with tests/infra/test_role_actions.py,
 // which checks it against the actions registered in poolkeeper/armcalls.py. Why each action is there: docs/deploy.md.
 var roleActions = loadJsonContent('role-actions.json')
@@ -61,11 +70,27 @@ var functionAppName = 'func-poolkeeper-${resourceToken}'
 // Resource-group names cannot contain spaces, so stripping them makes "rg-a, rg-b" work too.
 var managedResourceGroupNames = split(replace(managedResourceGroups, ' ', ''), ',')
 var managedScopes = [for name in managedResourceGroupNames: '${subscription().id}/resourceGroups/${name}']
+var serviceBusDelivery = eventsDelivery == 'serviceBus'
+// The queue on_queued_resource_event reads (app setting POOLKEEPER_EVENTS_QUEUE in serviceBus mode).
+var eventsQueueName = 'poolkeeper-events'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
   location: location
   tags: tags
+}
+
+// Service Bus delivery only: the namespace and session queue first (the app settings need its address), then the app,
+// then the role assignments on the queue (they need the app's and Event Grid's identities).
+module serviceBus 'modules/servicebus.bicep' = if (serviceBusDelivery) {
+  name: 'poolkeeper-servicebus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    queueName: eventsQueueName
+  }
 }
 
 module app 'modules/app.bicep' = {
@@ -81,12 +106,25 @@ module app 'modules/app.bicep' = {
     armEndpoint: armEndpoint
     principalId: principalId
     systemTopicName: 'evgt-poolkeeper-${resourceToken}'
+    eventsQueueName: serviceBusDelivery ? serviceBus.outputs.queueName : ''
+    serviceBusNamespace: serviceBusDelivery ? serviceBus.outputs.fullyQualifiedNamespace : ''
     poolkeeperConfig: {
       scopes: assignAtSubscriptionScope ? [
         subscription().id
       ] : managedScopes
       bindings: poolkeeperBindings
     }
+  }
+}
+
+module serviceBusRoles 'modules/servicebus-roles.bicep' = if (serviceBusDelivery) {
+  name: 'poolkeeper-servicebus-roles'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: serviceBus.outputs.queueName
+    receiverPrincipalId: app.outputs.appIdentityPrincipalId
+    senderPrincipalId: app.outputs.eventGridIdentityPrincipalId
   }
 }
 
@@ -146,4 +184,7 @@ output EVENTGRID_SYSTEM_TOPIC_NAME string = app.outputs.systemTopicName
 output EVENTGRID_IDENTITY_ID string = app.outputs.eventGridIdentityId
 output EVENTGRID_DEADLETTER_STORAGE_ID string = app.outputs.storageAccountId
 output EVENTGRID_DEADLETTER_CONTAINER string = app.outputs.deadLetterContainerName
+// Service Bus delivery: the queue the postdeploy hook points the Event Grid subscription at (eventgrid.bicep
+// serviceBusQueueId). Empty in direct mode, where the hook subscribes the function itself.
+output EVENTGRID_SERVICEBUS_QUEUE_ID string = serviceBusDelivery ? serviceBus.outputs.queueId : ''
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = app.outputs.applicationInsightsConnectionString

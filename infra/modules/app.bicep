@@ -48,10 +48,10 @@ param armEndpoint string = 'https://management.azure.com'
 @description('Name of the Event Grid system topic for the subscription. Only one such topic may exist per subscription.')
 param systemTopicName string
 
-@description('Service Bus delivery (docs/scaling.md): the session-enabled queue Event Grid delivers events to (eventgrid.bicep serviceBusQueueId). Empty (default): the queue trigger is not registered.')
+@description('Service Bus delivery (main.bicep eventsDelivery = \'serviceBus\'; docs/scaling.md): the session-enabled queue Event Grid delivers events to. Empty (default, direct delivery): no Service Bus app setting is set and the queue trigger is not registered.')
 param eventsQueueName string = ''
 
-@description('Fully qualified namespace of that queue (<name>.servicebus.windows.net); the app identity needs Azure Service Bus Data Receiver on the queue.')
+@description('Fully qualified namespace of that queue (<name>.servicebus.windows.net; servicebus.bicep output). The app identity gets Azure Service Bus Data Receiver on the queue in servicebus-roles.bicep.')
 param serviceBusNamespace string = ''
 
 @description('Optional object id of the deploying user, granted blob access to the operations container so `python -m poolkeeper` can run locally against the same state. Empty: nothing granted.')
@@ -69,6 +69,32 @@ var operationsContainerName = 'operations'
 // Events Event Grid gave up on (retry policy exhausted or endpoint rejected them), for inspection and replay.
 var deadLetterContainerName = 'eventgrid-deadletter'
 
+// Service Bus delivery only (eventsQueueName set): handlers/queue.py's trigger reads the queue named by
+// POOLKEEPER_EVENTS_QUEUE (function_app registers it only when that setting is not empty) through the identity-based
+// connection prefix POOLKEEPER_SERVICEBUS (poolkeeper/settings.py EVENTS_QUEUE_VAR, SERVICEBUS_CONNECTION;
+// tests/infra/test_app_settings.py keeps the names equal). Identity-based connection: <prefix>__fullyQualifiedNamespace,
+// and for a user-assigned identity __credential = managedidentity and __clientId (Microsoft Learn, "Azure Service Bus
+// bindings for Azure Functions", identity-based connections; "Common properties for identity-based connections").
+// In direct mode none of these settings exists.
+var serviceBusAppSettings = empty(eventsQueueName) ? [] : [
+  {
+    name: 'POOLKEEPER_EVENTS_QUEUE'
+    value: eventsQueueName
+  }
+  {
+    name: 'POOLKEEPER_SERVICEBUS__fullyQualifiedNamespace'
+    value: serviceBusNamespace
+  }
+  {
+    name: 'POOLKEEPER_SERVICEBUS__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'POOLKEEPER_SERVICEBUS__clientId'
+    value: appIdentity.properties.clientId
+  }
+]
+
 // ---------------------------------------------------------------------------------------------------------------
 // Identities
 // ---------------------------------------------------------------------------------------------------------------
@@ -82,8 +108,9 @@ resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-3
   tags: tags
 }
 
-// Event Grid's own identity, used only to write dead-lettered events. Kept separate from the app identity so the
-// system topic never holds the load-balancer permissions.
+// Event Grid's own identity: writes dead-lettered events and, with Service Bus delivery, sends events to the queue
+// (Azure Service Bus Data Sender on that queue, modules/servicebus-roles.bicep). Kept separate from the app identity so
+// the system topic never holds the load-balancer permissions.
 resource eventGridIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-poolkeeper-eventgrid-${resourceToken}'
   location: location
@@ -283,7 +310,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       remoteDebuggingEnabled: false
       // Flex Consumption takes the runtime from functionAppConfig; FUNCTIONS_WORKER_RUNTIME and
       // FUNCTIONS_EXTENSION_VERSION must NOT be set here (the platform rejects them).
-      appSettings: [
+      appSettings: concat([
         // Host storage through the user-assigned identity, no connection string.
         {
           name: 'AzureWebJobsStorage__credential'
@@ -328,32 +355,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'POOLKEEPER_RESUME_SCHEDULE'
           value: '0 */5 * * * *'
         }
-        // Service Bus delivery (handlers/queue.py, registered only when POOLKEEPER_EVENTS_QUEUE is not empty); the
-        // trigger connects with the app identity (identity-based connection: <prefix>__fullyQualifiedNamespace, and for
-        // a user-assigned identity __credential = managedidentity and __clientId; Microsoft Learn, Azure Functions
-        // "Configure an identity-based connection" / Service Bus trigger connections).
-        {
-          name: 'POOLKEEPER_EVENTS_QUEUE'
-          value: eventsQueueName
-        }
-        {
-          name: 'POOLKEEPER_SERVICEBUS__fullyQualifiedNamespace'
-          value: serviceBusNamespace
-        }
-        {
-          name: 'POOLKEEPER_SERVICEBUS__clientId'
-          value: appIdentity.properties.clientId
-        }
-        {
-          name: 'POOLKEEPER_SERVICEBUS__credential'
-          value: 'managedidentity'
-        }
         // Workflow backups and progress (used by resume_operations and /api/operations/{id}).
         {
           name: 'POOLKEEPER_OPERATIONS_CONTAINER'
           value: '${storage.properties.primaryEndpoints.blob}${operationsContainerName}'
         }
-      ]
+      ], serviceBusAppSettings)
     }
   }
   dependsOn: [
@@ -442,6 +449,7 @@ output appIdentityId string = appIdentity.id
 output appIdentityClientId string = appIdentity.properties.clientId
 output appIdentityPrincipalId string = appIdentity.properties.principalId
 output eventGridIdentityId string = eventGridIdentity.id
+output eventGridIdentityPrincipalId string = eventGridIdentity.properties.principalId
 output storageAccountName string = storage.name
 output storageAccountId string = storage.id
 output operationsContainerUrl string = '${storage.properties.primaryEndpoints.blob}${operationsContainerName}'

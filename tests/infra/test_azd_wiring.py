@@ -20,6 +20,8 @@ import pytest
 import yaml
 from pycep import BicepParser
 
+from tests.infra.bicep_model import app_settings
+
 pytestmark = pytest.mark.infra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +63,13 @@ def hook_parameters() -> dict[str, str]:
     return dict(re.findall(r'^\s+(\w+)="\$(\w+)"', HOOK.read_text(), flags=re.MULTILINE))
 
 
+def hook_optional_parameters() -> dict[str, str]:
+    """``${VAR:+"name=$VAR"}`` parameters the hook passes only when the variable is set."""
+    found = re.findall(r'\$\{(\w+):\+"(\w+)=\$(\w+)"\}', HOOK.read_text())
+    assert all(var == again for var, _, again in found), found
+    return {name: var for var, name, _ in found}
+
+
 def hook_required_env() -> set[str]:
     """Environment variables the hook refuses to run without."""
     match = re.search(r"^for name in (.*?); do", HOOK.read_text(), flags=re.MULTILINE | re.DOTALL)
@@ -98,8 +107,12 @@ def test_hook_inputs_are_main_outputs_and_eventgrid_parameters() -> None:
     assert not missing_outputs, f"hook reads variables main.bicep does not output: {sorted(missing_outputs)}"
     passed = hook_parameters()
     assert set(passed.values()) <= hook_required_env(), "hook passes a variable it does not check for"
+    optional = hook_optional_parameters()
+    assert optional == {"serviceBusQueueId": "EVENTGRID_SERVICEBUS_QUEUE_ID"}
+    assert set(optional.values()) <= outputs, "the hook's optional variables must be main.bicep outputs"
     declared = _parse("eventgrid.bicep")["parameters"]
     required = {name for name, decl in declared.items() if decl.get("default") is None}
+    passed = {**passed, **optional}
     assert set(passed) <= set(declared), f"not eventgrid.bicep parameters: {sorted(set(passed) - set(declared))}"
     assert required <= set(passed), f"eventgrid.bicep parameters the hook never sets: {sorted(required - set(passed))}"
 
@@ -122,13 +135,21 @@ def _hook_env(bin_dir: Path) -> dict[str, str]:
     return env
 
 
-def test_hook_deploys_eventgrid_bicep_with_the_environment_values(tmp_path: Path) -> None:
-    """Run the hook against a stub az: it must deploy infra/eventgrid.bicep with each output as its parameter."""
+def _run_hook(tmp_path: Path, env: dict[str, str]) -> list[list[str]]:
     log = tmp_path / "az.log"
     _stub_az(tmp_path, log)
-    proc = subprocess.run(["sh", str(HOOK)], env=_hook_env(tmp_path), capture_output=True, text=True, check=False)
+    proc = subprocess.run(["sh", str(HOOK)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _option(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def test_hook_deploys_eventgrid_bicep_with_the_environment_values(tmp_path: Path) -> None:
+    """Run the hook against a stub az: it must deploy infra/eventgrid.bicep with each output as its parameter."""
+    calls = _run_hook(tmp_path, _hook_env(tmp_path))
     deploys = [c for c in calls if c[:3] == ["deployment", "group", "create"]]
     assert len(deploys) == 1, calls
     args = deploys[0]
@@ -136,6 +157,23 @@ def test_hook_deploys_eventgrid_bicep_with_the_environment_values(tmp_path: Path
     assert args[args.index("--resource-group") + 1] == "value-of-AZURE_RESOURCE_GROUP"
     for name, var in hook_parameters().items():
         assert f"{name}=value-of-{var}" in args
+    # direct mode: the function subscription, no queue parameter, and the queue-mode subscription is removed
+    assert not [a for a in args if a.startswith("serviceBusQueueId=")]
+    assert any(c[:2] == ["functionapp", "function"] for c in calls), "direct mode waits for on_resource_event"
+    deletes = [c for c in calls if c[:4] == ["eventgrid", "system-topic", "event-subscription", "delete"]]
+    assert [_option(c, "--name") for c in deletes] == ["poolkeeper-on-resource-event-queue"]
+
+
+def test_hook_points_event_grid_at_the_queue_in_service_bus_mode(tmp_path: Path) -> None:
+    """With EVENTGRID_SERVICEBUS_QUEUE_ID set, the hook passes it as serviceBusQueueId and removes the direct one."""
+    env = {**_hook_env(tmp_path), "EVENTGRID_SERVICEBUS_QUEUE_ID": "/subscriptions/s/queues/poolkeeper-events"}
+    calls = _run_hook(tmp_path, env)
+    (args,) = [c for c in calls if c[:3] == ["deployment", "group", "create"]]
+    assert "serviceBusQueueId=/subscriptions/s/queues/poolkeeper-events" in args
+    assert not any(c[:2] == ["functionapp", "function"] for c in calls), "no function to wait for in queue mode"
+    deletes = [c for c in calls if c[:4] == ["eventgrid", "system-topic", "event-subscription", "delete"]]
+    assert [_option(c, "--name") for c in deletes] == ["poolkeeper-on-resource-event"]
+    assert all(_option(c, "--system-topic-name") == "value-of-EVENTGRID_SYSTEM_TOPIC_NAME" for c in deletes)
 
 
 def test_hook_refuses_to_run_without_provisioned_outputs(tmp_path: Path) -> None:
@@ -152,8 +190,7 @@ def test_hook_refuses_to_run_without_provisioned_outputs(tmp_path: Path) -> None
 
 def test_function_app_settings_are_identity_based_and_documented() -> None:
     """The app settings poolkeeper reads are all set, none is key-based, and docs/deploy.md describes each."""
-    site = _resource(_parse("modules/app.bicep"), "Microsoft.Web/sites")
-    names = {entry["name"] for entry in site["properties"]["siteConfig"]["appSettings"]}
+    names = set(app_settings("serviceBus"))  # every setting either mode sets (direct sets a subset)
     assert names >= REQUIRED_APP_SETTINGS, f"missing app settings: {sorted(REQUIRED_APP_SETTINGS - names)}"
     assert not names & FORBIDDEN_APP_SETTINGS, f"forbidden app settings: {sorted(names & FORBIDDEN_APP_SETTINGS)}"
     doc = DEPLOY_DOC.read_text()

@@ -28,8 +28,10 @@ MAIN_PARAMETERS = INFRA / "main.parameters.json"
 CHECKOV_TIMEOUT_S = 300
 
 _PARSER = BicepParser()
-# `${AZURE_ENV_NAME}`-style values are substituted by azd from its environment before deployment.
-_AZD_SUBSTITUTION = re.compile(r"^\$\{[A-Z0-9_]+\}$")
+# `${AZURE_ENV_NAME}`-style values are substituted by azd from its environment before deployment;
+# `${NAME=default}` gives the value used when the environment has none (as Microsoft's azd templates write it, e.g.
+# Azure-Samples/azure-search-openai-demo's `${AZURE_APP_SERVICE_SKU=B1}`).
+_AZD_SUBSTITUTION = re.compile(r"^\$\{[A-Z0-9_]+(?:=(?P<default>[^}]*))?\}$")
 _SKIP_COMMENT = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -83,8 +85,16 @@ def parameter_file_problems(parameters_file: Mapping[str, Any], bicep: Mapping[s
         if name not in declared or "value" not in entry:
             continue
         value = entry["value"]
-        if isinstance(value, str) and _AZD_SUBSTITUTION.match(value):
+        substitution = _AZD_SUBSTITUTION.match(value) if isinstance(value, str) else None
+        if substitution and substitution.group("default") is None:
             continue  # azd fills it in; its type is checked by ARM against the substituted text
+        if substitution:
+            value = substitution.group("default")  # what deploys when the azd environment does not set it
+        allowed = next((d["argument"] for d in declared[name].get("decorators") or [] if d["type"] == "allowed"), None)
+        if allowed is not None and value not in allowed:
+            problems.append(f"{name}: value {value!r} is not one of the allowed values {allowed}")
+        if substitution:
+            continue  # the default is text; ARM converts it to the parameter's type
         expected = _JSON_TYPES.get(str(declared[name].get("type")))
         if expected is None:
             continue
@@ -214,7 +224,9 @@ def test_parameter_check_reports_unknown_missing_and_mistyped() -> None:
     del params["managedResourceGroups"]  # required, no default
     params["noSuchParameter"] = {"value": "x"}
     params["poolkeeperBindings"] = {"value": "not-an-array"}
+    params["eventsDelivery"] = {"value": "${POOLKEEPER_EVENTS_DELIVERY=eventHub}"}
     problems = "\n".join(parameter_file_problems(parameters_file, template))
+    assert "eventsDelivery: value 'eventHub' is not one of the allowed values" in problems
     assert "managedResourceGroups: required" in problems
     assert "noSuchParameter: set in the parameters file but not declared" in problems
     assert "poolkeeperBindings: value 'not-an-array' does not match parameter type array" in problems
