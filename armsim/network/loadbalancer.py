@@ -69,7 +69,6 @@ from armsim.network.common import (
     prepare_children,
     ref,
     ref_id,
-    ref_ids,
     scale_set_id,
     scale_sets_referencing,
 )
@@ -98,6 +97,7 @@ from armsim.network.lb_common import (
     _derived,
     find_lb_child,
     mixed_pool,
+    sibling_references,
 )
 from armsim.network.lb_natpools import set_natpool_rules
 from armsim.network.lb_natports import _assign_v2_ports, _query_member, add_port_mappings, shows_port_mappings
@@ -271,17 +271,11 @@ class LoadBalancerProvider(Provider):
                 if source not in lst:
                     lst.append(source)
 
-        for rule in props["loadBalancingRules"]:
-            rp = rule["properties"]
-            add(ref_id(rp.get("frontendIPConfiguration")), "loadBalancingRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "loadBalancingRules", rule["id"])
-            for p in ref_ids(rp.get("backendAddressPools")):
-                add(p, "loadBalancingRules", rule["id"])
-            add(ref_id(rp.get("probe")), "loadBalancingRules", rule["id"])
+        for coll, child, targets in sibling_references(props):
+            for _target_coll, target in targets:
+                add(target, coll, child["id"])
         for rule in props["inboundNatRules"]:
             rp = rule["properties"]
-            add(ref_id(rp.get("frontendIPConfiguration")), "inboundNatRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "inboundNatRules", rule["id"])
             if ref_id(rp.get("backendAddressPool")) is None:
                 users = ipconfigs_referencing(ctx.store, rule["id"], "loadBalancerInboundNatRules")
                 d = derived.get(rule["name"].lower())
@@ -289,13 +283,6 @@ class LoadBalancerProvider(Provider):
                     rp["backendIPConfiguration"] = ref(users[0][0])
                 elif d and d.get("ipconfig"):
                     rp["backendIPConfiguration"] = ref(d["ipconfig"])
-        for pool in props["inboundNatPools"]:
-            add(ref_id(pool["properties"].get("frontendIPConfiguration")), "inboundNatPools", pool["id"])
-        for rule in props["outboundRules"]:
-            rp = rule["properties"]
-            for fe in ref_ids(rp.get("frontendIPConfigurations")):
-                add(fe, "outboundRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "outboundRules", rule["id"])
         for pool in props["backendAddressPools"]:
             users = ipconfigs_referencing(ctx.store, pool["id"], "loadBalancerBackendAddressPools")
             if users:
