@@ -19,19 +19,15 @@ class Estate:
     """One resource group being seeded: the ids under it, and PUTs that give every body the group's location."""
 
     engine: Engine
-    resource_group: str
     location: str
+    providers: str  # /subscriptions/{sub}/resourceGroups/{rg}/providers: the stem of every resource id in the group
 
     @classmethod
     def create(cls, engine: Engine, resource_group: str, location: str) -> Estate:
         """Create the resource group (an existing one is kept) and seed into it."""
         engine.ensure_resource_group(resource_group, location)
-        return cls(engine, resource_group, location)
-
-    @property
-    def providers(self) -> str:
-        """``/subscriptions/{sub}/resourceGroups/{rg}/providers``, the stem of every resource id in the group."""
-        return f"/subscriptions/{self.engine.subscription_id}/resourceGroups/{self.resource_group}/providers"
+        group = f"/subscriptions/{engine.subscription_id}/resourceGroups/{resource_group}"
+        return cls(engine, location, f"{group}/providers")
 
     @property
     def network(self) -> str:
