@@ -71,6 +71,7 @@ from armsim.network.common import (
     ref_id,
     scale_set_id,
     scale_sets_referencing,
+    stored_body,
 )
 from armsim.network.retirement import refuse_basic_load_balancer, refuse_new_nat_pools
 from armsim.provider import ActionResult, Ctx, Provider, registered
@@ -171,10 +172,7 @@ class LoadBalancerProvider(Provider):
         if rec is not None:  # the engine copies this record's meta into the new one
             rec.meta[META_DERIVED] = {k: v for k, v in derived.items() if v["pool"].lower() in pools}
         props["resourceGuid"] = old.get("resourceGuid") or new_guid()
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties", "sku")}
-        out["sku"] = sku
-        out["properties"] = props
-        return out
+        return stored_body(body, props, sku=sku)
 
     # ------------------------------------------------------------------------------------------------ delete
     def check_delete(self, ctx: Ctx, record: Record) -> None:

@@ -45,6 +45,7 @@ from armsim.network.common import (
     ref_id,
     ref_ids,
     same,
+    stored_body,
 )
 from armsim.network.loadbalancer import find_lb_child, mixed_pool
 from armsim.network.nsg import nsg_exists
@@ -163,9 +164,7 @@ class NetworkInterfaceProvider(Provider):
             )
             if old.get("macAddress") or is_internal(ctx):
                 props["macAddress"] = old.get("macAddress") or incoming.get("macAddress") or _mac(resource_id)
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties")}
-        out["properties"] = props
-        return out
+        return stored_body(body, props)
 
     def _check_busy_load_balancers(self, ctx: Ctx, nic_id: str, configs: list[dict[str, Any]]) -> None:
         for c in configs:
