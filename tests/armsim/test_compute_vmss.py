@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from azure.mgmt.compute.models import VirtualMachineScaleSetVMInstanceRequiredIDs
 
 from tests.armsim.test_compute_vm import REF, missing_keys, ref_body, wait_op
@@ -18,11 +17,6 @@ from tests.conftest import SimHandle
 RG = "MyResourceGroup"
 VMSS = "MyVMSS"
 LB = "MyLoadBalancer"
-
-
-@pytest.fixture
-def natpool(armsim_factory: Any) -> SimHandle:
-    return armsim_factory(scenario="vmss-natpool")
 
 
 def base(sim: SimHandle) -> str:
