@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import signal
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from armsim.signals import wait_for_signal
 
 # Two distinct user-assigned identities (armsim gives each client id its own object id, armsim/identity.py):
 # the operator's CLI and az act as one, poolkeeper's Functions app (`poolkeeper serve`) as the other, so poolkeeper
@@ -92,19 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="example: armsim serve > sim.json & sleep 2; eval \"$(armsim env sim.json)\"")
     env.add_argument("json_line", metavar="FILE", help="file holding the JSON line `armsim serve` printed ('-': stdin)")
     return parser
-
-
-def wait_for_signal() -> None:
-    """Return after SIGINT or SIGTERM.
-
-    The handler only flips a flag: a handler calling ``threading.Event.set()`` can deadlock when the signal lands
-    while the main thread holds the event's lock inside ``wait()`` (seen: a SIGTERMed server that never exited).
-    """
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
-    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
-    while not received:
-        time.sleep(0.2)
 
 
 def cmd_env(path: str) -> int:

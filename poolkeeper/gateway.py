@@ -12,11 +12,13 @@ returns and a read-modify-write sends back everything it read — nobody else's 
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import MethodType
+from typing import Any, Generic, TypeVar, cast, overload
 
 from azure.core.exceptions import (
     HttpResponseError,
@@ -34,6 +36,8 @@ from poolkeeper.logs import get_logger
 from poolkeeper.pacing import RetryBudget, RetryDecision, retry_after_from_headers
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 log = get_logger("arm")
 
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
@@ -108,6 +112,57 @@ def retry_after_seconds(err: BaseException | None) -> float | None:
 def _rg_name(resource_id: str) -> tuple[str, str]:
     rid = ResourceId.parse(resource_id)
     return rid.resource_group or "", rid.names[-1]
+
+
+class _Read(Generic[A, R]):
+    """One kind of read of one ARM resource type, declared as a row (:class:`ArmGateway`'s ``list_*``/``get_*``):
+    the ``op`` its log lines name, the RBAC ``action`` it needs and the SDK operations group (``compute.…`` or
+    ``network.…`` of :class:`ArmClients`). Bound to a gateway it is a method, registered with ``needs_actions``
+    under its own name (``ArmGateway.list_vms``), so the custom role is still derived from the code."""
+
+    def __init__(self, op: str, action: str, operations: str) -> None:
+        self.op = op
+        self.action = action
+        self.operations = operator.attrgetter(operations)
+        self.method: Callable[[ArmGateway, A], R] | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        def method(gateway: ArmGateway, arg: A) -> R:
+            return self.read(gateway, self.operations(gateway.clients), arg)
+
+        method.__name__, method.__qualname__, method.__module__ = name, f"{owner.__qualname__}.{name}", owner.__module__
+        method.__doc__ = self.__doc__
+        self.method = needs_actions(self.action)(method)
+
+    @overload
+    def __get__(self, gateway: None, owner: type | None = None) -> _Read[A, R]: ...
+    @overload
+    def __get__(self, gateway: ArmGateway, owner: type | None = None) -> Callable[[A], R]: ...
+    def __get__(self, gateway: ArmGateway | None, owner: type | None = None) -> _Read[A, R] | Callable[[A], R]:
+        if gateway is None or self.method is None:
+            return self
+        return cast(Callable[[A], R], MethodType(self.method, gateway))
+
+    def read(self, gateway: ArmGateway, operations: Any, arg: A) -> R:
+        raise NotImplementedError
+
+
+class _ListIn(_Read[ResourceId, list[dict[str, Any]]]):
+    """Every resource of the type in a scope: a resource group's (``list``) or the whole subscription's
+    (``list_all``)."""
+
+    def read(self, gateway: ArmGateway, operations: Any, scope: ResourceId) -> list[dict[str, Any]]:
+        if scope.resource_group:
+            return gateway._list(self.op, str(scope), operations.list, scope.resource_group)
+        return gateway._list(self.op, str(scope), operations.list_all)
+
+
+class _GetById(_Read[str, dict[str, Any] | None]):
+    """One resource by id; None when it is not there."""
+
+    def read(self, gateway: ArmGateway, operations: Any, resource_id: str) -> dict[str, Any] | None:
+        rg, name = _rg_name(resource_id)
+        return gateway._read(self.op, resource_id, operations.get, rg, name)
 
 
 class ArmGateway:
@@ -288,24 +343,26 @@ class ArmGateway:
             f"{resource_id} did not reach a terminal provisioningState within 10 minutes"))[0]
 
     # ------------------------------------------------------------------------------------------------ reads
-    @needs_actions("Microsoft.Compute/virtualMachines/read")
-    def list_vms(self, scope: ResourceId) -> list[dict[str, Any]]:
-        vms = self.clients.compute.virtual_machines
-        if scope.resource_group:
-            return self._list("list VMs", str(scope), vms.list, scope.resource_group)
-        return self._list("list VMs", str(scope), vms.list_all)
-
-    @needs_actions("Microsoft.Compute/virtualMachines/read")
-    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
-        rg, name = _rg_name(vm_id)
-        return self._read("get VM", vm_id, self.clients.compute.virtual_machines.get, rg, name)
-
-    @needs_actions("Microsoft.Network/networkInterfaces/read")
-    def list_nics(self, scope: ResourceId) -> list[dict[str, Any]]:
-        nics = self.clients.network.network_interfaces
-        if scope.resource_group:
-            return self._list("list NICs", str(scope), nics.list, scope.resource_group)
-        return self._list("list NICs", str(scope), nics.list_all)
+    # one row per read (_Read): the op its log lines name, the RBAC action it needs, the SDK operations group
+    list_vms = _ListIn("list VMs", "Microsoft.Compute/virtualMachines/read", "compute.virtual_machines")
+    get_vm = _GetById("get VM", "Microsoft.Compute/virtualMachines/read", "compute.virtual_machines")
+    list_nics = _ListIn("list NICs", "Microsoft.Network/networkInterfaces/read", "network.network_interfaces")
+    list_load_balancers = _ListIn("list load balancers", "Microsoft.Network/loadBalancers/read",
+                                  "network.load_balancers")
+    get_load_balancer = _GetById("get load balancer", "Microsoft.Network/loadBalancers/read", "network.load_balancers")
+    list_scale_sets = _ListIn("list scale sets", "Microsoft.Compute/virtualMachineScaleSets/read",
+                              "compute.virtual_machine_scale_sets")
+    get_scale_set = _GetById("get scale set", "Microsoft.Compute/virtualMachineScaleSets/read",
+                             "compute.virtual_machine_scale_sets")
+    # NSGs come with their rules and default rules (guardrails PK005/PK006 evaluate them)
+    list_nsgs = _ListIn("list NSGs", "Microsoft.Network/networkSecurityGroups/read", "network.network_security_groups")
+    list_public_ips = _ListIn("list public IPs", "Microsoft.Network/publicIPAddresses/read",
+                              "network.public_ip_addresses")
+    # virtual networks come with their subnets inline (a subnet's NSG is read from here, not per subnet)
+    list_virtual_networks = _ListIn("list virtual networks", "Microsoft.Network/virtualNetworks/read",
+                                    "network.virtual_networks")
+    # a public IP: the NAT-pool workflows check it before deleting a frontend's address
+    get_public_ip = _GetById("get public IP", "Microsoft.Network/publicIPAddresses/read", "network.public_ip_addresses")
 
     @needs_actions("Microsoft.Network/networkInterfaces/read")
     def get_nic(self, nic_id: str) -> dict[str, Any] | None:
@@ -319,59 +376,12 @@ class ArmGateway:
             )
         return self._read("get NIC", nic_id, self.clients.network.network_interfaces.get, rid.resource_group, rid.name)
 
-    @needs_actions("Microsoft.Network/loadBalancers/read")
-    def list_load_balancers(self, scope: ResourceId) -> list[dict[str, Any]]:
-        lbs = self.clients.network.load_balancers
-        if scope.resource_group:
-            return self._list("list load balancers", str(scope), lbs.list, scope.resource_group)
-        return self._list("list load balancers", str(scope), lbs.list_all)
-
-    @needs_actions("Microsoft.Network/loadBalancers/read")
-    def get_load_balancer(self, lb_id: str) -> dict[str, Any] | None:
-        rg, name = _rg_name(lb_id)
-        return self._read("get load balancer", lb_id, self.clients.network.load_balancers.get, rg, name)
-
-    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/read")
-    def list_scale_sets(self, scope: ResourceId) -> list[dict[str, Any]]:
-        sets = self.clients.compute.virtual_machine_scale_sets
-        if scope.resource_group:
-            return self._list("list scale sets", str(scope), sets.list, scope.resource_group)
-        return self._list("list scale sets", str(scope), sets.list_all)
-
-    @needs_actions("Microsoft.Compute/virtualMachineScaleSets/read")
-    def get_scale_set(self, vmss_id: str) -> dict[str, Any] | None:
-        rg, name = _rg_name(vmss_id)
-        return self._read("get scale set", vmss_id, self.clients.compute.virtual_machine_scale_sets.get, rg, name)
-
     @needs_actions("Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read")
     def list_scale_set_instances(self, vmss_id: str) -> list[dict[str, Any]]:
         rg, name = _rg_name(vmss_id)
         return self._list(
             "list scale-set instances", vmss_id, self.clients.compute.virtual_machine_scale_set_vms.list, rg, name
         )
-
-    @needs_actions("Microsoft.Network/networkSecurityGroups/read")
-    def list_nsgs(self, scope: ResourceId) -> list[dict[str, Any]]:
-        """NSGs with their rules and default rules (guardrails PK005/PK006 evaluate them)."""
-        nsgs = self.clients.network.network_security_groups
-        if scope.resource_group:
-            return self._list("list NSGs", str(scope), nsgs.list, scope.resource_group)
-        return self._list("list NSGs", str(scope), nsgs.list_all)
-
-    @needs_actions("Microsoft.Network/publicIPAddresses/read")
-    def list_public_ips(self, scope: ResourceId) -> list[dict[str, Any]]:
-        pips = self.clients.network.public_ip_addresses
-        if scope.resource_group:
-            return self._list("list public IPs", str(scope), pips.list, scope.resource_group)
-        return self._list("list public IPs", str(scope), pips.list_all)
-
-    @needs_actions("Microsoft.Network/virtualNetworks/read")
-    def list_virtual_networks(self, scope: ResourceId) -> list[dict[str, Any]]:
-        """Virtual networks with their subnets inline (a subnet's NSG is read from here, not per subnet)."""
-        vnets = self.clients.network.virtual_networks
-        if scope.resource_group:
-            return self._list("list virtual networks", str(scope), vnets.list, scope.resource_group)
-        return self._list("list virtual networks", str(scope), vnets.list_all)
 
     # ------------------------------------------------------------------------------------------------ writes
     @needs_actions(
@@ -447,12 +457,6 @@ class ArmGateway:
             f"instances {sorted(wanted)} of {vmss_id} did not reach the latest model in 30 minutes"))
 
     # ------------------------------------------------------------------------------------------------ workflows
-    @needs_actions("Microsoft.Network/publicIPAddresses/read")
-    def get_public_ip(self, pip_id: str) -> dict[str, Any] | None:
-        """A public IP (the NAT-pool workflows check it before deleting a frontend's address)."""
-        rg, name = _rg_name(pip_id)
-        return self._read("get public IP", pip_id, self.clients.network.public_ip_addresses.get, rg, name)
-
     @needs_actions("Microsoft.Network/publicIPAddresses/delete")
     def delete_public_ip(self, pip_id: str) -> None:
         """Delete a public IP and wait for it (already gone counts as done: the workflows are re-run)."""

@@ -7,27 +7,13 @@ import argparse
 import errno
 import json
 import os
-import signal
-import time
 
+from armsim.signals import wait_for_signal
 from poolkeeper.clierrors import CliError
 from poolkeeper.composition import load_configuration
 from poolkeeper.settings import CONFIG_VAR, Settings
 
 EXIT_OK = 0
-
-
-def wait_for_signal() -> None:
-    """Return after SIGINT or SIGTERM.
-
-    The handler only flips a flag: a handler calling ``threading.Event.set()`` can deadlock when the signal lands
-    while the main thread holds the event's lock inside ``wait()`` (seen: a SIGTERMed server that never exited).
-    """
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
-    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
-    while not received:
-        time.sleep(0.2)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -89,3 +89,13 @@ def test_pyproject_lists_every_package() -> None:
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for top in (*DEPLOYED, "poolkeeper_local", "armsim") for p in (ROOT / top).rglob("__init__.py")}
     assert found == listed
+
+
+def test_local_serve_needs_no_simulator_dependencies() -> None:
+    """``poolkeeper serve`` (``pip install .`` without the ``armsim`` extra) shares ``armsim.signals`` with
+    ``armsim serve``: importing it must not pull in the simulator's dependencies (``armsim/__init__.py`` is lazy)."""
+    extra = ["aiohttp", "trustme"]
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(extra), json.dumps(["poolkeeper_local.commands"])],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"attempts": [], "failures": {}, "leaked": []}

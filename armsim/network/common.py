@@ -101,6 +101,13 @@ def new_guid() -> str:
     return str(uuid.uuid4())
 
 
+def stored_body(body: dict[str, Any], props: dict[str, Any], **resolved: Any) -> dict[str, Any]:
+    """What a provider's ``prepare`` returns: the request's own top-level keys (``location``, ``tags``, … but not
+    ``etag``, ``id``, ``name`` or ``type``, which ARM sets), the ones it ``resolved`` (``sku``), and ``props``."""
+    kept = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties", *resolved)}
+    return {**kept, **resolved, "properties": props}
+
+
 def child_id(parent_id: str, collection: str, name: str) -> str:
     return f"{parent_id}/{collection}/{name}"
 

@@ -41,6 +41,7 @@ from armsim.network.lb_common import (
     _require_frontend,
     _signature,
     mixed_pool,
+    sibling_references,
 )
 
 
@@ -218,6 +219,11 @@ def refuse_nat_rule_changes(lb_id: str, new: list[dict[str, Any]], old: list[dic
                 f"LoadBalancerInboundNatRules property from your PUT request.",
             )
 
+# the children that must name the one frontend they listen on, and their name in the refusal
+_LISTENS_ON_ONE_FRONTEND = {"loadBalancingRules": "Load balancing rule", "inboundNatRules": "Inbound NAT rule",
+                            "inboundNatPools": "Inbound NAT pool"}
+
+
 def check_references(ctx: Ctx, lb_id: str, props: dict[str, Any], sku: str) -> None:
     """Every reference to a sibling child must name one that exists in this body; external ones must exist."""
     known = {coll: {ids.key(c["id"]) for c in props[coll]} for coll in COLLECTIONS}
@@ -252,28 +258,11 @@ def check_references(ctx: Ctx, lb_id: str, props: dict[str, Any], sku: str) -> N
             vnet = ref_id(addr["properties"].get("virtualNetwork"))
             if vnet is not None and ctx.store.get(vnet) is None:
                 raise invalid_reference(vnet, f"{pool['id']}/loadBalancerBackendAddresses/{addr['name']}")
-    for rule in props["loadBalancingRules"]:
-        rp = rule["properties"]
-        _require_frontend(rp, "Load balancing rule", rule["id"])
-        need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
-        need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
-        for p in ref_ids(rp.get("backendAddressPools")):
-            need(p, "backendAddressPools", rule["id"])
-        need(ref_id(rp.get("probe")), "probes", rule["id"])
-    for rule in props["inboundNatRules"]:
-        rp = rule["properties"]
-        _require_frontend(rp, "Inbound NAT rule", rule["id"])
-        need(ref_id(rp.get("frontendIPConfiguration")), "frontendIPConfigurations", rule["id"])
-        need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
-    for pool in props["inboundNatPools"]:
-        pp = pool["properties"]
-        _require_frontend(pp, "Inbound NAT pool", pool["id"])
-        need(ref_id(pp.get("frontendIPConfiguration")), "frontendIPConfigurations", pool["id"])
-    for rule in props["outboundRules"]:
-        rp = rule["properties"]
-        for fe in ref_ids(rp.get("frontendIPConfigurations")):
-            need(fe, "frontendIPConfigurations", rule["id"])
-        need(ref_id(rp.get("backendAddressPool")), "backendAddressPools", rule["id"])
+    for coll, child, targets in sibling_references(props):
+        if coll in _LISTENS_ON_ONE_FRONTEND:
+            _require_frontend(child["properties"], _LISTENS_ON_ONE_FRONTEND[coll], child["id"])
+        for target_coll, target in targets:
+            need(target, target_coll, child["id"])
 
 def check_removals(
     ctx: Ctx, lb_id: str, props: dict[str, Any], old: dict[str, Any], derived: dict[str, dict[str, Any]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from armsim import ids
@@ -9,6 +10,7 @@ from armsim.errors import ArmError
 from armsim.network.common import (
     NET,
     ref_id,
+    ref_ids,
 )
 from armsim.store import Record
 
@@ -45,6 +47,38 @@ _READONLY: dict[str, frozenset[str]] = {
 }
 COLLECTIONS = tuple(_READONLY)
 _PROTOCOLS = ("Tcp", "Udp", "All")
+
+# collection -> its children's references to siblings in the same body: (property, target collection, is a list).
+# One table for the two walks over them: a PUT's reference check (lb_checks.check_references) and the
+# back-references shown on frontends, pools and probes (LoadBalancerProvider.render).
+SIBLING_REFERENCES: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "loadBalancingRules": (
+        ("frontendIPConfiguration", "frontendIPConfigurations", False),
+        ("backendAddressPool", "backendAddressPools", False),
+        ("backendAddressPools", "backendAddressPools", True),
+        ("probe", "probes", False),
+    ),
+    "inboundNatRules": (
+        ("frontendIPConfiguration", "frontendIPConfigurations", False),
+        ("backendAddressPool", "backendAddressPools", False),
+    ),
+    "inboundNatPools": (("frontendIPConfiguration", "frontendIPConfigurations", False),),
+    "outboundRules": (
+        ("frontendIPConfigurations", "frontendIPConfigurations", True),
+        ("backendAddressPool", "backendAddressPools", False),
+    ),
+}
+
+
+def sibling_references(props: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], list[tuple[str, str]]]]:
+    """(collection, child, [(target collection, target id)]) for each rule, NAT rule, NAT pool and outbound rule of a
+    load balancer's ``properties``, in :data:`SIBLING_REFERENCES` order, then body order."""
+    for coll, refs in SIBLING_REFERENCES.items():
+        for child in props[coll]:
+            cp = child["properties"]
+            targets = [(target_coll, target) for key, target_coll, many in refs
+                       for target in (ref_ids(cp.get(key)) if many else [ref_id(cp.get(key))]) if target]
+            yield coll, child, targets
 
 
 def _child_type(collection: str) -> str:

@@ -69,9 +69,9 @@ from armsim.network.common import (
     prepare_children,
     ref,
     ref_id,
-    ref_ids,
     scale_set_id,
     scale_sets_referencing,
+    stored_body,
 )
 from armsim.network.retirement import refuse_basic_load_balancer, refuse_new_nat_pools
 from armsim.provider import ActionResult, Ctx, Provider, registered
@@ -98,6 +98,7 @@ from armsim.network.lb_common import (
     _derived,
     find_lb_child,
     mixed_pool,
+    sibling_references,
 )
 from armsim.network.lb_natpools import set_natpool_rules
 from armsim.network.lb_natports import _assign_v2_ports, _query_member, add_port_mappings, shows_port_mappings
@@ -171,10 +172,7 @@ class LoadBalancerProvider(Provider):
         if rec is not None:  # the engine copies this record's meta into the new one
             rec.meta[META_DERIVED] = {k: v for k, v in derived.items() if v["pool"].lower() in pools}
         props["resourceGuid"] = old.get("resourceGuid") or new_guid()
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties", "sku")}
-        out["sku"] = sku
-        out["properties"] = props
-        return out
+        return stored_body(body, props, sku=sku)
 
     # ------------------------------------------------------------------------------------------------ delete
     def check_delete(self, ctx: Ctx, record: Record) -> None:
@@ -271,17 +269,11 @@ class LoadBalancerProvider(Provider):
                 if source not in lst:
                     lst.append(source)
 
-        for rule in props["loadBalancingRules"]:
-            rp = rule["properties"]
-            add(ref_id(rp.get("frontendIPConfiguration")), "loadBalancingRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "loadBalancingRules", rule["id"])
-            for p in ref_ids(rp.get("backendAddressPools")):
-                add(p, "loadBalancingRules", rule["id"])
-            add(ref_id(rp.get("probe")), "loadBalancingRules", rule["id"])
+        for coll, child, targets in sibling_references(props):
+            for _target_coll, target in targets:
+                add(target, coll, child["id"])
         for rule in props["inboundNatRules"]:
             rp = rule["properties"]
-            add(ref_id(rp.get("frontendIPConfiguration")), "inboundNatRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "inboundNatRules", rule["id"])
             if ref_id(rp.get("backendAddressPool")) is None:
                 users = ipconfigs_referencing(ctx.store, rule["id"], "loadBalancerInboundNatRules")
                 d = derived.get(rule["name"].lower())
@@ -289,13 +281,6 @@ class LoadBalancerProvider(Provider):
                     rp["backendIPConfiguration"] = ref(users[0][0])
                 elif d and d.get("ipconfig"):
                     rp["backendIPConfiguration"] = ref(d["ipconfig"])
-        for pool in props["inboundNatPools"]:
-            add(ref_id(pool["properties"].get("frontendIPConfiguration")), "inboundNatPools", pool["id"])
-        for rule in props["outboundRules"]:
-            rp = rule["properties"]
-            for fe in ref_ids(rp.get("frontendIPConfigurations")):
-                add(fe, "outboundRules", rule["id"])
-            add(ref_id(rp.get("backendAddressPool")), "outboundRules", rule["id"])
         for pool in props["backendAddressPools"]:
             users = ipconfigs_referencing(ctx.store, pool["id"], "loadBalancerBackendAddressPools")
             if users:

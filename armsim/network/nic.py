@@ -45,6 +45,7 @@ from armsim.network.common import (
     ref_id,
     ref_ids,
     same,
+    stored_body,
 )
 from armsim.network.loadbalancer import find_lb_child, mixed_pool
 from armsim.network.nsg import nsg_exists
@@ -163,9 +164,7 @@ class NetworkInterfaceProvider(Provider):
             )
             if old.get("macAddress") or is_internal(ctx):
                 props["macAddress"] = old.get("macAddress") or incoming.get("macAddress") or _mac(resource_id)
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties")}
-        out["properties"] = props
-        return out
+        return stored_body(body, props)
 
     def _check_busy_load_balancers(self, ctx: Ctx, nic_id: str, configs: list[dict[str, Any]]) -> None:
         for c in configs:
@@ -270,21 +269,8 @@ class NetworkInterfaceProvider(Provider):
                             f"({other_vnet}) as other network interfaces already in backend address pool {pool['id']}.",
                         )
                 if str(lb.body.get("sku", {}).get("name", "Basic")).lower() == "basic" and vm is not None:
-                    mine = _availability_set(store, vm)
-                    for _mid, _mp, mrec in members:
-                        other_vm = ref_id(mrec.body.get("properties", {}).get("virtualMachine"))
-                        if other_vm is None or same(other_vm, vm):
-                            continue
-                        theirs = _availability_set(store, other_vm)
-                        if (mine or "").lower() != (theirs or "").lower():
-                            raise ArmError(
-                                400,
-                                "NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets",
-                                f"Network interface {nic_id} uses load balancer {lb.id} associated with different "
-                                f"availability set ({theirs or 'none'}) than the one of virtual machine {vm} "
-                                f"({mine or 'none'}). A Basic load balancer's backend pool can serve virtual machines "
-                                f"of a single availability set.",
-                            )
+                    _refuse_other_availability_sets(store, nic_id, lb.id, [m[2] for m in members], vm,
+                                                    _availability_set(store, vm))
 
     def check_delete(self, ctx: Ctx, record: Record) -> None:
         vm = ref_id(record.body.get("properties", {}).get("virtualMachine"))
@@ -408,20 +394,30 @@ def check_vm_joins_basic_pools(store: Store, nic: Record, vm_id: str, avset_id: 
             if found is None or _sku(found[0]).lower() != "basic":
                 continue
             lb, _coll, pool = found
-            for _mid, _mp, mrec in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools"):
-                other_vm = ref_id(mrec.body.get("properties", {}).get("virtualMachine"))
-                if ids.key(mrec.id) == ids.key(nic.id) or other_vm is None or same(other_vm, vm_id):
-                    continue
-                theirs = _availability_set(store, other_vm)
-                if (avset_id or "").lower() != (theirs or "").lower():
-                    raise ArmError(
-                        400,
-                        "NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets",
-                        f"Network interface {nic.id} uses load balancer {lb.id} associated with different "
-                        f"availability set ({theirs or 'none'}) than the one of virtual machine {vm_id} "
-                        f"({avset_id or 'none'}). A Basic load balancer's backend pool can serve virtual machines of "
-                        f"a single availability set.",
-                    )
+            members = [m[2] for m in ipconfigs_referencing(store, pool["id"], "loadBalancerBackendAddressPools")
+                       if ids.key(m[2].id) != ids.key(nic.id)]
+            _refuse_other_availability_sets(store, nic.id, lb.id, members, vm_id, avset_id)
+
+
+def _refuse_other_availability_sets(store: Store, nic_id: str, lb_id: str, members: list[Record], vm_id: str,
+                                    avset_id: str | None) -> None:
+    """A Basic load balancer's pool serves the VMs of one availability set (or of none): refuse ``nic_id`` joining
+    it for ``vm_id`` (in ``avset_id``) when another member NIC's VM is elsewhere. ``members``: the pool's other NICs.
+    ``NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets`` (kubernetes/kubernetes#58600)."""
+    for mrec in members:
+        other_vm = ref_id(mrec.body.get("properties", {}).get("virtualMachine"))
+        if other_vm is None or same(other_vm, vm_id):
+            continue
+        theirs = _availability_set(store, other_vm)
+        if (avset_id or "").lower() != (theirs or "").lower():
+            raise ArmError(
+                400,
+                "NetworkInterfaceAndLoadBalancerAreInDifferentAvailabilitySets",
+                f"Network interface {nic_id} uses load balancer {lb_id} associated with different "
+                f"availability set ({theirs or 'none'}) than the one of virtual machine {vm_id} "
+                f"({avset_id or 'none'}). A Basic load balancer's backend pool can serve virtual machines of "
+                f"a single availability set.",
+            )
 
 
 def _availability_set(store: Store, vm_id: str) -> str | None:

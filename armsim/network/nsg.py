@@ -24,6 +24,7 @@ from armsim.network.common import (
     same,
     scale_set_id,
     scale_sets_referencing,
+    stored_body,
 )
 from armsim.provider import Ctx, Provider, registered
 from armsim.store import Record, Store
@@ -184,9 +185,7 @@ class NetworkSecurityGroupProvider(Provider):
             props.pop(ro, None)
         props["securityRules"] = rules
         props["resourceGuid"] = old.get("resourceGuid") or new_guid()
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties")}
-        out["properties"] = props
-        return out
+        return stored_body(body, props)
 
     def check_delete(self, ctx: Ctx, record: Record) -> None:
         vmss = scale_sets_referencing(ctx.store, record.id)

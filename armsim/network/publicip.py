@@ -9,7 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from armsim.errors import ArmError
-from armsim.network.common import NET, enum_value, int_value, ip_configurations, new_guid, ref, ref_id, same
+from armsim.network.common import (
+    NET,
+    enum_value,
+    int_value,
+    ip_configurations,
+    new_guid,
+    ref,
+    ref_id,
+    same,
+    stored_body,
+)
 from armsim.network.ipam import allocate_public
 from armsim.network.retirement import refuse_basic_public_ip
 from armsim.provider import Ctx, Provider, registered
@@ -80,10 +90,7 @@ class PublicIPAddressProvider(Provider):
                 "fqdn": f"{dns['domainNameLabel']}.{str(location).replace(' ', '').lower()}.cloudapp.azure.com",
             }
         props["resourceGuid"] = old.get("resourceGuid") or new_guid()
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties", "sku")}
-        out["sku"] = sku
-        out["properties"] = props
-        return out
+        return stored_body(body, props, sku=sku)
 
     def check_delete(self, ctx: Ctx, record: Any) -> None:
         user = pip_user(ctx.store, record.id)

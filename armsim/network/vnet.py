@@ -22,6 +22,7 @@ from armsim.network.common import (
     ref,
     ref_id,
     same,
+    stored_body,
 )
 from armsim.network.ipam import parse_prefix
 from armsim.provider import Ctx, Provider, registered
@@ -117,9 +118,7 @@ class VirtualNetworkProvider(Provider):
         props.setdefault("virtualNetworkPeerings", [])
         props.setdefault("enableDdosProtection", False)
         props.pop("provisioningState", None)
-        out = {k: v for k, v in body.items() if k not in ("etag", "id", "name", "type", "properties")}
-        out["properties"] = props
-        return out
+        return stored_body(body, props)
 
     def check_delete(self, ctx: Ctx, record: Record) -> None:
         for sn in record.body.get("properties", {}).get("subnets") or []:

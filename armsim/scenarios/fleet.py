@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from armsim.engine import Engine
-from armsim.scenarios.common import put_public_ip, put_vnet
+from armsim.scenarios.common import Estate
 
 RG = "pkFleet"
 LOCATION = "westus"
@@ -29,18 +29,14 @@ def build(engine: Engine) -> None:
 
 
 def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = False, rg: str = RG) -> None:
-    engine.ensure_resource_group(rg, LOCATION)
-    base = f"/subscriptions/{engine.subscription_id}/resourceGroups/{rg}/providers"
-    net = f"{base}/Microsoft.Network"
-    vnet = f"{net}/virtualNetworks/fleetVnet"
-    put = engine.internal_put
+    estate = Estate.create(engine, rg, LOCATION)
+    base, net, put = estate.providers, estate.network, estate.put
     # one /24 subnet per load balancer: small subnets keep armsim's address allocation cheap at 2,000 NICs
-    put_vnet(engine, vnet, LOCATION, "10.0.0.0/8", {f"s{i}": f"10.{i // 256}.{i % 256}.0/24" for i in range(lbs)})
+    vnet = estate.vnet("fleetVnet", "10.0.0.0/8", {f"s{i}": f"10.{i // 256}.{i % 256}.0/24" for i in range(lbs)})
     for i in range(lbs):
         lb = lb_id(engine.subscription_id, i, rg)
-        pip = f"{net}/publicIPAddresses/pip{i}"
-        put_public_ip(engine, pip, LOCATION)
-        put(lb, {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {
+        pip = estate.public_ip(f"pip{i}")
+        put(lb, {"sku": {"name": "Standard"}, "properties": {
             "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip}}}],
             "backendAddressPools": [{"name": "pool"}],
             "probes": [{"name": "http", "properties": {"protocol": "Http", "port": 80, "requestPath": "/"}}],
@@ -50,7 +46,7 @@ def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = Fa
                 "backendAddressPool": {"id": f"{lb}/backendAddressPools/pool"},
                 "probe": {"id": f"{lb}/probes/http"}}}]}})
         put(f"{base}/Microsoft.Compute/availabilitySets/av{i}", {
-            "location": LOCATION, "sku": {"name": "Aligned"},
+            "sku": {"name": "Aligned"},
             "properties": {"platformFaultDomainCount": 2, "platformUpdateDomainCount": 5}})
         for j in range(vms_per_lb):
             name = f"vm{i}x{j}"
@@ -58,9 +54,9 @@ def build_fleet(engine: Engine, *, lbs: int, vms_per_lb: int, in_pool: bool = Fa
             if in_pool:
                 ip["loadBalancerBackendAddressPools"] = [{"id": f"{lb}/backendAddressPools/pool"}]
             nic = f"{net}/networkInterfaces/{name}-nic"
-            put(nic, {"location": LOCATION, "properties": {"ipConfigurations": [{"name": "ipconfig1",
+            put(nic, {"properties": {"ipConfigurations": [{"name": "ipconfig1",
                                                                                   "properties": ip}]}})
-            put(f"{base}/Microsoft.Compute/virtualMachines/{name}", {"location": LOCATION, "properties": {
+            put(f"{base}/Microsoft.Compute/virtualMachines/{name}", {"properties": {
                 "availabilitySet": {"id": f"{base}/Microsoft.Compute/availabilitySets/av{i}"},
                 "hardwareProfile": {"vmSize": "Standard_B1s"},
                 "storageProfile": {"imageReference": {"publisher": "Canonical",

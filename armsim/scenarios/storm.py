@@ -10,7 +10,7 @@ the benchmark creates them.
 from __future__ import annotations
 
 from armsim.engine import Engine
-from armsim.scenarios.common import put_public_ip, put_vnet
+from armsim.scenarios.common import Estate
 
 RG = "stormRG"
 LOCATION = "westus"
@@ -22,13 +22,10 @@ SUBNET = "stormSubnet"
 
 
 def build(engine: Engine) -> None:
-    engine.ensure_resource_group(RG, LOCATION)
-    net = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network"
-    pip = f"{net}/publicIPAddresses/stormPublicIP"
-    put_vnet(engine, f"{net}/virtualNetworks/{VNET}", LOCATION, "10.0.0.0/16", {SUBNET: "10.0.0.0/20"})
-    put_public_ip(engine, pip, LOCATION)
-    engine.internal_put(f"{net}/loadBalancers/{LB_NAME}", {
-        "location": LOCATION,
+    estate = Estate.create(engine, RG, LOCATION)
+    estate.vnet(VNET, "10.0.0.0/16", {SUBNET: "10.0.0.0/20"})
+    pip = estate.public_ip("stormPublicIP")
+    estate.put(f"{estate.network}/loadBalancers/{LB_NAME}", {
         "sku": {"name": "Standard"},
         "properties": {
             "frontendIPConfigurations": [{"name": FRONTEND, "properties": {"publicIPAddress": {"id": pip}}}],

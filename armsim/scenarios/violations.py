@@ -26,7 +26,7 @@ import copy
 from typing import Any
 
 from armsim.engine import Engine
-from armsim.scenarios.common import put_public_ip, put_vnet
+from armsim.scenarios.common import Estate
 
 RG = "pkViolations"
 LOCATION = "westus"
@@ -34,16 +34,12 @@ SSH_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCarmsimviolationskey azureuser@
 
 
 def build(engine: Engine) -> None:
-    engine.ensure_resource_group(RG, LOCATION)
-    base = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers"
-    net = f"{base}/Microsoft.Network"
-    vnet = f"{net}/virtualNetworks/vnet1"
-    put = engine.internal_put
-
-    put_vnet(engine, vnet, LOCATION, "10.1.0.0/16", {"a": "10.1.0.0/24", "b": "10.1.1.0/24"})
+    estate = Estate.create(engine, RG, LOCATION)
+    base, net, put = estate.providers, estate.network, estate.put
+    vnet = estate.vnet("vnet1", "10.1.0.0/16", {"a": "10.1.0.0/24", "b": "10.1.1.0/24"})
     for name in ("pipWeb", "pipOut", "pipVm", "pipSets", "pipNat"):
-        put_public_ip(engine, f"{net}/publicIPAddresses/{name}", LOCATION)
-    put_public_ip(engine, f"{net}/publicIPAddresses/pipBasic", LOCATION, sku="Basic")
+        estate.public_ip(name)
+    estate.public_ip("pipBasic", sku="Basic")
 
     def rule(name: str, prio: int, port: str, source: str, access: str = "Allow") -> dict[str, Any]:
         return {"name": name, "properties": {"priority": prio, "protocol": "Tcp", "access": access,
@@ -57,13 +53,13 @@ def build(engine: Engine) -> None:
         "nsgSsh": [rule("ssh-anywhere", 100, "22", "Internet"), rule("allow-web", 1000, "80", "*")],
     }
     for name, rules in nsgs.items():
-        put(f"{net}/networkSecurityGroups/{name}", {"location": LOCATION, "properties": {"securityRules": rules}})
+        put(f"{net}/networkSecurityGroups/{name}", {"properties": {"securityRules": rules}})
 
     def frontend(name: str, pip: str) -> dict[str, Any]:
         return {"name": name, "properties": {"publicIPAddress": {"id": f"{net}/publicIPAddresses/{pip}"}}}
 
     lb = f"{net}/loadBalancers/lbWeb"
-    put(lb, {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {
+    put(lb, {"sku": {"name": "Standard"}, "properties": {
         "frontendIPConfigurations": [frontend("fe", "pipWeb"), frontend("feOut", "pipOut")],
         "backendAddressPools": [{"name": "web"}],
         "probes": [{"name": "http80", "properties": {"protocol": "Http", "port": 80, "requestPath": "/"}}],
@@ -86,7 +82,7 @@ def build(engine: Engine) -> None:
 
     for avset in ("avWeb", "avSolo"):
         put(f"{base}/Microsoft.Compute/availabilitySets/{avset}", {
-            "location": LOCATION, "sku": {"name": "Aligned"},
+            "sku": {"name": "Aligned"},
             "properties": {"platformFaultDomainCount": 2, "platformUpdateDomainCount": 5}})
     web_pool = f"{lb}/backendAddressPools/web"
     vms = [  # (vm, avset, subnet, nsg, in pool, public ip)
@@ -102,10 +98,10 @@ def build(engine: Engine) -> None:
         if pip:
             ip["publicIPAddress"] = {"id": f"{net}/publicIPAddresses/{pip}"}
         nic = f"{net}/networkInterfaces/{name}-nic"
-        put(nic, {"location": LOCATION, "properties": {
+        put(nic, {"properties": {
             "networkSecurityGroup": {"id": f"{net}/networkSecurityGroups/{nsg}"},
             "ipConfigurations": [{"name": "ipconfig1", "properties": ip}]}})
-        put(f"{base}/Microsoft.Compute/virtualMachines/{name}", {"location": LOCATION, "properties": {
+        put(f"{base}/Microsoft.Compute/virtualMachines/{name}", {"properties": {
             "availabilitySet": {"id": f"{base}/Microsoft.Compute/availabilitySets/{avset}"},
             "hardwareProfile": {"vmSize": "Standard_B1s"},
             "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
@@ -116,7 +112,7 @@ def build(engine: Engine) -> None:
             "networkProfile": {"networkInterfaces": [{"id": nic}]}}})
 
     sets = f"{net}/loadBalancers/lbSets"
-    put(sets, {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {
+    put(sets, {"sku": {"name": "Standard"}, "properties": {
         "frontendIPConfigurations": [frontend("fe", "pipSets"), frontend("feNat", "pipNat")],
         "backendAddressPools": [{"name": "sets"}],
         "probes": [{"name": "p9001", "properties": {"protocol": "Tcp", "port": 9001}}],
@@ -138,7 +134,7 @@ def build(engine: Engine) -> None:
             ipc["loadBalancerInboundNatPools"] = [{"id": f"{sets}/inboundNatPools/natpool"}]
             network["healthProbe"] = {"id": f"{sets}/probes/p9001"}
         body: dict[str, Any] = {
-            "location": LOCATION, "sku": {"name": "Standard_DS1_v2", "tier": "Standard", "capacity": 2},
+            "sku": {"name": "Standard_DS1_v2", "tier": "Standard", "capacity": 2},
             "properties": {"orchestrationMode": "Uniform", "overprovision": False, "upgradePolicy": {"mode": "Manual"},
                            "virtualMachineProfile": {
                                "storageProfile": {"imageReference": {
@@ -156,6 +152,6 @@ def build(engine: Engine) -> None:
             put(f"{base}/Microsoft.Compute/virtualMachineScaleSets/{name}", changed)
 
     basic = f"{net}/loadBalancers/lbBasic"
-    put(basic, {"location": LOCATION, "sku": {"name": "Basic"}, "properties": {
+    put(basic, {"sku": {"name": "Basic"}, "properties": {
         "frontendIPConfigurations": [{"name": "fe", "properties": {
             "publicIPAddress": {"id": f"{net}/publicIPAddresses/pipBasic"}}}]}})

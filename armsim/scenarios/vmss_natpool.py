@@ -12,25 +12,18 @@ frontend delete) then succeed in that order and only in that order.
 from __future__ import annotations
 
 from armsim.engine import Engine
-from armsim.scenarios.common import put_public_ip, put_vnet
+from armsim.scenarios.common import Estate
 
 RG = "MyResourceGroup"
 LOCATION = "westus"
 
 
 def build(engine: Engine) -> None:
-    engine.ensure_resource_group(RG, LOCATION)
-    base = f"/subscriptions/{engine.subscription_id}/resourceGroups/{RG}/providers"
-    net = f"{base}/Microsoft.Network"
-    vnet = f"{net}/virtualNetworks/MyVnet"
-    lb = f"{net}/loadBalancers/MyLoadBalancer"
-    pip_rule = f"{net}/publicIPAddresses/MyPublicIP"
-    pip_nat = f"{net}/publicIPAddresses/MyFrontendPublicIP"
-    put_vnet(engine, vnet, LOCATION, "10.0.0.0/16", {"MySubnet": "10.0.0.0/24"})
-    for pip in (pip_rule, pip_nat):
-        put_public_ip(engine, pip, LOCATION)
-    engine.internal_put(lb, {
-        "location": LOCATION,
+    estate = Estate.create(engine, RG, LOCATION)
+    vnet = estate.vnet("MyVnet", "10.0.0.0/16", {"MySubnet": "10.0.0.0/24"})
+    pip_rule, pip_nat = estate.public_ip("MyPublicIP"), estate.public_ip("MyFrontendPublicIP")
+    lb = f"{estate.network}/loadBalancers/MyLoadBalancer"
+    estate.put(lb, {
         "sku": {"name": "Standard"},
         "properties": {
             "frontendIPConfigurations": [
@@ -59,8 +52,7 @@ def build(engine: Engine) -> None:
             }],
         },
     })
-    engine.internal_put(f"{base}/Microsoft.Compute/virtualMachineScaleSets/MyVMSS", {
-        "location": LOCATION,
+    estate.put(f"{estate.providers}/Microsoft.Compute/virtualMachineScaleSets/MyVMSS", {
         "sku": {"name": "Standard_DS1_v2", "tier": "Standard", "capacity": 3},
         "properties": {
             "orchestrationMode": "Uniform",

@@ -1,6 +1,8 @@
-"""Fixtures shared by the armsim network tests (refusals, fidelity, scale sets): one place builds their estate."""
+"""Fixtures shared by the armsim tests: the network tests' estate (refusals, fidelity, scale sets), and seed 001's."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -15,3 +17,9 @@ def estate(armsim: SimHandle) -> Estate:
     e = Estate(armsim)
     e.vnet()
     return e
+
+
+@pytest.fixture
+def natpool(armsim_factory: Callable[..., SimHandle]) -> SimHandle:
+    """Seed 001's estate (``vmss-natpool``): a Uniform scale set behind a load balancer with an inbound NAT pool."""
+    return armsim_factory(scenario="vmss-natpool")

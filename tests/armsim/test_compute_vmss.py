@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from azure.mgmt.compute.models import VirtualMachineScaleSetVMInstanceRequiredIDs
 
 from tests.armsim.test_compute_vm import REF, missing_keys, ref_body, wait_op
@@ -18,11 +17,6 @@ from tests.conftest import SimHandle
 RG = "MyResourceGroup"
 VMSS = "MyVMSS"
 LB = "MyLoadBalancer"
-
-
-@pytest.fixture
-def natpool(armsim_factory: Any) -> SimHandle:
-    return armsim_factory(scenario="vmss-natpool")
 
 
 def base(sim: SimHandle) -> str:
@@ -39,6 +33,18 @@ def lb_id(sim: SimHandle, name: str = LB) -> str:
 
 def internal_put(sim: SimHandle, rid: str, body: dict[str, Any]) -> None:
     sim.sim.call(lambda: sim.engine.internal_put(rid, body))
+
+
+def public_lb(sim: SimHandle, name: str, pip: str, sku: str, pools: list[str]) -> str:
+    """Seed load balancer ``name`` (``sku``): frontend ``fe`` on its own public IP ``pip`` (Standard: Static, Basic:
+    Dynamic) and backend ``pools``; its id."""
+    pip_id = f"{base(sim)}/Microsoft.Network/publicIPAddresses/{pip}"
+    internal_put(sim, pip_id, {"location": "westus", "sku": {"name": sku}, "properties": {
+        "publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"}})
+    internal_put(sim, lb_id(sim, name), {"location": "westus", "sku": {"name": sku}, "properties": {
+        "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip_id}}}],
+        "backendAddressPools": [{"name": pool} for pool in pools]}})
+    return lb_id(sim, name)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10) -> None:
@@ -276,13 +282,7 @@ def test_refusals(natpool: SimHandle) -> None:
     refused(lambda b: b["properties"]["virtualMachineProfile"]["networkProfile"].update(
         healthProbe={"id": f"{lb}/probes/idle"}), "CannotUseInactiveHealthProbe")
     # two public load balancers
-    pip = f"{base(natpool)}/Microsoft.Network/publicIPAddresses/OtherIP"
-    internal_put(natpool, pip, {"location": "westus", "sku": {"name": "Standard"},
-                                "properties": {"publicIPAllocationMethod": "Static"}})
-    other = lb_id(natpool, "OtherLB")
-    internal_put(natpool, other, {"location": "westus", "sku": {"name": "Standard"}, "properties": {
-        "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip}}}],
-        "backendAddressPools": [{"name": "pool"}]}})
+    other = public_lb(natpool, "OtherLB", "OtherIP", "Standard", ["pool"])
     refused(lambda b: ipconfig(b)["loadBalancerBackendAddressPools"].append(
         {"id": f"{other}/backendAddressPools/pool"}), "VMScaleSetCannotUseMultipleLoadBalancersOfSameType")
     # NAT pool range too small for the capacity
@@ -293,13 +293,7 @@ def test_refusals(natpool: SimHandle) -> None:
 
 
 def test_second_scale_set_on_a_basic_load_balancer_is_refused(natpool: SimHandle) -> None:
-    pip = f"{base(natpool)}/Microsoft.Network/publicIPAddresses/BasicIP"
-    internal_put(natpool, pip, {"location": "westus", "sku": {"name": "Basic"},
-                                "properties": {"publicIPAllocationMethod": "Dynamic"}})
-    basic = lb_id(natpool, "BasicLB")
-    internal_put(natpool, basic, {"location": "westus", "sku": {"name": "Basic"}, "properties": {
-        "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip}}}],
-        "backendAddressPools": [{"name": "a"}, {"name": "b"}]}})
+    basic = public_lb(natpool, "BasicLB", "BasicIP", "Basic", ["a", "b"])
     template = natpool.arm("GET", vmss_path(natpool)).json()
 
     def second(name: str, pool: str) -> Any:

@@ -87,17 +87,7 @@ def test_nat_rules_with_the_same_frontend_port_conflict(estate: Estate) -> None:
 
 
 def test_nat_rule_v2_range_overlapping_a_rule_or_a_pool(estate: Estate) -> None:
-    v2 = {
-        "name": "v2",
-        "properties": {
-            "protocol": "Tcp",
-            "frontendPortRangeStart": 5000,
-            "frontendPortRangeEnd": 5009,
-            "backendPort": 22,
-            "frontendIPConfiguration": estate.ref("lb", "frontendIPConfigurations", "fe"),
-            "backendAddressPool": estate.ref("lb", "backendAddressPools", "pool"),
-        },
-    }
+    v2 = estate.nat_rule_v2("v2", 5000, 5009, backend=22)
     resp = estate.lb(expect=None, inboundNatRules=[v2, estate.nat_rule("v1", 5005)])
     assert resp.status_code == 400 and error_code(resp) == "InboundNatRuleFrontendPortConflict"
     estate.lb(inboundNatRules=[v2])  # rules first: adding rules beside an existing NAT pool is refused anyway
@@ -114,17 +104,7 @@ def test_nat_rule_v2_range_overlapping_a_rule_or_a_pool(estate: Estate) -> None:
 
 
 def test_nat_rule_v2_and_lb_rule_sharing_a_backend_port_on_a_pool(estate: Estate) -> None:
-    v2 = {
-        "name": "v2",
-        "properties": {
-            "protocol": "Tcp",
-            "frontendPortRangeStart": 5000,
-            "frontendPortRangeEnd": 5009,
-            "backendPort": 80,
-            "frontendIPConfiguration": estate.ref("lb", "frontendIPConfigurations", "fe"),
-            "backendAddressPool": estate.ref("lb", "backendAddressPools", "pool"),
-        },
-    }
+    v2 = estate.nat_rule_v2("v2", 5000, 5009, backend=80)
     resp = estate.lb(expect=None, inboundNatRules=[v2], loadBalancingRules=[estate.rule("r", port=80)])
     assert resp.status_code == 400 and error_code(resp) == "RulesUseSameBackendPortProtocolAndPool"
 

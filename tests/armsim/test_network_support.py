@@ -155,6 +155,13 @@ class Estate:
             },
         }
 
+    def nat_rule_v2(self, name: str, start: int, end: int, backend: int, lb: str = "lb",
+                    pool: str = "pool") -> dict[str, Any]:
+        """A NAT rule V2: a NAT pool's frontend port range (``start``..``end``), over backend pool ``pool``."""
+        rule = self.nat_pool(name, start, end, lb, backend)
+        rule["properties"]["backendAddressPool"] = self.ref(lb, "backendAddressPools", pool)
+        return rule
+
     def nat_pool(self, name: str, start: int, end: int, lb: str = "lb", backend: int = 22) -> dict[str, Any]:
         return {
             "name": name,

@@ -21,11 +21,6 @@ LB = "MyLoadBalancer"
 VMSS = "MyVMSS"
 
 
-@pytest.fixture
-def natpool(armsim_factory: Any) -> SimHandle:
-    return armsim_factory(scenario="vmss-natpool")
-
-
 def _nat_rules(c: Any) -> dict[str, int]:
     lb = c.network.load_balancers.get(RG, LB)
     return {r.name: r.frontend_port for r in lb.inbound_nat_rules or []}

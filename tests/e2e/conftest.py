@@ -70,6 +70,15 @@ def poolkeeper_factory() -> Iterator[Callable[..., Poolkeeper]]:
         item.stop() if isinstance(item, WebhookReceiver) else item.__exit__(None, None, None)
 
 
+@pytest.fixture
+def reconciled(poolkeeper_factory: Callable[..., Poolkeeper]) -> Poolkeeper:
+    """poolkeeper on the tutorial estate after a first reconcile whose events were delivered (myVM1..3 wired)."""
+    pk = poolkeeper_factory()
+    assert pk.post("reconcile", {}).status_code == 200
+    pk.flush_events()
+    return pk
+
+
 def tutorial_config(sim: SimHandle, **binding_overrides: Any) -> dict[str, Any]:
     return localrun_tutorial_config(sim.info, RG, **binding_overrides)
 

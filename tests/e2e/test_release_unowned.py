@@ -3,8 +3,6 @@ gave them ``pk-`` NAT rules; deleting myVM2 releases its rule and port, and leav
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from tests.e2e.conftest import RG, Poolkeeper
@@ -12,11 +10,8 @@ from tests.e2e.conftest import RG, Poolkeeper
 pytestmark = pytest.mark.slow
 
 
-def test_deleted_vm_on_operator_pooled_nic_loses_its_rule_and_port(
-        poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
-    pk = poolkeeper_factory()
-    assert pk.post("reconcile", {}).status_code == 200
-    pk.flush_events()
+def test_deleted_vm_on_operator_pooled_nic_loses_its_rule_and_port(reconciled: Poolkeeper) -> None:
+    pk = reconciled
     nic2 = pk.operator.network.network_interfaces.get(RG, "myNic2").as_dict()
     assert "poolkeeper.binding" not in (nic2.get("tags") or {})  # pooled by the operator, not by poolkeeper
     pk.operator.compute.virtual_machines.begin_delete(RG, "myVM2").result()

@@ -6,8 +6,6 @@ identity). Their VM must still be wired; poolkeeper's own writes must still be i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import requests
 from azure.identity import ManagedIdentityCredential
@@ -21,10 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_operator_sharing_poolkeepers_identity_gets_vm_wired_and_own_writes_stay_ignored(
-        poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
-    pk = poolkeeper_factory()
-    assert pk.post("reconcile", {}).status_code == 200
-    pk.flush_events()
+        reconciled: Poolkeeper) -> None:
+    pk = reconciled
     shared = make_clients(pk.sim.subscription_id, pk.run.info.arm_endpoint,
                           ManagedIdentityCredential(client_id=POOLKEEPER_CLIENT_ID))
     try:

@@ -98,21 +98,19 @@ def test_observed_headers_lower_the_local_count_and_never_raise_it() -> None:
     assert b.try_acquire("writes") == pytest.approx(0.1)
 
 
-def test_global_remaining_bounds_the_bucket_when_lower() -> None:
+@pytest.mark.parametrize(("headers", "available"), [
+    pytest.param({"x-ms-ratelimit-remaining-subscription-reads": "240",
+                  "x-ms-ratelimit-remaining-subscription-global-reads": "7"}, {"reads": 7},
+                 id="global-remaining-bounds-the-bucket-when-lower"),
+    pytest.param({"x-ms-ratelimit-remaining-subscription-reads": "lots",
+                  "x-ms-ratelimit-remaining-subscription-writes": "0"}, {"reads": 250, "writes": 200},
+                 id="malformed-or-other-kind-headers-are-ignored"),
+])
+def test_observed_read_headers_set_the_buckets(headers: dict[str, str], available: dict[str, int]) -> None:
     clock = FakeClock()
     b = budget(clock)
-    b.observe("GET", {"x-ms-ratelimit-remaining-subscription-reads": "240",
-                      "x-ms-ratelimit-remaining-subscription-global-reads": "7"})
-    assert b.available("reads") == 7
-
-
-def test_malformed_or_other_kind_headers_are_ignored() -> None:
-    clock = FakeClock()
-    b = budget(clock)
-    b.observe("GET", {"x-ms-ratelimit-remaining-subscription-reads": "lots",
-                      "x-ms-ratelimit-remaining-subscription-writes": "0"})
-    assert b.available("reads") == 250
-    assert b.available("writes") == 200
+    b.observe("GET", headers)
+    assert {kind: b.available(kind) for kind in available} == available
 
 
 def test_hold_honours_retry_after_for_every_caller() -> None:
