@@ -19,6 +19,7 @@ from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.network.models import NetworkInterface
 
 from armsim import Simulator
+from armsim.waiting import wait_until
 from poolkeeper.clients import ArmClients
 from poolkeeper_local.localrun import LocalRun
 
@@ -55,15 +56,6 @@ def _nic_state(clients: ArmClients, nic: str) -> tuple[bool, list[str]]:
                   for p in cfg.get("loadBalancerBackendAddressPools") or [])
     rules = [r["id"].rsplit("/", 1)[-1] for r in cfg.get("loadBalancerInboundNatRules") or []]
     return in_pool, rules
-
-
-def _wait(predicate: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
@@ -105,7 +97,7 @@ def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
         created = time.monotonic()
         ops.compute.virtual_machines.begin_create_or_update(RG, "myVM4", VirtualMachine(_vm_body(rg_id))).result()
         n.say("myVM4 is running; waiting for poolkeeper to react to the event …")
-        wired = _wait(lambda: _nic_state(ops, "myNic4")[0] and bool(_nic_state(ops, "myNic4")[1]))
+        wired = wait_until(lambda: _nic_state(ops, "myNic4")[0] and bool(_nic_state(ops, "myNic4")[1]), timeout=30)
         in_pool, nic_rules = _nic_state(ops, "myNic4")
         rules = _nat_rules_by_nic(ops)
         port4 = rules.get("mynic4", ("-", 0))[1]
@@ -115,7 +107,7 @@ def run_demo(time_scale: float = 0.1, out: TextIO = sys.stdout) -> int:
 
         n.say("operator: az vm delete --name myVM4 (the NIC stays, as in Azure)")
         ops.compute.virtual_machines.begin_delete(RG, "myVM4").result()
-        released = _wait(lambda: not _nic_state(ops, "myNic4")[0] and not _nic_state(ops, "myNic4")[1])
+        released = wait_until(lambda: not _nic_state(ops, "myNic4")[0] and not _nic_state(ops, "myNic4")[1], timeout=30)
         still = "mynic4" in _nat_rules_by_nic(ops)
         n.say(f"myNic4 left myBackEndPool and its NAT rule was deleted: {released and not still}")
         counters = http.get(info.control_endpoint + "counters").json()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from armsim.waiting import wait_until
 
 
 @dataclass
@@ -116,12 +117,7 @@ class WebhookReceiver:
         return [e for r in self.notifications() for e in r.events()]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.01)
-        return predicate()
+        return wait_until(predicate, timeout, interval=0.01)
 
     def wait_for_events(self, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         self.wait_for(lambda: len(self.events()) >= n, timeout)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from armsim.waiting import wait_until
 from poolkeeper.correlation import new_correlation_id
 from tests.e2e.conftest import RG, Poolkeeper, nic_body, vm_body
 
@@ -29,17 +30,6 @@ def nic_wiring(pk: Poolkeeper, nic: str) -> tuple[list[str], list[str]]:
     pools = [p["id"].rsplit("/", 1)[-1] for p in cfg.get("loadBalancerBackendAddressPools") or []]
     rules = [r["id"].rsplit("/", 1)[-1] for r in cfg.get("loadBalancerInboundNatRules") or []]
     return pools, rules
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def create_vm(pk: Poolkeeper, name: str, nic: str, **kwargs: Any) -> None:

@@ -9,13 +9,13 @@ poolkeeper a NIC write after it exists.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from armsim.simulator import DEFAULT_SUBSCRIPTION
+from armsim.waiting import wait_until
 from tests.e2e.conftest import RG, Poolkeeper
 
 pytestmark = pytest.mark.slow
@@ -75,15 +75,6 @@ def _model_pools(pk: Poolkeeper) -> list[str]:
             .get("loadBalancerBackendAddressPools") or []]
 
 
-def _wait(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 def _kind(entry: dict[str, Any]) -> str:
     path = entry["path"].lower()
     for marker, kind in (("/networkinterfaces/", "nic"), ("/virtualmachinescalesets/", "scaleSet"),
@@ -103,7 +94,7 @@ def test_flexible_scale_set_model_wired_once_then_new_members_arrive_wired(
     pk.operator.compute.virtual_machine_scale_sets.begin_create_or_update(RG, VMSS, _flexible(2)).result()
     first = set(_members(pk))
     assert len(first) == 2
-    assert _wait(lambda: _model_pools(pk) == ["myBackEndPool"] and all(map(_pooled, _members(pk).values())))
+    assert wait_until(lambda: _model_pools(pk) == ["myBackEndPool"] and all(map(_pooled, _members(pk).values())))
     pk.flush_events()
     writes = pk.writes_by(me)
     by_kind = sorted(_kind(e) for e in writes)
