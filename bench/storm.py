@@ -117,7 +117,7 @@ def _burst(lr: LocalRun, names: list[str], deadline_s: float) -> dict[str, Any]:
     lr.control("POST", "reset")  # request log and throttle buckets: the burst is measured alone
     created: dict[str, float] = {}
     wired: dict[str, float] = {}
-    start = time.monotonic()
+    start, start_wall = time.monotonic(), time.time()
     try:
         with cf.ThreadPoolExecutor(32) as pool:
             futures = [pool.submit(_operator_retry, lambda n=n: vms.begin_create_or_update(  # type: ignore[misc]
@@ -142,7 +142,26 @@ def _burst(lr: LocalRun, names: list[str], deadline_s: float) -> dict[str, Any]:
                 f.result()
     finally:
         observer.close()
-    return {"created": created, "wired": wired, "elapsed": time.monotonic() - start}
+    return {"created": created, "wired": wired, "elapsed": time.monotonic() - start, "start_wall": start_wall}
+
+
+def timeline(log: list[dict[str, Any]], burst: dict[str, Any], step_s: float = 5.0) -> list[dict[str, Any]]:
+    """Where the time goes, per ``step_s`` seconds after the first create: VMs created and wired, and the contender's
+    writes, LRO polls and other reads (from armsim's request log times). Rows with nothing in them are left out."""
+    from datetime import datetime
+
+    rows: dict[int, Counter[str]] = {}
+
+    def slot(t: float) -> Counter[str]:
+        return rows.setdefault(int(t // step_s), Counter())
+
+    for e in log:
+        t = datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() - burst["start_wall"]
+        slot(t)["polls" if _is_poll(e) else "reads" if e["kind"] == "read" else "writes"] += 1
+    for key in ("created", "wired"):
+        for t in burst[key].values():
+            slot(t)[key] += 1
+    return [{"from_s": k * step_s, **dict(rows[k])} for k in sorted(rows)]
 
 
 def _is_poll(entry: dict[str, Any]) -> bool:
@@ -230,7 +249,7 @@ def run_poolkeeper(n: int, time_scale: float, concurrency: int, deadline_s: floa
         burst = _burst(lr, names, deadline_s)
         mine = lr.poolkeeper_object_id()
         log = [e for e in lr.control("GET", "requests") if e.get("principal") == mine]
-        result = {"arm": request_figures(log), **_timing(burst, n)}
+        result = {"arm": request_figures(log), **_timing(burst, n), "timeline": timeline(log, burst)}
         result["inventory"] = _inventory(lr, mine, n)
     return result
 
