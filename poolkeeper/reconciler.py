@@ -235,8 +235,10 @@ class Reconciler:
         own try). Why: the executor admits a parallel write only while the breaker could not trip were every write
         in flight to fail, so a fresh breaker starts a round with 4 writes in flight and doubles them per write's
         duration; at N=500 (issue 13) each round of hundreds of NICs spent ~10 s ramping up. A breaker that has
-        seen the previous rounds' successes lets the next round write at full width at once, and still stops
-        exactly where one-by-one writes would.
+        seen the previous rounds' successes lets the next round write at full width at once, and stops where
+        one-by-one writes of the whole chain as a single run would: like any run's breaker, it judges the error rate
+        over the chain's writes so far (a chain that wrote 200 NICs then meets a policy refusing every write stops
+        after ~200 refusals, not 5 — as one run of 400 writes would).
         """
         key = (subscription_id.lower(), (resource_group or "").lower())
         with self._lock:
