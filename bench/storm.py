@@ -87,40 +87,81 @@ def _operator_retry(call: Callable[[], Any]) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ one burst
+OBSERVER_CLIENT_ID = "storm-observer"  # the benchmark's watcher: its own principal, so its reads have their own bucket
+
+
+def _observer(lr: LocalRun) -> Any:
+    """SDK clients for the watcher. Not the operator's: the operator's burst of creates (and its LRO polls) empties
+    the operator's read bucket, and a watcher throttled with it sees creations and wirings tens of seconds late (an
+    earlier version stamped a VM 'created' at 1.6 s that ARM finished creating at 30 s)."""
+    from azure.identity import ManagedIdentityCredential
+
+    from poolkeeper.clients import make_clients
+
+    return make_clients(lr.info.subscription_id, lr.info.arm_endpoint,
+                        ManagedIdentityCredential(client_id=OBSERVER_CLIENT_ID), retry_total=0)
+
+
 def _burst(lr: LocalRun, names: list[str], deadline_s: float) -> dict[str, Any]:
     """Create the NICs (not measured), then the VMs in a burst; watch creation and wiring with one list call per kind
-    and round (the operator's reads, not the contender's). Returns times relative to the first create."""
+    and round, as a third principal (neither the operator nor the contender). A VM counts as created (a NIC as wired)
+    at the moment the list that first shows it was sent. Returns times relative to the first create."""
     rg_id = f"/subscriptions/{lr.info.subscription_id}/resourceGroups/{estate.RG}"
     nics, vms = lr.operator.network.network_interfaces, lr.operator.compute.virtual_machines
     with cf.ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda n: _operator_retry(
             lambda: nics.begin_create_or_update(estate.RG, f"{n}-nic", _nic_body(rg_id)).result()), names))
     lr.control("POST", "eventgrid/flush", {"timeout": 120})
+    observer = _observer(lr)
+    watch_vms, watch_nics = observer.compute.virtual_machines, observer.network.network_interfaces
     lr.control("POST", "reset")  # request log and throttle buckets: the burst is measured alone
     created: dict[str, float] = {}
     wired: dict[str, float] = {}
-    start = time.monotonic()
-    with cf.ThreadPoolExecutor(32) as pool:
-        futures = [pool.submit(_operator_retry, lambda n=n: vms.begin_create_or_update(  # type: ignore[misc]
-            estate.RG, n, _vm_body(rg_id, n))) for n in names]
-        interval = 0.5 if lr.time_scale >= 0.5 else 0.25
-        deadline = start + deadline_s
-        while len(wired) < len(names) and time.monotonic() < deadline:
-            now = time.monotonic() - start
-            for vm in _operator_retry(lambda: list(vms.list(estate.RG))):
-                state = (vm.provisioning_state or "").lower()
-                if vm.name not in created and state == "succeeded":
-                    created[vm.name] = now
-            for nic in _operator_retry(lambda: list(nics.list(estate.RG))):
-                ipc = nic.ip_configurations[0] if nic.ip_configurations else None
-                name = (nic.name or "").removesuffix("-nic")
-                if (name not in wired and ipc is not None and ipc.load_balancer_backend_address_pools
-                        and ipc.load_balancer_inbound_nat_rules):
-                    wired[name] = now
-            time.sleep(interval)
-        for f in futures:
-            f.result()
-    return {"created": created, "wired": wired, "elapsed": time.monotonic() - start}
+    start, start_wall = time.monotonic(), time.time()
+    try:
+        with cf.ThreadPoolExecutor(32) as pool:
+            futures = [pool.submit(_operator_retry, lambda n=n: vms.begin_create_or_update(  # type: ignore[misc]
+                estate.RG, n, _vm_body(rg_id, n))) for n in names]
+            interval = 0.5 if lr.time_scale >= 0.5 else 0.25
+            deadline = start + deadline_s
+            while len(wired) < len(names) and time.monotonic() < deadline:
+                sent = time.monotonic() - start
+                for vm in _operator_retry(lambda: list(watch_vms.list(estate.RG))):
+                    state = (vm.provisioning_state or "").lower()
+                    if vm.name not in created and state == "succeeded":
+                        created[vm.name] = sent
+                sent = time.monotonic() - start
+                for nic in _operator_retry(lambda: list(watch_nics.list(estate.RG))):
+                    ipc = nic.ip_configurations[0] if nic.ip_configurations else None
+                    name = (nic.name or "").removesuffix("-nic")
+                    if (name not in wired and ipc is not None and ipc.load_balancer_backend_address_pools
+                            and ipc.load_balancer_inbound_nat_rules):
+                        wired[name] = sent
+                time.sleep(interval)
+            for f in futures:
+                f.result()
+    finally:
+        observer.close()
+    return {"created": created, "wired": wired, "elapsed": time.monotonic() - start, "start_wall": start_wall}
+
+
+def timeline(log: list[dict[str, Any]], burst: dict[str, Any], step_s: float = 5.0) -> list[dict[str, Any]]:
+    """Where the time goes, per ``step_s`` seconds after the first create: VMs created and wired, and the contender's
+    writes, LRO polls and other reads (from armsim's request log times). Rows with nothing in them are left out."""
+    from datetime import datetime
+
+    rows: dict[int, Counter[str]] = {}
+
+    def slot(t: float) -> Counter[str]:
+        return rows.setdefault(int(t // step_s), Counter())
+
+    for e in log:
+        t = datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() - burst["start_wall"]
+        slot(t)["polls" if _is_poll(e) else "reads" if e["kind"] == "read" else "writes"] += 1
+    for key in ("created", "wired"):
+        for t in burst[key].values():
+            slot(t)[key] += 1
+    return [{"from_s": k * step_s, **dict(rows[k])} for k in sorted(rows)]
 
 
 def _is_poll(entry: dict[str, Any]) -> bool:
@@ -208,7 +249,7 @@ def run_poolkeeper(n: int, time_scale: float, concurrency: int, deadline_s: floa
         burst = _burst(lr, names, deadline_s)
         mine = lr.poolkeeper_object_id()
         log = [e for e in lr.control("GET", "requests") if e.get("principal") == mine]
-        result = {"arm": request_figures(log), **_timing(burst, n)}
+        result = {"arm": request_figures(log), **_timing(burst, n), "timeline": timeline(log, burst)}
         result["inventory"] = _inventory(lr, mine, n)
     return result
 
@@ -310,31 +351,62 @@ def run_azcli(n: int, time_scale: float, sample: int = 3) -> dict[str, Any]:
             "note": f"timed on {sample} VMs with 3 az commands each, one after another, extrapolated linearly to N"}
 
 
-def cold_imports(repeats: int = 5) -> dict[str, Any]:
+PACKAGED = ("function_app.py", "host.json", "handlers", "poolkeeper")  # what .funcignore lets through, code-wise
+
+
+def _package(dest: Path) -> None:
+    """The deployment package's code as ``azd package`` builds it: the app's files, then the prepackage hook
+    (``infra/hooks/prepackage.sh``: hash-checked bytecode in ``__pycache__/``), run with this interpreter."""
+    for name in PACKAGED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    subprocess.run(["sh", str(ROOT / "infra" / "hooks" / "prepackage.sh"), str(dest)], check=True,
+                   env={**os.environ, "POOLKEEPER_BUILD_PYTHON": sys.executable})
+
+
+def cold_imports(repeats: int = 9) -> dict[str, Any]:
     """Cold-start cost: ``import function_app`` vs importing only the SDKs it needs, each in a fresh interpreter.
 
     Indexing is what the host imports before any invocation; first use adds what the first event loads (the handlers
-    import the composition root and the service lazily), so it is the full cost. The statements run round-robin, so
-    a change in the machine's load during the measurement weighs on all of them alike.
+    import the composition root and the service lazily), so it is the full cost. Two trees: the checkout's sources
+    with no bytecode cache (``PYTHONDONTWRITEBYTECODE``: a read-only package where nothing was compiled before), and
+    the deployment package as ``azd package`` builds it (its prepackage hook ships hash-checked bytecode). The SDKs
+    load from site-packages' bytecode in both (pip compiles at install, locally and in the remote build). The
+    statements run round-robin, so a change in the machine's load weighs on all of them alike.
     """
-    def once(stmt: str) -> float:
+    env = {**os.environ, "POOLKEEPER_CONFIG": "{}", "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def once(stmt: str, cwd: Path) -> float:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT, capture_output=True,
-                       env={**os.environ, "POOLKEEPER_CONFIG": "{}"})
+        subprocess.run([sys.executable, "-c", stmt], check=True, cwd=cwd, capture_output=True, env=env)
         return time.perf_counter() - started
 
-    stmts = {"app": "import function_app", "base": "pass",
-             "sdk": "import azure.functions, azure.identity, azure.mgmt.network, azure.mgmt.compute, tenacity",
-             "full": "import function_app, poolkeeper.composition, poolkeeper.service"}
-    times: dict[str, list[float]] = {k: [] for k in stmts}
-    for _ in range(repeats):
-        for k, stmt in stmts.items():
-            times[k].append(once(stmt))
-    app_m, base_m, sdk_m, full_m = (statistics.median(times[k]) for k in ("app", "base", "sdk", "full"))
-    return {"repeats": repeats, "interpreter_s": round(base_m, 3), "function_app_s": round(app_m, 3),
-            "sdks_only_s": round(sdk_m, 3), "ratio": round((app_m - base_m) / max(1e-9, sdk_m - base_m), 2),
-            "first_use_s": round(full_m, 3),
-            "first_use_ratio": round((full_m - base_m) / max(1e-9, sdk_m - base_m), 2)}
+    sdk = "import azure.functions, azure.identity, azure.mgmt.network, azure.mgmt.compute, tenacity"
+    app, full = "import function_app", "import function_app, poolkeeper.composition, poolkeeper.service"
+    with tempfile.TemporaryDirectory(prefix="storm-package-") as tmp:
+        pkg = Path(tmp)
+        _package(pkg)
+        runs = {"base": ("pass", ROOT), "sdk": (sdk, ROOT), "app": (app, ROOT), "full": (full, ROOT),
+                "packaged_app": (app, pkg), "packaged_full": (full, pkg)}
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(repeats):
+            for k, (stmt, cwd) in runs.items():
+                times[k].append(once(stmt, cwd))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base, sdk_s = med["base"], max(1e-9, med["sdk"] - med["base"])
+
+    def ratio(key: str) -> float:
+        return round((med[key] - base) / sdk_s, 2)
+
+    return {"repeats": repeats, "interpreter_s": round(base, 3), "sdks_only_s": round(med["sdk"], 3),
+            "function_app_s": round(med["app"], 3), "ratio": ratio("app"),
+            "first_use_s": round(med["full"], 3), "first_use_ratio": ratio("full"),
+            "packaged_function_app_s": round(med["packaged_app"], 3), "packaged_ratio": ratio("packaged_app"),
+            "packaged_first_use_s": round(med["packaged_full"], 3),
+            "packaged_first_use_ratio": ratio("packaged_full")}
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -452,9 +524,12 @@ def _print(s: dict[str, Any]) -> None:
               f"needed, {inv['writes']} writes, {inv['seconds']} s")
     if "cold_imports" in s:
         ci = s["cold_imports"]
-        print(f"cold import (median of {ci['repeats']}): function_app {ci['function_app_s']} s, its SDKs alone "
-              f"{ci['sdks_only_s']} s, bare interpreter {ci['interpreter_s']} s -> ratio {ci['ratio']} over the SDKs; "
-              f"with the first event's modules {ci['first_use_s']} s -> {ci['first_use_ratio']}")
+        print(f"cold import (median of {ci['repeats']}; bare interpreter {ci['interpreter_s']} s, the SDKs alone "
+              f"{ci['sdks_only_s']} s): from source (no bytecode cache) function_app {ci['function_app_s']} s -> "
+              f"{ci['ratio']} x the SDKs, with the first event's modules {ci['first_use_s']} s -> "
+              f"{ci['first_use_ratio']} x; as packaged (prepackage hook's bytecode) {ci['packaged_function_app_s']} "
+              f"s -> {ci['packaged_ratio']} x, first event {ci['packaged_first_use_s']} s -> "
+              f"{ci['packaged_first_use_ratio']} x")
     for r in s.get("natpool") or []:
         print(f"natpool {r['action']} on {r['instances']} instances: exit {r['exit_code']}; write-class requests "
               f"{r['write_class_requests']} (floor {r['floor_write_class']}: 1 model + ceil(N/20) upgrades + 1 LB "

@@ -58,8 +58,11 @@ class Throttled(Exception):
     """ARM kept throttling (or was busy) for some batches: they wait for the next round; nothing was refused."""
 
 
-#: batches of one stage written at once (ARM's write bucket, mirrored client-side, paces them further)
-DEFAULT_WORKERS = 16
+#: batches of one stage written at once; ARM's write bucket (mirrored client-side by ``ArmBudget``) paces them. Enough
+#: that the bucket, not the pool, is the limit: a NIC write holds its worker for the operation (~2 s at Azure's pace
+#: in armsim), so 16 workers wrote at most ~8 NICs/s, below the bucket's 10/s refill and far below its 200 burst
+#: (issue 13, N=500 storm); 64 keep ~30 writes/s in flight while the burst lasts.
+DEFAULT_WORKERS = 64
 
 
 class StillWaiting(Exception):

@@ -33,6 +33,7 @@ from poolkeeper.clients import ArmClients
 from poolkeeper.correlation import own_correlation_id
 from poolkeeper.ids import ResourceId
 from poolkeeper.logs import get_logger
+from poolkeeper.lro import PutPolling
 from poolkeeper.pacing import RetryBudget, RetryDecision, retry_after_from_headers
 
 T = TypeVar("T")
@@ -316,8 +317,20 @@ class ArmGateway:
         self, what: str, resource_id: str, begin: Callable[..., Any], get: Callable[[], dict[str, Any] | None],
         *args: Any, **kwargs: Any,
     ) -> dict[str, Any] | None:
-        """A long-running PUT; a lost poll settles on the resource's provisioningState."""
-        return self._lro("write", what, resource_id, begin, *args, settle=lambda: self._wait_terminal(resource_id, get),
+        """A long-running PUT; a lost poll settles on the resource's provisioningState.
+
+        Polled by :class:`poolkeeper.lro.PutPolling`: the server's ``Retry-After`` before every poll, the first
+        included, and no GET once the operation has succeeded (issue 13: at most one read per VM). The answer is the
+        final body only when ARM finished the PUT at once; otherwise None (the executor GETs it if it writes the
+        resource again in the same run).
+        """
+        poll_headers = {"x-ms-correlation-request-id": self.correlation_id}
+
+        def begin_paced(*a: Any, **kw: Any) -> Any:  # a fresh polling state per attempt
+            return begin(*a, polling=PutPolling(poll_headers, sleep=self.sleep), **kw)
+
+        return self._lro("write", what, resource_id, begin_paced, *args,
+                         settle=lambda: self._wait_terminal(resource_id, get),
                          done=lambda r: _raw(r) if r is not None else None, **kwargs)
 
     def _poll(self, done: Callable[[], T | None], *, timeout_s: float, max_delay: float, timeout_message: str) -> T:

@@ -127,17 +127,19 @@ class Reconciler:
         correlation_id: str | None = None,
         extend: Callable[[Snapshot, Plan], Plan] | None = None,
         parts: frozenset[str] = frozenset(),
+        breaker: Breaker | None = None,
     ) -> ReconcileOutcome:
         """Bring one subscription's scopes (or one resource group of them) to the bindings' intent.
 
         ``extend`` (the sweep) adds changes to the plan (enforce-mode guardrail fixes). The configuration's
-        ``limits`` cut the plan (``poolkeeper.limits``) and a breaker stops the writes when too many fail.
+        ``limits`` cut the plan (``poolkeeper.limits``) and a breaker stops the writes when too many fail (a fresh
+        one unless ``breaker`` is given: :meth:`reconcile_coalesced` carries one through its rounds).
         """
         dry = self.config.dry_run if dry_run is None else dry_run
         gw = self.gateway(subscription_id, correlation_id)
         scopes = scopes_for_run(self.config, subscription_id, resource_group)
         result = ApplyResult()
-        breaker = Breaker.of(self.config.limits)
+        breaker = breaker if breaker is not None else Breaker.of(self.config.limits)
         for round_no in range(1, self.max_rounds + 1):
             wanted_parts = screen_parts(self.config) | parts
             # a narrow read (a few VMs/NICs) unless a percentage limit needs the resource group's totals
@@ -232,6 +234,15 @@ class Reconciler:
         group. While a run for the group is in flight, later events only add their resources to a pending set and
         return None; the in-flight run does one more round for everything pending before it finishes. So a burst
         costs two or three runs, not one per event. ``only=None`` (a delete) widens the pending round to the group.
+
+        The rounds share one breaker until it trips (then the next round starts a fresh one: its events get their
+        own try). Why: the executor admits a parallel write only while the breaker could not trip were every write
+        in flight to fail, so a fresh breaker starts a round with 4 writes in flight and doubles them per write's
+        duration; at N=500 (issue 13) each round of hundreds of NICs spent ~10 s ramping up. A breaker that has
+        seen the previous rounds' successes lets the next round write at full width at once, and stops where
+        one-by-one writes of the whole chain as a single run would: like any run's breaker, it judges the error rate
+        over the chain's writes so far (a chain that wrote 200 NICs then meets a policy refusing every write stops
+        after ~200 refusals, not 5 — as one run of 400 writes would).
         """
         key = (subscription_id.lower(), (resource_group or "").lower())
         with self._lock:
@@ -242,9 +253,13 @@ class Reconciler:
             self._pending[key] = set()  # nothing queued yet behind this run
             targets: set[str] | None = only
         outcome: ReconcileOutcome | None = None
+        breaker: Breaker | None = None
         try:
             while True:
-                outcome = self.reconcile(subscription_id, resource_group=resource_group, only=targets)
+                if breaker is None or breaker.tripped:
+                    breaker = Breaker.of(self.config.limits)
+                outcome = self.reconcile(subscription_id, resource_group=resource_group, only=targets,
+                                         breaker=breaker)
                 with self._lock:
                     queued = self._pending[key]
                     if queued is not None and not queued:

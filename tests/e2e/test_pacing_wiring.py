@@ -49,6 +49,21 @@ def test_writes_start_from_the_snapshot_no_get_before_a_put(armsim_factory: Call
     assert gets == []  # the snapshot's lists gave every body; no GET before a PUT, none after it
 
 
+def test_no_get_after_a_write_and_polls_carry_the_run(armsim_factory: Callable[..., SimHandle]) -> None:
+    """Every request of poolkeeper's principal, not only those with its correlation id: azure-core's poller sent
+    a GET of the resource after each write (without the correlation id) — 4 of them here, one per write."""
+    sim = armsim_factory(scenario="tutorial")
+    outcome, log = reconcile_once(sim)
+    principal = {e["principal"] for e in log if e["method"] == "PUT"}
+    assert len(principal) == 1
+    everything = [e for e in sim.requests_log() if e.get("principal") in principal]
+    gets = [e for e in everything if e["method"] == "GET" and RESOURCE.search(e["path"])]
+    polls = [e for e in everything if "/operations/" in e["path"].lower()]
+    assert outcome.result is not None and outcome.result.writes == 4
+    assert gets == []
+    assert polls and all(e["correlation_id"] == outcome.correlation_id for e in polls)
+
+
 def test_nic_writes_of_one_stage_run_in_parallel(armsim_factory: Callable[..., SimHandle]) -> None:
     sim = armsim_factory(scenario="tutorial", time_scale=0.5)  # a NIC PUT runs ~1 s: its poll waits for it
     outcome, log = reconcile_once(sim)

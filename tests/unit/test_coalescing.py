@@ -72,3 +72,36 @@ def test_a_failed_run_does_not_wedge_the_group() -> None:
     with pytest.raises(RuntimeError):
         rec.reconcile_coalesced("s", "rg", {"a"})
     assert rec._pending == {}
+
+
+class BreakerRecordingReconciler(Reconciler):
+    """A fake ``reconcile`` that records the breaker each round gets, records the round's writes on it as told, and
+    queues the next event while it runs (as Event Grid would, mid-round)."""
+
+    def __init__(self, rounds: list[tuple[list[bool], str | None]]) -> None:
+        super().__init__(parse_config({"scopes": [RG]}), credential=object())  # type: ignore[arg-type]
+        self.rounds = rounds
+        self.breakers: list[Any] = []
+        self.runs: list[set[str] | None] = []
+
+    def reconcile(self, subscription_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.runs.append(set(kwargs["only"]))
+        breaker = kwargs["breaker"]
+        self.breakers.append(breaker)
+        writes, next_event = self.rounds.pop(0)
+        for ok in writes:
+            breaker.record(ok)
+        if next_event is not None:
+            assert self.reconcile_coalesced(subscription_id, "rg", {next_event}) is None  # folded into this chain
+        return f"run {len(self.runs)}"
+
+
+def test_rounds_share_the_breaker_until_it_trips() -> None:
+    """A round's parallel writes are admitted from the breaker's history (issue 13: a fresh breaker per round made
+    every round of a storm ramp up from 4 writes in flight); after a trip the next round starts afresh."""
+    rec = BreakerRecordingReconciler([([True] * 3, "vm2"), ([False] * 5, "vm3"), ([True], None)])
+    assert rec.reconcile_coalesced("s", "rg", {"vm1"}) == "run 3"
+    assert rec.runs == [{"vm1"}, {"vm2"}, {"vm3"}]
+    one, two, three = rec.breakers
+    assert one is two and two.writes == 8 and two.tripped  # round 2 saw round 1's three successes
+    assert three is not two and not three.tripped and three.writes == 1
