@@ -226,8 +226,8 @@ class Executor:
                 if b.tripped:
                     b.skipped += [c.describe() for c in batch.changes]
                     return False
-                writes, failures = b.writes + self._in_flight, b.failures + self._in_flight
-                if not (writes >= b.min_writes and writes > 0 and failures / writes > b.error_rate):
+                pending = self._in_flight
+                if not b.would_trip(b.writes + pending, b.failures + pending, b.streak + pending):
                     self._in_flight += 1
                     return True
                 self._breaker_lock.wait()

@@ -24,6 +24,9 @@ from poolkeeper.config import Limits
 from poolkeeper.ids import id_key
 
 KINDS = ("networkInterface", "scaleSet", "natRule")
+# Failures in a row that stop a run whatever its history: the executor's default width (``executor.DEFAULT_WORKERS``,
+# 64), so a stage can still write at full width while a breaker with a long record of successes stays bounded.
+MAX_FAILURE_STREAK = 64
 
 
 @dataclass(frozen=True)
@@ -116,15 +119,21 @@ def cut(plan: Plan, limits: Limits, totals: Mapping[str, int]) -> tuple[Plan, li
 
 @dataclass
 class Breaker:
-    """Stops a run's writes once more than ``error_rate`` of them failed, after at least ``min_writes`` writes.
+    """Stops a run's writes once more than ``error_rate`` of them failed, after at least ``min_writes`` writes, or
+    once ``max_streak`` writes in a row failed, however many succeeded before.
 
-    One breaker per run (across its re-plan rounds). ``record`` returns True the moment it trips.
+    One breaker per run (across its re-plan rounds, and across the rounds of a coalesced chain of event runs).
+    The streak bounds what a long history of successes can hide: a chain that wrote 500 NICs and then meets a policy
+    refusing every write stops after ``max_streak`` refusals, not after 500. ``record`` returns True the moment it
+    trips.
     """
 
     error_rate: float
     min_writes: int
+    max_streak: int = MAX_FAILURE_STREAK
     writes: int = 0
     failures: int = 0
+    streak: int = 0  # failures since the last success
     tripped: bool = False
     skipped: list[str] = field(default_factory=list)  # batches not attempted once tripped
 
@@ -135,11 +144,19 @@ class Breaker:
     def record(self, ok: bool) -> bool:
         self.writes += 1
         self.failures += 0 if ok else 1
-        if not self.tripped and self.writes >= self.min_writes and self.failures / self.writes > self.error_rate:
+        self.streak = 0 if ok else self.streak + 1
+        if not self.tripped and self.would_trip(self.writes, self.failures, self.streak):
             self.tripped = True
             return True
         return False
 
+    def would_trip(self, writes: int, failures: int, streak: int) -> bool:
+        """The tripping rule, also asked by the executor before it starts a parallel write ("could the breaker trip
+        were every write in flight to fail?")."""
+        return (writes >= self.min_writes and writes > 0 and failures / writes > self.error_rate) \
+            or streak >= self.max_streak
+
     def to_dict(self) -> dict[str, Any]:
         return {"tripped": self.tripped, "writes": self.writes, "failures": self.failures,
-                "errorRate": self.error_rate, "minWrites": self.min_writes, "skipped": list(self.skipped)}
+                "errorRate": self.error_rate, "minWrites": self.min_writes, "streak": self.streak,
+                "maxStreak": self.max_streak, "skipped": list(self.skipped)}

@@ -241,8 +241,8 @@ class Reconciler:
         duration; at N=500 (issue 13) each round of hundreds of NICs spent ~10 s ramping up. A breaker that has
         seen the previous rounds' successes lets the next round write at full width at once, and stops where
         one-by-one writes of the whole chain as a single run would: like any run's breaker, it judges the error rate
-        over the chain's writes so far (a chain that wrote 200 NICs then meets a policy refusing every write stops
-        after ~200 refusals, not 5 — as one run of 400 writes would).
+        over the chain's writes so far, and it also trips after ``limits.MAX_FAILURE_STREAK`` (64) failures in a row,
+        so a chain that wrote 500 NICs and then meets a policy refusing every write stops after 64 refusals.
         """
         key = (subscription_id.lower(), (resource_group or "").lower())
         with self._lock:

@@ -65,3 +65,37 @@ def test_a_stage_writes_forty_batches_at_once() -> None:
     finally:
         BATCH_WRITERS.pop("testBarrier", None)
     assert [err for _, err in outcomes] == [None] * 40
+
+
+def test_a_breaker_with_a_long_history_stops_a_wave_of_refusals_after_its_streak() -> None:
+    """Parallel writes under a breaker that has seen 1,000 successes (a coalesced chain): a stage of 200 writes Azure
+    refuses attempts at most ``max_streak`` of them, not the ~1,000 the error rate alone would allow."""
+    import threading
+    from types import SimpleNamespace
+
+    from poolkeeper.changes import WriteBatch
+    from poolkeeper.executor import BATCH_WRITERS, Executor, writes
+    from poolkeeper.gateway import ArmRefused
+    from poolkeeper.limits import Breaker
+
+    attempts: list[str] = []
+    lock = threading.Lock()
+
+    @writes("testRefused")
+    def _refuse(gw: object, batch: WriteBatch, result: object, options: object) -> None:
+        with lock:
+            attempts.append(batch.resource_id)
+        raise ArmRefused(batch.resource_id, 403, "RequestDisallowedByPolicy", "denied by policy")
+
+    breaker = Breaker(error_rate=0.5, min_writes=5, max_streak=20)
+    for _ in range(1000):
+        breaker.record(True)
+    try:
+        batches = [WriteBatch(stage="nic-join", target_kind="testRefused", resource_id=str(i), changes=())
+                   for i in range(200)]
+        Executor(gateway=SimpleNamespace(correlation_id="c"), breaker=breaker)._run_stage(  # type: ignore[arg-type]
+            batches)
+    finally:
+        BATCH_WRITERS.pop("testRefused", None)
+    assert breaker.tripped
+    assert len(attempts) == 20

@@ -8,7 +8,7 @@ import pytest
 from poolkeeper.changes import AssignNatRule, CreateNatRule, DeleteNatRule, JoinPool, Plan, UnassignNatRule
 from poolkeeper.config import ConfigError, Limits, parse_config
 from poolkeeper.findings import planner_finding
-from poolkeeper.limits import Breaker, cut, units
+from poolkeeper.limits import MAX_FAILURE_STREAK, Breaker, cut, units
 
 LB = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/lb"
 POOL = f"{LB}/backendAddressPools/pool"
@@ -104,3 +104,21 @@ def test_binding_repair_option_is_validated() -> None:
                          "bindings": [{**binding, "repair": "always"}]}).bindings[0].repair == "always"
     with pytest.raises(ConfigError, match=r"bindings\[0\].repair: must be one of never, always"):
         parse_config({"scopes": ["/subscriptions/s"], "bindings": [{**binding, "repair": "sometimes"}]})
+
+
+def test_a_long_record_of_successes_does_not_hide_a_failure_streak() -> None:
+    """A coalesced chain shares one breaker (issue 13): 500 successes must not buy 500 refusals."""
+    b = Breaker(error_rate=0.5, min_writes=5, max_streak=10)
+    assert not any(b.record(True) for _ in range(500))
+    assert [b.record(False) for _ in range(10)] == [False] * 9 + [True]
+    assert b.failures / b.writes < 0.5  # the rate alone would not have tripped
+    fresh = Breaker.of(Limits())
+    assert fresh.max_streak == MAX_FAILURE_STREAK
+    assert not any(fresh.record(ok) for ok in [True] * 1000 + [False] * (MAX_FAILURE_STREAK - 1))
+    assert fresh.record(False) is True
+
+
+def test_a_success_ends_the_streak() -> None:
+    b = Breaker(error_rate=0.9, min_writes=5, max_streak=3)
+    assert not any(b.record(ok) for ok in [True] * 20 + [False, False, True, False, False, True])
+    assert b.record(False) is False and b.record(False) is False and b.record(False) is True
