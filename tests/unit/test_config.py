@@ -30,6 +30,7 @@ def test_full_config_and_defaults() -> None:
     assert c.scopes == (SCOPE,)
     assert c.arm_endpoint == "https://management.azure.com"
     assert c.upgrade_batch_size == 20 and c.dry_run is False and dict(c.guardrails) == {}
+    assert c.flexible_wired_grace_s == 300
     b = c.bindings[0]
     assert b.name == "web" and b.backend_pool == "myBackEndPool" and b.apply_model_to_instances is True
     assert b.match.availability_set == "myAvailabilitySet"
@@ -51,6 +52,7 @@ def test_protocol_normalised_and_options() -> None:
     assert b.match.tags == {"role": "web"} and b.match.name_pattern == "myVM*"
     assert c.upgrade_batch_size == 5 and c.dry_run is True and c.guardrails == {"PK006": {"mode": "enforce"}}
     assert c.arm_endpoint == "https://management.usgovcloudapi.net"
+    assert parse_config(_cfg(flexibleWiredGraceSeconds=0)).flexible_wired_grace_s == 0  # 0 is a value, not unset
 
 
 def test_port_range_reversed_names_field() -> None:
@@ -70,6 +72,8 @@ def test_port_range_reversed_names_field() -> None:
     (lambda d: d.update(armEndpoint="http://x"), "armEndpoint: 'http://x' must be an https:// URL"),
     (lambda d: d.update(upgradeBatchSize=0), "upgradeBatchSize: 0 is out of range"),
     (lambda d: d.update(upgradeBatchSize=True), "upgradeBatchSize: must be an integer"),
+    (lambda d: d.update(flexibleWiredGraceSeconds=-1), "flexibleWiredGraceSeconds: -1 is out of range"),
+    (lambda d: d.update(flexibleWiredGraceSeconds="5m"), "flexibleWiredGraceSeconds: must be an integer"),
     (lambda d: d.update(dryRun="yes"), "dryRun: must be true or false"),
     (lambda d: d.update(guardrails=[]), "guardrails: must be a JSON object"),
     (lambda d: d.update(bindigns=[]), "(top level): unknown key(s) 'bindigns'"),

@@ -3,8 +3,10 @@ are created in it, no write per member) and existing members join per NIC. Pure 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from poolkeeper import flexrecord
 from poolkeeper.changes import (
     AssignNatRule,
     Change,
@@ -16,6 +18,7 @@ from poolkeeper.changes import (
     SetScaleSetModelPool,
     UpgradeInstances,
 )
+from poolkeeper.maintenance import DRAIN_TAG, DRAINED_CODE, REMOVED_CODE
 from poolkeeper.mutations import edit_scale_set
 from poolkeeper.planner import plan
 
@@ -126,3 +129,111 @@ def test_model_write_keeps_network_api_version_and_tags() -> None:
     assert profile["networkApiVersion"] == "2020-11-01" and out["tags"] == {"env": "prod"}
     ipc = profile["networkInterfaceConfigurations"][0]["properties"]["ipConfigurations"][0]["properties"]
     assert ipc["loadBalancerBackendAddressPools"] == [{"id": B.POOL_ID}]
+
+
+# -- never fight a person: members created wired by the model poolkeeper wrote (poolkeeper.flexrecord) -------------
+READ_AT = datetime(2026, 12, 1, 19, 0, 0, tzinfo=UTC)
+RECORD = "2026-12-01T19:05:00Z;web"  # READ_AT + the default grace of 300 s, for binding "web"
+
+
+def _wired_estate(created: tuple[str | None, ...], *, record: str | None = RECORD,
+                  record_key: str = "poolkeeper.flexwired",
+                  model_pools: tuple[str, ...] = (B.POOL_ID,)) -> dict[str, Any]:
+    """A Flexible set whose model has the pool (and poolkeeper's record); member ``flex_i`` created at
+    ``created[i]`` (None: no timeCreated), member 0 in the pool, the others taken out (no poolkeeper tag)."""
+    estate = _estate(len(created), pools=model_pools, tags={record_key: record} if record is not None else None)
+    for i, (vm, when) in enumerate(zip(estate["vms"], created, strict=True)):
+        if when is not None:
+            vm["properties"]["timeCreated"] = when
+        if i == 0:
+            estate["nics"][i] = B.nic("flex_0-nic", vm=vm["id"], pools=(B.POOL_ID,))
+    return estate
+
+
+def _held(p: Plan) -> list[str]:
+    return sorted(f.resource_id.rsplit("/", 1)[-1] for f in p.findings if f.guardrail == REMOVED_CODE)
+
+
+def _joined(p: Plan) -> list[str]:
+    return sorted(j.nic_id.rsplit("/", 1)[-1] for j in kinds(p, JoinPool))
+
+
+def test_model_write_records_binding_and_time_in_the_same_put() -> None:
+    """The record: the snapshot's read time plus the grace, and the binding; written by the model PUT itself, once."""
+    p, after = converge(_bound(), B.snapshot(**_estate(0), read_at=READ_AT))
+    (m,) = kinds(p, SetScaleSetModelPool)
+    assert m.flex_record == RECORD
+    ss = after.scale_set(FLEX)
+    assert ss is not None and flexrecord.decode(ss.tags) == flexrecord.FlexRecord(
+        "web", datetime(2026, 12, 1, 19, 5, 0, tzinfo=UTC))
+    # the grace is configurable (0: members created after the read count as wired)
+    (m0,) = kinds(plan(B.config(B.binding(match={"scaleSet": "flex"}), flexibleWiredGraceSeconds=0),
+                       B.snapshot(**_estate(0), read_at=READ_AT)), SetScaleSetModelPool)
+    assert m0.flex_record == "2026-12-01T19:00:00Z;web"
+    # tag names are case-insensitive: the edit replaces a record spelt otherwise instead of adding a second one
+    body = B.scale_set("flex", mode="Flexible", tags={"PoolKeeper.FlexWired": "2020-01-01T00:00:00Z;old", "env": "x"})
+    assert edit_scale_set(body, [m])["tags"] == {"env": "x", "poolkeeper.flexwired": RECORD}
+
+
+def test_no_extra_write_when_the_model_has_the_pool_and_the_record() -> None:
+    estate = _wired_estate(("2026-12-01T19:06:00Z",))
+    assert plan(_bound(), B.snapshot(**estate, read_at=READ_AT + timedelta(hours=1))).is_empty
+
+
+def test_member_created_after_the_record_and_taken_out_is_held() -> None:
+    """Created wired by the model (after the record), its NIC now out of the pool and untagged: a person took it
+    out. Held like a NIC poolkeeper wired itself: RemovedByPerson, no JoinPool; Azure's 7-digit fraction parsed."""
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:10:03.1234567+00:00"))
+    p = plan(_bound(), B.snapshot(**estate))
+    assert _joined(p) == [] and _held(p) == ["flex_1-nic"], p.describe()
+    assert not kinds(p, SetScaleSetModelPool)
+    (f,) = p.findings
+    assert f.binding == "web" and "Flexible scale set's model" in f.message
+    # the same on an event-driven run for that member only
+    member = B.compute_id("virtualMachines", "flex_1")
+    assert _held(plan(_bound(), B.snapshot(**estate), only=[member])) == ["flex_1-nic"]
+
+
+def test_member_created_before_the_record_or_without_time_is_joined() -> None:
+    """Created before the record's time (inside the grace, or from the old model) or with no timeCreated: joined."""
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:04:59Z", "2026-12-01T19:05:00Z", None))
+    p = plan(_bound(), B.snapshot(**estate))
+    assert _joined(p) == ["flex_1-nic", "flex_2-nic", "flex_3-nic"] and _held(p) == []
+
+
+def test_repair_always_puts_a_member_created_wired_back() -> None:
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:10:00Z"))
+    p = plan(B.config(B.binding(match={"scaleSet": "flex"}, repair="always")), B.snapshot(**estate))
+    assert _joined(p) == ["flex_1-nic"] and _held(p) == []
+
+
+def test_record_name_is_case_insensitive() -> None:
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:10:00Z"), record_key="PoolKeeper.FlexWired")
+    assert _held(plan(_bound(), B.snapshot(**estate))) == ["flex_1-nic"]
+
+
+def test_without_poolkeepers_record_members_are_joined_as_before() -> None:
+    """A model someone else wired (no record), or a record of another binding: "never wired", joined (the time the
+    model got the pool is unknowable, so a person's removal cannot be told apart)."""
+    late = ("2026-12-01T19:06:00Z", "2026-12-01T19:10:00Z")
+    for estate in (_wired_estate(late, record=None), _wired_estate(late, record="2026-12-01T19:05:00Z;other"),
+                   _wired_estate(late, record="garbage")):
+        p = plan(_bound(), B.snapshot(**estate))
+        assert _joined(p) == ["flex_1-nic"] and _held(p) == [] and not kinds(p, SetScaleSetModelPool)
+
+
+def test_model_that_lost_the_pool_gets_it_back_with_a_fresh_record_and_members_join() -> None:
+    """Someone removed the pool from the model: members created meanwhile were created unwired, so they join (the
+    old record no longer counts: the model lacks the pool), and the re-wiring writes a new record."""
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:10:00Z"), model_pools=())
+    p = plan(_bound(), B.snapshot(**estate, read_at=datetime(2026, 12, 1, 20, 0, 0, tzinfo=UTC)))
+    assert _joined(p) == ["flex_1-nic"] and _held(p) == []
+    (m,) = kinds(p, SetScaleSetModelPool)
+    assert m.flex_record == "2026-12-01T20:05:00Z;web"
+
+
+def test_drained_member_created_wired_is_drained_not_removed() -> None:
+    estate = _wired_estate(("2026-12-01T19:06:00Z", "2026-12-01T19:10:00Z"))
+    estate["nics"][1]["tags"] = {DRAIN_TAG: "some record"}
+    p = plan(_bound(), B.snapshot(**estate))
+    assert _joined(p) == [] and [f.guardrail for f in p.findings] == [DRAINED_CODE]

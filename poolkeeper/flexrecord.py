@@ -1,0 +1,90 @@
+"""Which Flexible scale-set members were created wired by the model poolkeeper wrote: the flex-wired record. Pure.
+
+When poolkeeper puts a binding's pool into a Flexible scale set's model (``SetScaleSetModelPool``), Azure creates
+every later member's NIC in the pool: no poolkeeper write touches it, so it carries no poolkeeper tag. Without more
+state, a person taking such a NIC out of the pool (``az network nic ip-config address-pool remove``, to patch it)
+would look "never wired" to :mod:`poolkeeper.maintenance`, and the next run would put it back — fighting the person.
+
+So **the same scale-set PUT** that adds the pool records, in the scale-set tag ``poolkeeper.flexwired``, the binding
+and a UTC time ``T``: a member VM whose ``properties.timeCreated`` is later than ``T`` was created from a model with
+the pool, i.e. in the pool. If its NIC is out of the pool now, someone took it out.
+
+``T`` is the time poolkeeper read Azure for the plan (:attr:`poolkeeper.model.Snapshot.read_at`) plus a grace
+(``flexibleWiredGraceSeconds``, default 300 s), not the time of the write itself, because:
+
+* a member whose creation started before the model write completed was created from the old model (no pool) —
+  a scale-out accepted just before the write, a write that waits for pacing, retries or its long-running operation;
+* ``timeCreated`` is Azure's clock, ``read_at`` the host's; the grace absorbs their skew.
+
+Inside the window poolkeeper errs towards joining: a member created then and taken out by a person is put back (as
+before this record existed); after it, it is held and reported (``RemovedByPerson``, PK013). A member without
+``timeCreated`` is joined.
+
+Format: ``poolkeeper.flexwired`` = ``<T as YYYY-MM-DDTHH:MM:SSZ>;<binding>``. A tag value holds at most 256
+characters (Learn, "Use tags to organize your Azure resources", limitations): a binding name too long for that gets
+no record (its members are joined as before). Tag names are case-insensitive. A model re-wired after someone removed
+the pool gets a fresh record, so members created while the model had no pool are joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+FLEXWIRED_TAG = "poolkeeper.flexwired"
+TAG_VALUE_MAX = 256
+DEFAULT_GRACE_S = 300
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class FlexRecord:
+    binding: str
+    wired_after: datetime  # members created later than this were created in the binding's pool
+
+
+def encode(binding: str, read_at: datetime, grace_s: int) -> str | None:
+    """The tag value for a model write planned on a snapshot read at ``read_at``; None if it does not fit."""
+    at = (read_at.astimezone(UTC) + timedelta(seconds=grace_s)).replace(microsecond=0)
+    value = f"{at.strftime(_FORMAT)};{binding}"
+    return value if len(value) <= TAG_VALUE_MAX else None
+
+
+def decode(tags: Mapping[str, str] | None) -> FlexRecord | None:
+    """The record in a scale set's tags (any casing of the name), or None (absent or unreadable)."""
+    value = next((v for k, v in (tags or {}).items() if k.lower() == FLEXWIRED_TAG), None)
+    if not value:
+        return None
+    when, sep, binding = str(value).partition(";")
+    at = parse_time(when)
+    return FlexRecord(binding, at) if sep and binding and at is not None else None
+
+
+def with_record(tags: Mapping[str, str] | None, value: str) -> dict[str, str]:
+    """``tags`` with the record set to ``value`` (any other casing of its name dropped); other tags kept."""
+    out = {k: v for k, v in (tags or {}).items() if k.lower() != FLEXWIRED_TAG}
+    out[FLEXWIRED_TAG] = value
+    return out
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ARM date-time (``2026-12-01T19:05:03.1234567+00:00``, ``…Z``; up to 7 fractional digits) as aware UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # Python takes at most 6 fractional digits; ARM gives 7
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]  # the leading digits: the fraction
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def created_wired(record: FlexRecord | None, binding: str, time_created: datetime | None) -> bool:
+    """A member created after the record of ``binding``'s model write: Azure created its NIC in the pool."""
+    return (record is not None and record.binding == binding and time_created is not None
+            and time_created > record.wired_after)
