@@ -263,6 +263,10 @@ class SetScaleSetModelPool(ScaleSetChange):
     poolkeeper to upgrade them — and only them — afterwards, even after a crash. ``model_etag`` is the scale set's
     ETag when planned: if the model changed since (someone else's change), the write is re-planned rather than
     recording instances that someone else's change made stale.
+
+    ``flex_record``: for a Flexible scale set, the value of the ``poolkeeper.flexwired`` tag the same PUT writes
+    (:mod:`poolkeeper.flexrecord`): members created after its time were created in the pool, so one found outside
+    it was taken out by a person.
     """
 
     nic_config: str
@@ -270,6 +274,7 @@ class SetScaleSetModelPool(ScaleSetChange):
     pool_id: str
     record_instance_ids: tuple[str, ...] = ()
     model_etag: str | None = None
+    flex_record: str | None = None
     stage: ClassVar[str] = "scale-set-model"
 
     def describe(self) -> str:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poolkeeper.flexrecord import DEFAULT_GRACE_S
 from poolkeeper.ids import ResourceId, in_scope
 from poolkeeper.settings import CONFIG_VAR, Settings
 
 ENV_VAR = CONFIG_VAR
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_UPGRADE_BATCH_SIZE = 20
+DEFAULT_FLEX_GRACE_S = DEFAULT_GRACE_S
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
 NAT_MODES = ("v1", "v2")
 _BINDING_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -115,6 +117,9 @@ class Config:
     upgrade_batch_size: int = DEFAULT_UPGRADE_BATCH_SIZE
     dry_run: bool = False
     limits: Limits = field(default_factory=Limits)
+    #: Flexible members created within this many seconds after poolkeeper read Azure for its model write count as
+    #: possibly created from the old model (``poolkeeper.flexrecord``)
+    flexible_wired_grace_s: int = DEFAULT_FLEX_GRACE_S
 
     def binding(self, name: str) -> Binding | None:
         """The binding with this exact name, or None."""
@@ -166,7 +171,8 @@ def parse_config(data: object) -> Config:
 
 # -- validation ---------------------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"scopes", "armEndpoint", "bindings", "guardrails", "upgradeBatchSize", "dryRun", "limits"}
+_TOP_KEYS = {"scopes", "armEndpoint", "bindings", "guardrails", "upgradeBatchSize", "dryRun", "limits",
+              "flexibleWiredGraceSeconds"}
 _BINDING_KEYS = {"name", "match", "loadBalancer", "backendPool", "natRule", "applyModelToInstances", "repair"}
 _LIMIT_KEYS = {"maxChangesPerRun", "maxChangesPercent", "breakerErrorRate", "breakerMinWrites", "minInRotation"}
 REPAIR_MODES = ("never", "always")
@@ -239,6 +245,10 @@ class _Validator:
         batch = DEFAULT_UPGRADE_BATCH_SIZE
         if "upgradeBatchSize" in top:
             batch = self.integer("upgradeBatchSize", top["upgradeBatchSize"], 1, 1000) or batch
+        grace = DEFAULT_FLEX_GRACE_S
+        if "flexibleWiredGraceSeconds" in top:
+            given = self.integer("flexibleWiredGraceSeconds", top["flexibleWiredGraceSeconds"], 0, 86400)
+            grace = given if given is not None else grace
         dry_run = False
         if "dryRun" in top:
             dry_run = bool(self.boolean("dryRun", top["dryRun"]))
@@ -259,7 +269,8 @@ class _Validator:
             seen.setdefault(b.name, i)
             bindings.append(b)
         return Config(scopes=tuple(scopes), bindings=tuple(bindings), arm_endpoint=endpoint,
-                      guardrails=guardrails, upgrade_batch_size=batch, dry_run=dry_run, limits=limits)
+                      guardrails=guardrails, upgrade_batch_size=batch, dry_run=dry_run, limits=limits,
+                      flexible_wired_grace_s=grace)
 
     def number(self, path: str, value: object, low: float, high: float) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):

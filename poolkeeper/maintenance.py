@@ -19,8 +19,19 @@ A NIC outside its pool with either of the first two tags naming its binding, no 
 NAT rule still assigned (rules are poolkeeper's by name: NICs wired before the wired tag existed), or a drain
 record, was wired before: someone (or a drain) took it out. The plan then holds the join and reports it
 (``RemovedByPerson`` / ``Drained``, surfaced as PK013 by the sweep) — unless the binding says ``repair: always``.
-A NIC without any of them has never been wired: it is joined. Residual: a NIC the operator pooled for a binding
-*without* ``natRule`` carries nothing poolkeeper wrote, so its removal looks like "never wired" and it is put back.
+A NIC without any of them has never been wired: it is joined.
+
+A member of a Flexible scale set whose model poolkeeper wired is created in the pool *by Azure*, so its NIC carries
+no poolkeeper tag. The record is then on the scale set instead (:mod:`poolkeeper.flexrecord`): the model write also
+wrote ``poolkeeper.flexwired=<time>;<binding>``. A member NIC outside the pool, without poolkeeper's owner tag, whose
+VM was created (``timeCreated``) after that time — the time poolkeeper read Azure for the write, plus a grace
+window (``flexibleWiredGraceSeconds``, 300 s) for members created from the old model — while the model still holds
+the pool, was created wired: someone took it out, and it is held like any NIC poolkeeper wired itself. Members
+created earlier, without ``timeCreated``, or of a model someone else wired (no record) are joined.
+
+Residual: a NIC the operator pooled for a binding *without* ``natRule`` carries nothing poolkeeper wrote, so its
+removal looks like "never wired" and it is put back; so is a member, taken out, of a Flexible model the operator
+wired (no record), or one created inside the grace window.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from dataclasses import dataclass
 from poolkeeper.changes import OWNER_TAG, RULE_PREFIX
 from poolkeeper.config import Binding
 from poolkeeper.findings import Finding, planner_finding
+from poolkeeper.flexrecord import FLEXWIRED_TAG
 from poolkeeper.ids import id_key, parent_key
 from poolkeeper.model import IpConfiguration, Nic
 
@@ -77,22 +89,33 @@ class Hold:
 
 
 def hold_join(nic_name: str, tags: Mapping[str, str], binding: str, repair: str, nat_rule_ids: Iterable[str] = (),
-              lb_id: str = "", backend_port: int | None = None) -> Hold | None:
-    """Why the join of a NIC that is not in ``binding``'s pool must not be planned (None: join it)."""
+              lb_id: str = "", backend_port: int | None = None, created_wired: bool = False) -> Hold | None:
+    """Why the join of a NIC that is not in ``binding``'s pool must not be planned (None: join it).
+    ``created_wired``: the NIC's VM is a Flexible member created in the pool by the model poolkeeper wired
+    (:func:`poolkeeper.flexrecord.created_wired`)."""
     if is_drained(tags):
         return Hold(DRAINED_CODE, f"NIC {nic_name} is drained for maintenance (tag {DRAIN_TAG}); "
                                   "`python -m poolkeeper restore <vm id>` puts it back")
-    if repair != "always" and was_wired(tags, binding, nat_rule_ids, lb_id, backend_port):
+    if repair == "always":
+        return None
+    if was_wired(tags, binding, nat_rule_ids, lb_id, backend_port):
         return Hold(REMOVED_CODE, f"NIC {nic_name} was wired by poolkeeper for binding {binding} and someone took it "
                                   "out of the pool; poolkeeper does not put it back (binding repair: never). "
+                                  "`python -m poolkeeper restore <vm id>` or the person puts it back")
+    if created_wired and _tag(tags, OWNER_TAG) is None:
+        return Hold(REMOVED_CODE, f"NIC {nic_name} was created in binding {binding}'s pool by its Flexible scale "
+                                  f"set's model (wired by poolkeeper, tag {FLEXWIRED_TAG}) and someone took it out "
+                                  "of the pool; poolkeeper does not put it back (binding repair: never). "
                                   "`python -m poolkeeper restore <vm id>` or the person puts it back")
     return None
 
 
-def held_report(nic: Nic, ip_configuration: IpConfiguration, binding: Binding, lb_id: str) -> Finding | None:
+def held_report(nic: Nic, ip_configuration: IpConfiguration, binding: Binding, lb_id: str,
+                created_wired: bool = False) -> Finding | None:
     """The planner's hook (one call where a join is planned): a finding instead of the join, or None."""
     port = binding.nat_rule.backend_port if binding.nat_rule is not None else None
-    hold = hold_join(nic.name, nic.tags, binding.name, binding.repair, ip_configuration.nat_rule_ids, lb_id, port)
+    hold = hold_join(nic.name, nic.tags, binding.name, binding.repair, ip_configuration.nat_rule_ids, lb_id, port,
+                     created_wired)
     if hold is None:
         return None
     return planner_finding(hold.code, nic.id, hold.message, binding=binding.name)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
+from poolkeeper.flexrecord import parse_time
 from poolkeeper.ids import id_key, parent_key, scale_set_of
 
 Raw = Mapping[str, Any]
@@ -91,6 +93,9 @@ class Vm:
     nic_ids: tuple[str, ...]
     provisioning_state: str | None
     raw: Raw = field(repr=False, compare=False)
+    # ``properties.timeCreated`` (compute API 2021-11-01+): when Azure created the VM; tells a Flexible member
+    # created wired by its model from one created before (``poolkeeper.flexrecord``)
+    time_created: datetime | None = None
 
     @classmethod
     def from_arm(cls, raw: Raw) -> Vm:
@@ -110,6 +115,7 @@ class Vm:
             nic_ids=tuple(n["id"] for n in ordered if isinstance(n.get("id"), str)),
             provisioning_state=_get(raw, "properties", "provisioningState"),
             raw=raw,
+            time_created=parse_time(_get(raw, "properties", "timeCreated")),
         )
 
     @property
@@ -693,15 +699,19 @@ class Snapshot:
     focus: str | None = None
     out_of_scope: tuple[str, ...] = ()
     instances_read: frozenset[str] = frozenset()
+    # When Azure was read (UTC, the reader's clock): the planner's only "now", so planning stays pure and every plan
+    # on one snapshot (the run's, PK013's) agrees. None: unknown (no Flexible wired record is written).
+    read_at: datetime | None = None
 
     @classmethod
     def from_arm(cls, *, vms: Iterable[Raw] = (), nics: Iterable[Raw] = (), load_balancers: Iterable[Raw] = (),
                  scale_sets: Iterable[Raw] = (), scale_set_instances: Mapping[str, Iterable[Raw]] | None = None,
                  nsgs: Iterable[Raw] | None = None, public_ips: Iterable[Raw] | None = None,
                  virtual_networks: Iterable[Raw] | None = None, focus: str | None = None,
-                 out_of_scope: Iterable[str] = ()) -> Snapshot:
+                 out_of_scope: Iterable[str] = (), read_at: datetime | None = None) -> Snapshot:
         """Build from raw ARM GET bodies; ``scale_set_instances`` maps scale-set id → instance bodies. The network
-        parts left None were not read (``parts`` lists those given); ``focus`` and ``out_of_scope``: a workflow's."""
+        parts left None were not read (``parts`` lists those given); ``focus`` and ``out_of_scope``: a workflow's;
+        ``read_at``: when they were read."""
         by_ss = {id_key(k): list(v) for k, v in (scale_set_instances or {}).items()}
         given = {"nsgs": nsgs, "public_ips": public_ips, "virtual_networks": virtual_networks}
         return cls(
@@ -713,7 +723,7 @@ class Snapshot:
             public_ips={id_key(p["id"]): PublicIp.from_arm(p) for p in public_ips or ()},
             virtual_networks={id_key(v["id"]): VirtualNetwork.from_arm(v) for v in virtual_networks or ()},
             parts=frozenset(k for k, v in given.items() if v is not None),
-            focus=focus, out_of_scope=tuple(out_of_scope), instances_read=frozenset(by_ss),
+            focus=focus, out_of_scope=tuple(out_of_scope), instances_read=frozenset(by_ss), read_at=read_at,
         )
 
     def to_arm(self) -> dict[str, Any]:

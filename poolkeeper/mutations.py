@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from poolkeeper import armjson as aj
-from poolkeeper import upgraderecord
+from poolkeeper import flexrecord, upgraderecord
 from poolkeeper.changes import (
     INTENT_TAG,
     OWNER_TAG,
@@ -307,6 +307,8 @@ def _set_scale_set_model_pool(vmss: Raw, c: SetScaleSetModelPool) -> None:
         pools.append({"id": c.pool_id})
         if c.record_instance_ids:
             _set_record(vmss, upgraderecord.decode(vmss.get("tags")) | set(c.record_instance_ids))
+        if c.flex_record:  # members created from now on are wired by the model: a later removal is a person's
+            vmss["tags"] = flexrecord.with_record(vmss.get("tags"), c.flex_record)
 
 
 # ---------------------------------------------------------------------------------------------------- workflows

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from poolkeeper.config import Config
@@ -79,10 +80,12 @@ def read_snapshot(gateway: ArmGateway, config: Config, scopes: list[ResourceId],
                "virtual_networks": gateway.list_virtual_networks}
     for part in sorted(parts & NETWORK_PARTS):
         extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
+    # the planner's "now" (poolkeeper.flexrecord), taken after the LISTs: the later, the more members are joined
+    read_at = datetime.now(UTC)
     return Snapshot.from_arm(
         vms=_dedupe(vms), nics=_dedupe(nics), load_balancers=lbs.values(), scale_sets=_dedupe(scale_sets),
         scale_set_instances=instances, nsgs=extra.get("nsgs"), public_ips=extra.get("public_ips"),
-        virtual_networks=extra.get("virtual_networks"),
+        virtual_networks=extra.get("virtual_networks"), read_at=read_at,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from poolkeeper.changes import RULE_PREFIX, Change, DeleteNatRule, UnassignNatRule
@@ -31,6 +32,12 @@ class Context:
     @classmethod
     def of(cls, config: Config, snapshot: Snapshot, only: Iterable[str] | None) -> Context:
         return cls(config, snapshot, None if only is None else frozenset(id_key(i) for i in only))
+
+    @property
+    def now(self) -> datetime | None:
+        """The planner's only clock: when the snapshot was read (``Snapshot.read_at``; tests set it). None when
+        unknown: no Flexible wired record is written then (:mod:`poolkeeper.flexrecord`)."""
+        return self.snapshot.read_at
 
     def in_scope(self, resource_id: str) -> bool:
         return in_scope(resource_id, self.config.scopes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from poolkeeper import upgraderecord
+from poolkeeper import flexrecord, upgraderecord
 from poolkeeper.changes import OWNER_TAG, ClearUpgradeRecord, JoinPool, SetScaleSetModelPool, UpgradeInstances
 from poolkeeper.config import Binding
 from poolkeeper.findings import Finding
@@ -82,7 +82,7 @@ def _join_vm(joins: _Joins, rules: VmRules, t: Target | None, vm: Vm, b: Binding
         return
     owner = tag_value(nic.tags, OWNER_TAG)
     if not ic.in_pool(t.pool.id):
-        if (held := held_report(nic, ic, b, t.lb.id)) is not None:
+        if (held := held_report(nic, ic, b, t.lb.id, _created_wired(work, vm, t, b))) is not None:
             work.found(held)  # issue 12: drained, or taken out by a person: never fight it; it keeps its NAT rule
             keep = strategy_of(b)
             kept = keep.vm_rule_name(vm.name, b.nat_rule) if keep is not None and b.nat_rule is not None else None
@@ -109,6 +109,21 @@ def _join_vm(joins: _Joins, rules: VmRules, t: Target | None, vm: Vm, b: Binding
             reason = f"NAT rule {rule_id.rsplit('/', 1)[-1]} is not what binding {b.name} asks for"
             work.unassign(nic, ic, rule_id, b.name, reason)
             work.delete_if_sole(t.lb, ic, rule_id, b.name, reason)
+
+
+def _created_wired(work: Work, vm: Vm, t: Target, b: Binding) -> bool:
+    """``vm`` is a member of a Flexible scale set whose model holds the pool, created after poolkeeper's record of
+    writing it there for ``b`` (:mod:`poolkeeper.flexrecord`): Azure created its NIC in the pool."""
+    ss = work.ctx.snapshot.scale_set(vm.scale_set_id) if vm.scale_set_id else None
+    if ss is None or ss.is_uniform or not _model_has_pool(ss, t.pool.id):
+        return False
+    return flexrecord.created_wired(flexrecord.decode(ss.tags), b.name, vm.time_created)
+
+
+def _model_has_pool(ss: ScaleSet, pool_id: str) -> bool:
+    nc = ss.primary_nic_configuration
+    ipc = nc.primary_ip_configuration if nc is not None else None
+    return ipc is not None and any(same_id(p, pool_id) for p in ipc.backend_pool_ids)
 
 
 # -- scale sets -------------------------------------------------------------------------------------------------------
@@ -169,6 +184,11 @@ def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Bindi
 
     Like a Uniform model, a model whose pool is missing gets it (again): model drift is repaired, and reported by
     the sweep as PK013; the ETag the plan saw guards the write.
+
+    The same write records ``poolkeeper.flexwired`` (:mod:`poolkeeper.flexrecord`: the binding and the snapshot's
+    read time plus a grace): a member created later carries no poolkeeper tag, and this record is how its NIC, found
+    outside the pool, is known to have been taken out by a person (held, :func:`_created_wired`). A model that
+    already has the pool is not written, record or not (one written by someone else keeps today's joins).
     """
     work = joins.work
     if t is None or not ss.nic_configurations:
@@ -189,8 +209,10 @@ def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Bindi
         return
     if _check_join(joins, t, ss.id, ipc.subnet_id, ss.key, f"Flexible scale set {ss.name}") is not None:
         return
+    now = work.ctx.now
+    record = flexrecord.encode(b.name, now, work.ctx.config.flexible_wired_grace_s) if now is not None else None
     work.add(SetScaleSetModelPool(scale_set_id=ss.id, nic_config=nc.name, ip_config=ipc.name, pool_id=t.pool.id,
-                                  binding=b.name, model_etag=ss.etag,
+                                  binding=b.name, model_etag=ss.etag, flex_record=record,
                                   reason=f"Flexible scale set {ss.name} matches binding {b.name}: new members are "
                                          "created in the pool"))
 

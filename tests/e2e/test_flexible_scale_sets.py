@@ -127,3 +127,62 @@ def test_flexible_scale_set_model_wired_once_then_new_members_arrive_wired(
     resp = pk.post("reconcile", {})
     assert resp.status_code == 200, resp.text
     assert [c for o in resp.json()["outcomes"] for c in o["plan"]["changes"]] == []
+
+
+def test_member_created_wired_and_taken_out_by_a_person_stays_out(
+        poolkeeper_factory: Callable[..., Poolkeeper]) -> None:
+    """Never fight a person, for members Azure created in the pool (no poolkeeper tag on their NIC): the model write
+    recorded ``poolkeeper.flexwired`` (binding and time), so a later member found outside the pool was taken out by
+    someone. The event path and a full reconcile leave it out and report ``RemovedByPerson``; a sweep reports PK013.
+    The grace window is 0 here (``flexibleWiredGraceSeconds``) so that members created seconds later count."""
+    pk = poolkeeper_factory(config={**_config(), "flexibleWiredGraceSeconds": 0})
+    me = pk.poolkeeper_oid()
+
+    # 1. an empty Flexible scale set: poolkeeper writes the pool into its model, with the record, in one PUT
+    pk.operator.compute.virtual_machine_scale_sets.begin_create_or_update(RG, VMSS, _flexible(0)).result()
+    assert wait_until(lambda: _model_pools(pk) == ["myBackEndPool"])
+    pk.flush_events()
+    vmss = pk.operator.compute.virtual_machine_scale_sets.get(RG, VMSS).as_dict()
+    record = (vmss.get("tags") or {}).get("poolkeeper.flexwired", "")
+    assert record.endswith(";flex"), vmss.get("tags")
+    assert [e["method"] for e in pk.writes_by(me) if _kind(e) == "scaleSet"] == ["PUT"]  # pool and record together
+
+    # 2. the operator scales out: Azure creates the members in the pool; poolkeeper writes nothing
+    vmss["sku"]["capacity"] = 2
+    pk.operator.compute.virtual_machine_scale_sets.begin_create_or_update(RG, VMSS, vmss).result()
+    members = _members(pk)
+    assert len(members) == 2 and all(map(_pooled, members.values()))
+    assert not any((nic.get("tags") or {}) for nic in members.values()), "created by Azure: no poolkeeper tag"
+    pk.flush_events()
+
+    # 3. the operator takes one member's NIC out of the pool to patch it (az network nic ip-config address-pool
+    #    remove: GET, drop the pool, PUT)
+    patched = sorted(members)[0]
+    nic_name = members[patched]["name"]
+    pk.sim.reset_log()
+    nics = pk.operator.network.network_interfaces
+    body = nics.get(RG, nic_name).as_dict()
+    body["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] = []
+    nics.begin_create_or_update(RG, nic_name, body).result()
+    pk.flush_events()  # the person's NIC write reaches poolkeeper's event path, which must not undo it
+    assert not _pooled(_members(pk)[patched]), "the event path put the NIC back: it fought the person"
+    assert [e for e in pk.writes_by(me)] == []
+
+    # 4. a full reconcile leaves it out too, and says why
+    resp = pk.post("reconcile", {})
+    assert resp.status_code == 200, resp.text
+    outcomes = resp.json()["outcomes"]
+    assert [c for o in outcomes for c in o["plan"]["changes"]] == []
+    held = [f for o in outcomes for f in o["plan"]["findings"] if f["guardrail"] == "RemovedByPerson"]
+    assert [f["resourceId"].rsplit("/", 1)[-1].lower() for f in held] == [nic_name.lower()], held
+    assert not _pooled(_members(pk)[patched])
+
+    # 5. and so does a sweep, which reports it as PK013 (removed by someone else), the other member untouched
+    answer = pk.post("sweep", dryRun="false")
+    assert answer.status_code == 200, answer.text
+    pk013 = answer.json()["findingsByGuardrail"].get("PK013", [])
+    assert [(f["resourceId"].rsplit("/", 1)[-1].lower(), f["evidence"].get("kind")) for f in pk013] == [
+        (nic_name.lower(), "removedByPerson")], pk013
+    after = _members(pk)
+    assert not _pooled(after[patched]) and all(_pooled(n) for m, n in after.items() if m != patched)
+    assert pk.writes_by(me) == []
