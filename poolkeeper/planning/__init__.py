@@ -1,6 +1,7 @@
 """The planner: configuration + snapshot → :class:`~poolkeeper.changes.Plan`. Pure and deterministic.
 
-No I/O and no clock: the same inputs always give the same plan (everything is visited sorted by lower-cased id,
+No I/O and no clock (the one time it reads is the snapshot's ``read_at``, ``Context.now``: when Azure was read): the
+same inputs always give the same plan (everything is visited sorted by lower-cased id,
 bindings in configuration order), so a dry run shows exactly what a real run would do and a re-plan after a
 successful apply is empty.
 
