@@ -1,9 +1,8 @@
 """The planner: configuration + snapshot → :class:`~poolkeeper.changes.Plan`. Pure and deterministic.
 
 No I/O and no clock (the one time it reads is the snapshot's ``read_at``, ``Context.now``: when Azure was read): the
-same inputs always give the same plan (everything is visited sorted by lower-cased id,
-bindings in configuration order), so a dry run shows exactly what a real run would do and a re-plan after a
-successful apply is empty.
+same inputs always give the same plan (everything is visited sorted by lower-cased id, bindings in configuration
+order), so a dry run shows exactly what a real run would do and a re-plan after a successful apply is empty.
 
 Planning is a sequence of declared phases (:data:`PHASES`), each a function ``(Context, Draft) -> Draft`` in its own
 module: the context (configuration, snapshot, the resources an event-driven run considers) never changes, and each
