@@ -266,7 +266,8 @@ class SetScaleSetModelPool(ScaleSetChange):
 
     ``flex_record``: for a Flexible scale set, the value of the ``poolkeeper.flexwired`` tag the same PUT writes
     (:mod:`poolkeeper.flexrecord`): members created after its time were created in the pool, so one found outside
-    it was taken out by a person.
+    it was taken out by a person. ``write_by``: the write must start before this UTC time or be re-planned
+    (:func:`poolkeeper.flexrecord.write_by`: a late write would make that record claim too much).
     """
 
     nic_config: str
@@ -275,6 +276,7 @@ class SetScaleSetModelPool(ScaleSetChange):
     record_instance_ids: tuple[str, ...] = ()
     model_etag: str | None = None
     flex_record: str | None = None
+    write_by: str | None = None
     stage: ClassVar[str] = "scale-set-model"
 
     def describe(self) -> str:

@@ -25,13 +25,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from poolkeeper import armjson as aj
+from poolkeeper import flexrecord
 from poolkeeper.changes import (
     Change,
     DeletePublicIp,
     Plan,
+    SetScaleSetModelPool,
     UpgradeBehindInstances,
     UpgradeInstances,
     WaitForLatestModel,
@@ -327,6 +330,7 @@ def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, o
     batch's edits (``mutations``). A stale body costs a 412, which re-plans from a fresh snapshot."""
     bodies = _KNOWN_BODIES.get() or Bodies(None)
     rid, kind = batch.resource_id, batch.target_kind
+    _check_write_by(batch, datetime.now(UTC))
     get, put = (getattr(gw, name) for name in RMW_DOORS[kind])
 
     def read(resource_id: str) -> Raw | None:
@@ -352,6 +356,15 @@ def _read_modify_write(gw: ArmGateway, batch: WriteBatch, result: ApplyResult, o
         "applied",
         extra={"resource": rid, "changes": [c.describe() for c in batch.changes], "correlation_id": gw.correlation_id},
     )
+
+
+def _check_write_by(batch: WriteBatch, now: datetime) -> None:
+    """A Flexible model write planned too long ago is re-planned: its ``poolkeeper.flexwired`` record (read time plus
+    grace) would otherwise count members created from the old model meanwhile as wired (``flexrecord.write_by``)."""
+    for c in batch.changes:
+        if isinstance(c, SetScaleSetModelPool) and flexrecord.too_late(c.write_by, now):
+            raise StaleChange(f"the model write of {c.scale_set_id} was planned to start by {c.write_by}; "
+                              "re-planning it with a fresh record")
 
 
 @writes("scaleSetInstances")

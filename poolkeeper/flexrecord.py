@@ -16,9 +16,10 @@ the pool, i.e. in the pool. If its NIC is out of the pool now, someone took it o
   a scale-out accepted just before the write, a write that waits for pacing, retries or its long-running operation;
 * ``timeCreated`` is Azure's clock, ``read_at`` the host's; the grace absorbs their skew.
 
-Inside the window poolkeeper errs towards joining: a member created then and taken out by a person is put back (as
-before this record existed); after it, it is held and reported (``RemovedByPerson``, PK013). A member without
-``timeCreated`` is joined.
+The write must start within half the grace (:func:`write_by`; the executor re-plans it otherwise), so the record
+never claims members created from the old model by a late write. Inside the window poolkeeper errs towards
+joining: a member created then and taken out by a person is put back (as before this record existed); after it, it
+is held and reported (``RemovedByPerson``, PK013). A member without ``timeCreated`` is joined.
 
 Format: ``poolkeeper.flexwired`` = ``<T as YYYY-MM-DDTHH:MM:SSZ>;<binding>``. A tag value holds at most 256
 characters (Learn, "Use tags to organize your Azure resources", limitations): a binding name too long for that gets
@@ -49,6 +50,25 @@ def encode(binding: str, read_at: datetime, grace_s: int) -> str | None:
     at = (read_at.astimezone(UTC) + timedelta(seconds=grace_s)).replace(microsecond=0)
     value = f"{at.strftime(_FORMAT)};{binding}"
     return value if len(value) <= TAG_VALUE_MAX else None
+
+
+def write_by(read_at: datetime, grace_s: int) -> str | None:
+    """The latest start of the model write whose record says ``read_at + grace_s`` (None: no limit, grace 0).
+
+    The record claims that members created after its time were created from the model *with* the pool. That holds
+    only if the write completes well before that time; a plan applied late (a long run, throttling) would make
+    members created meanwhile from the old model look wired — and their NICs, never wired, would be held. So the
+    executor re-plans (a fresh read, a fresh record) instead of starting the write after half the grace.
+    """
+    if grace_s <= 0:
+        return None
+    return (read_at.astimezone(UTC) + timedelta(seconds=grace_s / 2)).replace(microsecond=0).strftime(_FORMAT)
+
+
+def too_late(write_by_value: str | None, now: datetime) -> bool:
+    """Whether a model write planned with this ``write_by`` must not start at ``now`` (it is re-planned)."""
+    limit = parse_time(write_by_value)
+    return limit is not None and now.astimezone(UTC) > limit
 
 
 def decode(tags: Mapping[str, str] | None) -> FlexRecord | None:

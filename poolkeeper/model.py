@@ -93,7 +93,8 @@ class Vm:
     nic_ids: tuple[str, ...]
     provisioning_state: str | None
     raw: Raw = field(repr=False, compare=False)
-    # ``properties.timeCreated`` (compute API 2021-11-01+): when Azure created the VM; tells a Flexible member
+    # ``properties.timeCreated``: "Specifies the time at which the Virtual Machine resource was created. Minimum
+    # api-version: 2021-11-01" (azure-mgmt-compute, VirtualMachine.time_created; read-only). Tells a Flexible member
     # created wired by its model from one created before (``poolkeeper.flexrecord``)
     time_created: datetime | None = None
 

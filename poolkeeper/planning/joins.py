@@ -209,10 +209,11 @@ def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Bindi
         return
     if _check_join(joins, t, ss.id, ipc.subnet_id, ss.key, f"Flexible scale set {ss.name}") is not None:
         return
-    now = work.ctx.now
-    record = flexrecord.encode(b.name, now, work.ctx.config.flexible_wired_grace_s) if now is not None else None
+    now, grace = work.ctx.now, work.ctx.config.flexible_wired_grace_s
+    record = flexrecord.encode(b.name, now, grace) if now is not None else None
+    write_by = flexrecord.write_by(now, grace) if now is not None and record is not None else None
     work.add(SetScaleSetModelPool(scale_set_id=ss.id, nic_config=nc.name, ip_config=ipc.name, pool_id=t.pool.id,
-                                  binding=b.name, model_etag=ss.etag, flex_record=record,
+                                  binding=b.name, model_etag=ss.etag, flex_record=record, write_by=write_by,
                                   reason=f"Flexible scale set {ss.name} matches binding {b.name}: new members are "
                                          "created in the pool"))
 

@@ -46,3 +46,33 @@ def test_created_wired_only_strictly_after_the_record_of_that_binding() -> None:
     assert not flexrecord.created_wired(record, "web", AT)
     assert not flexrecord.created_wired(record, "other", AT + timedelta(hours=1))
     assert not flexrecord.created_wired(record, "web", None) and not flexrecord.created_wired(None, "web", AT)
+
+
+def test_write_by_is_half_the_grace_and_too_late_after_it() -> None:
+    """The model write must start within half the grace, so it completes well before the record's time."""
+    assert flexrecord.write_by(AT, 300) == "2026-12-01T19:02:30Z"
+    assert flexrecord.write_by(AT, 0) is None  # no window: no limit either
+    assert not flexrecord.too_late("2026-12-01T19:02:30Z", datetime(2026, 12, 1, 19, 2, 30, tzinfo=UTC))
+    assert flexrecord.too_late("2026-12-01T19:02:30Z", datetime(2026, 12, 1, 19, 2, 31, tzinfo=UTC))
+    assert not flexrecord.too_late(None, datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def test_executor_replans_a_model_write_started_too_late() -> None:
+    """A Flexible model write whose plan is older than its write_by is not written: StaleChange re-plans it (a
+    fresh read and record). Other writes, and model writes without a limit, go on."""
+    import pytest
+
+    from poolkeeper.changes import SetScaleSetModelPool, WriteBatch
+    from poolkeeper.executor import _check_write_by
+    from poolkeeper.mutations import StaleChange
+
+    def batch(write_by: str | None) -> WriteBatch:
+        c = SetScaleSetModelPool(scale_set_id="/s/flex", nic_config="n", ip_config="i", pool_id="/p", binding="web",
+                                 reason="r", flex_record="2026-12-01T19:05:00Z;web", write_by=write_by)
+        return WriteBatch(stage=c.stage, target_kind=c.target_kind, resource_id=c.scale_set_id, changes=(c,))
+
+    now = datetime(2026, 12, 1, 19, 3, tzinfo=UTC)
+    with pytest.raises(StaleChange, match="re-planning"):
+        _check_write_by(batch("2026-12-01T19:02:30Z"), now)
+    _check_write_by(batch("2026-12-01T19:04:00Z"), now)
+    _check_write_by(batch(None), now)
