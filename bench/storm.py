@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def _print(s: dict[str, Any]) -> None:
     floor = s["floor"]
-    print(f"\n{'':28}{'poolkeeper':>14}{'naive':>14}{'floor':>10}")
+    print(f"\n{'':28}{'poolkeeper':>16}{'naive':>18}{'floor':>10}")
     pk, nv = s["poolkeeper"], s.get("naive") or {}
 
     def row(label: str, get: Callable[[dict[str, Any]], Any], fl: Any = "") -> None:
@@ -495,7 +495,7 @@ def _print(s: dict[str, Any]) -> None:
                 return get(d)
             except (KeyError, TypeError):
                 return "-"
-        print(f"{label:28}{val(pk)!s:>14}{val(nv)!s:>14}{fl!s:>10}")
+        print(f"{label:28}{val(pk)!s:>16}{val(nv)!s:>18}{fl!s:>10}")
 
     row("VMs wired", lambda d: d["wired"], s["vms"])
     row("first create -> last wired s", lambda d: d["first_create_to_last_wired_s"], floor["time_s"])
