@@ -55,7 +55,9 @@ def run_natpool_act(info: Any, out: TextIO) -> dict[str, Any]:
             new = (m["after"]["inboundNatRulePortMappings"] or [{}])[0].get("frontendPort")
             print(f"  {m['instance']}: port {old} → {new}", file=out)
         if ports.get("afterSource") == "azure":
-            print("  (new ports as Azure reports them: LoadBalancers_ListInboundNatRulePortMappings per instance)",
+            print("  (new ports as Azure reports them: the backend pool's inboundNatRulesPortMapping in one"
+                  " load-balancer GET; a LoadBalancers_ListInboundNatRulePortMappings query only for an"
+                  " instance it does not list)",
                   file=out)
         elif ports.get("afterSource") == "predicted":
             print("  (new ports predicted by poolkeeper: Azure refused the NAT rule V2 port mapping query)", file=out)
