@@ -89,16 +89,12 @@ def with_record(tags: Mapping[str, str] | None, value: str) -> dict[str, str]:
 
 
 def parse_time(value: object) -> datetime | None:
-    """An ARM date-time (``2026-12-01T19:05:03.1234567+00:00``, ``…Z``; up to 7 fractional digits) as aware UTC."""
+    """An ARM date-time (``2026-12-01T19:05:03.1234567+00:00``, ``…Z``) as aware UTC; a time without an offset is
+    UTC. Python 3.11's ``datetime.fromisoformat`` reads ARM's 7 fractional digits (keeping 6) and ``Z``."""
     if not isinstance(value, str) or not value:
         return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # Python takes at most 6 fractional digits; ARM gives 7
-        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]  # the leading digits: the fraction
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
