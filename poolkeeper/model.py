@@ -128,8 +128,18 @@ class Vm:
         return self.nic_ids[0] if self.nic_ids else None
 
 
+class PoolMember:
+    """What a NIC's ip configuration and a scale-set model's share: the backend pools they are in."""
+
+    backend_pool_ids: tuple[str, ...]
+
+    def in_pool(self, pool_id: str) -> bool:
+        key = id_key(pool_id)
+        return any(id_key(p) == key for p in self.backend_pool_ids)
+
+
 @dataclass(frozen=True)
-class ScaleSetIpConfig:
+class ScaleSetIpConfig(PoolMember):
     """An ip configuration in the scale-set model (``virtualMachineProfile.networkProfile``)."""
 
     name: str
@@ -260,7 +270,7 @@ def _primary(items: tuple[Any, ...]) -> Any:
 
 
 @dataclass(frozen=True)
-class IpConfiguration:
+class IpConfiguration(PoolMember):
     """A NIC ip configuration: the unit that joins pools and NAT rules."""
 
     name: str
@@ -271,10 +281,6 @@ class IpConfiguration:
     nat_rule_ids: tuple[str, ...]
     public_ip_id: str | None
     private_ip_address: str | None = None
-
-    def in_pool(self, pool_id: str) -> bool:
-        key = id_key(pool_id)
-        return any(id_key(p) == key for p in self.backend_pool_ids)
 
     def has_nat_rule(self, rule_id: str) -> bool:
         key = id_key(rule_id)

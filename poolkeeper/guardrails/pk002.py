@@ -12,7 +12,7 @@ from typing import Any
 from poolkeeper.findings import Finding
 from poolkeeper.guardrails.netpath import short
 from poolkeeper.guardrails.registry import View, found, guardrail
-from poolkeeper.ids import id_key, same_id, vnet_of_subnet
+from poolkeeper.ids import id_key, vnet_of_subnet
 
 ID = "PK002"
 FIX = "place every member of the pool in one subnet (recreate the NICs of the odd ones out in the pool's subnet)"
@@ -30,7 +30,7 @@ def check(view: View, params: Mapping[str, Any]) -> Iterable[Finding]:
             for ss in view.snapshot.scale_sets_using_pool(pool.id):
                 for nc in ss.nic_configurations:
                     for sic in nc.ip_configurations:
-                        if sic.subnet_id and any(same_id(p, pool.id) for p in sic.backend_pool_ids):
+                        if sic.subnet_id and sic.in_pool(pool.id):
                             subnets.setdefault(id_key(sic.subnet_id), sic.subnet_id)
             if len(subnets) < 2:
                 continue

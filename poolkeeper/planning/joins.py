@@ -15,7 +15,7 @@ from poolkeeper import flexrecord, upgraderecord
 from poolkeeper.changes import OWNER_TAG, ClearUpgradeRecord, JoinPool, SetScaleSetModelPool, UpgradeInstances
 from poolkeeper.config import Binding
 from poolkeeper.findings import Finding
-from poolkeeper.ids import id_key, same_id, scale_set_of, vnet_of_subnet
+from poolkeeper.ids import id_key, scale_set_of, vnet_of_subnet
 from poolkeeper.maintenance import held_report
 from poolkeeper.model import LoadBalancer, Nic, ScaleSet, ScaleSetInstance, Vm
 from poolkeeper.planning.context import (
@@ -123,7 +123,7 @@ def _created_wired(work: Work, vm: Vm, t: Target, b: Binding) -> bool:
 def _model_has_pool(ss: ScaleSet, pool_id: str) -> bool:
     nc = ss.primary_nic_configuration
     ipc = nc.primary_ip_configuration if nc is not None else None
-    return ipc is not None and any(same_id(p, pool_id) for p in ipc.backend_pool_ids)
+    return ipc is not None and ipc.in_pool(pool_id)
 
 
 # -- scale sets -------------------------------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def _join_scale_set(joins: _Joins, t: Target | None, ss: ScaleSet, b: Binding) -
     manual = ss.upgrade_mode.lower() == "manual"
     live = [i for i in ss.instances if not deleting(i.provisioning_state)]
     made_stale: list[str] = []  # instances this plan's model write makes out of date
-    if not any(same_id(p, t.pool.id) for p in ipc.backend_pool_ids):
+    if not ipc.in_pool(t.pool.id):
         if _check_join(joins, t, ss.id, ipc.subnet_id, ss.key, f"scale set {ss.name}") is not None:
             return
         if manual:
@@ -200,7 +200,7 @@ def _join_flexible_model(joins: _Joins, t: Target | None, ss: ScaleSet, b: Bindi
                     f"Flexible scale set {ss.name}'s model has no primary NIC/ip configuration to put into pool "
                     f"{t.pool.name}; its members are wired per NIC")
         return
-    if any(same_id(p, t.pool.id) for p in ipc.backend_pool_ids):
+    if ipc.in_pool(t.pool.id):
         return
     if t.lb.is_basic:
         work.report(ss.id, b.name, "FlexibleScaleSetOnBasicLoadBalancer",
@@ -313,7 +313,7 @@ def _check_join(joins: _Joins, t: Target, subject_id: str, subnet_id: str | None
             groups.add(ss.key)
             for nc in ss.nic_configurations:
                 for sic in nc.ip_configurations:
-                    if any(same_id(p, pool.id) for p in sic.backend_pool_ids) and vnet_of_subnet(sic.subnet_id):
+                    if sic.in_pool(pool.id) and vnet_of_subnet(sic.subnet_id):
                         vnets.add(vnet_of_subnet(sic.subnet_id) or "")
     for fe in t.lb.frontends:
         if vnet_of_subnet(fe.subnet_id):
