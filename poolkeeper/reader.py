@@ -156,7 +156,7 @@ def read_narrow(gateway: ArmGateway, config: Config, scopes: list[ResourceId], o
         extra[part] = _dedupe([item for scope in scopes for item in listers[part](scope)])
     return Snapshot.from_arm(vms=vms.values(), nics=nics.values(), load_balancers=lbs.values(),
                              nsgs=extra.get("nsgs"), public_ips=extra.get("public_ips"),
-                             virtual_networks=extra.get("virtual_networks"))
+                             virtual_networks=extra.get("virtual_networks"), read_at=datetime.now(UTC))
 
 
 def _referenced_lbs(nic: dict[str, Any]) -> set[str]:
